@@ -1,0 +1,19 @@
+//! Undersign's domain: schools, people, roles, policy versions, signatures and the
+//! per-school evidence ledger, plus the storage traits the database crates implement.
+//!
+//! Nothing here does I/O. Values are parsed once at the edge into the types below
+//! (`FullName`, `Email`, `SignatureMark` …) and carried as such down to the store.
+
+pub mod access;
+pub mod ids;
+pub mod ledger;
+pub mod markdown;
+pub mod person;
+pub mod policy;
+pub mod redline;
+pub mod school;
+pub mod signing;
+pub mod store;
+pub mod time;
+
+pub use ids::*;

@@ -1,0 +1,223 @@
+//! The storage traits, one per use-case area. Each method is a whole use case and one
+//! transaction; every method that touches school data takes the school (directly or inside
+//! a capability) and never returns another school's rows. Evidence methods append their
+//! ledger entry in the same transaction as the fact they record.
+//!
+//! Implemented by `undersign-store-sqlite` and `undersign-store-postgres`; the contract
+//! tests in `undersign-store-contract` run the same bodies against both.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::access::{ComplianceViewer, PeopleAdmin, PolicyPublisher};
+use crate::ids::*;
+use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
+use crate::person::{Email, NewPerson, Person, PersonUpdate};
+use crate::policy::{DraftInput, NewReference, Policy, PolicyVersion, Title};
+use crate::school::{NewSchool, Organisation, School};
+use crate::signing::{
+    Decline, DeclineInput, Obligation, RequestContext, SignOutcome, Signature, SignatureInput,
+};
+
+/// What can go wrong in a store. `Conflict` and `NotFound` carry messages fit for users;
+/// `Backend` is logged and shown as a generic failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Organisations and schools.
+#[async_trait]
+pub trait Schools: Send + Sync {
+    async fn create_organisation(&self, name: &str) -> StoreResult<Organisation>;
+    /// Creates the school and starts its ledger with a `school_created` entry.
+    async fn create_school(&self, org: OrganisationId, school: NewSchool) -> StoreResult<School>;
+    async fn school(&self, id: SchoolId) -> StoreResult<Option<School>>;
+    async fn school_by_slug(&self, slug: &str) -> StoreResult<Option<School>>;
+    async fn schools(&self) -> StoreResult<Vec<School>>;
+}
+
+/// A login candidate: an active person with a password.
+#[derive(Debug, Clone)]
+pub struct LoginAccount {
+    pub person: Person,
+    pub school_name: String,
+    pub password_hash: String,
+}
+
+/// A stored session. The token itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_sha256: String,
+    pub school: SchoolId,
+    pub person: PersonId,
+    pub csrf_token: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// People, accounts, sessions and login throttling.
+#[async_trait]
+pub trait People: Send + Sync {
+    /// Adds a person; their email must be new in the school. Recorded in the ledger.
+    async fn add_person(&self, admin: &PeopleAdmin, person: NewPerson) -> StoreResult<Person>;
+    /// Edits a person. Recorded in the ledger.
+    async fn update_person(
+        &self,
+        admin: &PeopleAdmin,
+        id: PersonId,
+        update: PersonUpdate,
+    ) -> StoreResult<Person>;
+    async fn person(&self, school: SchoolId, id: PersonId) -> StoreResult<Option<Person>>;
+    /// Everyone in the school, leavers included, by name.
+    async fn people(&self, school: SchoolId) -> StoreResult<Vec<Person>>;
+    /// Active people with a password and this email, in any school.
+    async fn login_accounts(&self, email: &Email) -> StoreResult<Vec<LoginAccount>>;
+    async fn set_password(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+        password_hash: &str,
+    ) -> StoreResult<()>;
+    async fn password_hash(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+    ) -> StoreResult<Option<String>>;
+
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
+    /// A live session (not expired, person still active).
+    async fn session(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, token_sha256: &str) -> StoreResult<()>;
+    /// Ends every session of a person (on password change, on leaving).
+    async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()>;
+
+    /// Records a failed login for a throttle key (e.g. the email, or the client address).
+    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn login_failures_since(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u32>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+}
+
+/// A policy with its newest published and draft versions, for lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySummary {
+    pub policy: Policy,
+    pub current: Option<PolicyVersion>,
+    pub draft: Option<VersionId>,
+}
+
+/// Policies and versions.
+#[async_trait]
+pub trait Policies: Send + Sync {
+    async fn create_policy(&self, by: &PolicyPublisher, title: &Title) -> StoreResult<Policy>;
+    /// A new draft; its number is one more than the policy's highest.
+    async fn create_draft(
+        &self,
+        by: &PolicyPublisher,
+        policy: PolicyId,
+        draft: DraftInput,
+    ) -> StoreResult<PolicyVersion>;
+    /// Replaces a draft's fields. A published version is refused with `Refused`.
+    async fn update_draft(
+        &self,
+        by: &PolicyPublisher,
+        version: VersionId,
+        draft: DraftInput,
+    ) -> StoreResult<PolicyVersion>;
+    async fn add_reference(
+        &self,
+        by: &PolicyPublisher,
+        version: VersionId,
+        reference: NewReference,
+    ) -> StoreResult<PolicyVersion>;
+    async fn remove_reference(
+        &self,
+        by: &PolicyPublisher,
+        version: VersionId,
+        reference: ReferenceId,
+    ) -> StoreResult<PolicyVersion>;
+    /// Freezes a draft and records `version_published` in the ledger.
+    async fn publish(
+        &self,
+        by: &PolicyPublisher,
+        version: VersionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PolicyVersion>;
+    async fn policies(&self, school: SchoolId) -> StoreResult<Vec<PolicySummary>>;
+    async fn policy(&self, school: SchoolId, id: PolicyId) -> StoreResult<Option<Policy>>;
+    async fn versions(&self, school: SchoolId, policy: PolicyId)
+    -> StoreResult<Vec<PolicyVersion>>;
+    async fn version(&self, school: SchoolId, id: VersionId) -> StoreResult<Option<PolicyVersion>>;
+}
+
+/// Signing and declining, and what a person still has to do.
+#[async_trait]
+pub trait Signing: Send + Sync {
+    /// What the person must sign: for each policy whose newest published version is for
+    /// one of their audiences, that version, unless they signed it or any version since
+    /// the newest major one.
+    async fn obligations(&self, school: SchoolId, person: PersonId)
+    -> StoreResult<Vec<Obligation>>;
+    /// Records that the person opened the version; returns the ledger entry's seq.
+    async fn record_view(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+        version: VersionId,
+        text_sha256: &str,
+        ctx: &RequestContext,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// Records a signature with its ledger entry. Signing the same version twice returns
+    /// the first signature as `AlreadySigned` and records nothing.
+    async fn record_signature(
+        &self,
+        input: SignatureInput,
+        at: DateTime<Utc>,
+    ) -> StoreResult<SignOutcome>;
+    async fn record_decline(&self, input: DeclineInput, at: DateTime<Utc>) -> StoreResult<Decline>;
+    /// The person's signatures, newest first.
+    async fn signatures_of(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+    ) -> StoreResult<Vec<Signature>>;
+    async fn signature(&self, school: SchoolId, id: SignatureId) -> StoreResult<Option<Signature>>;
+    /// The drawn PNG or typed text of a signature.
+    async fn signature_mark(
+        &self,
+        school: SchoolId,
+        id: SignatureId,
+    ) -> StoreResult<Option<crate::signing::SignatureMark>>;
+    async fn declines(&self, viewer: &ComplianceViewer) -> StoreResult<Vec<Decline>>;
+}
+
+/// The evidence chain and its checkpoints.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Every entry of the school's chain in `seq` order.
+    async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>>;
+    async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>>;
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>>;
+}
+
+/// Everything the application needs from a database.
+pub trait Store: Schools + People + Policies + Signing + Ledger + Send + Sync {
+    /// `sqlite` or `postgres`, for logs and test output.
+    fn backend(&self) -> &'static str;
+}
