@@ -1,0 +1,3 @@
+//! The `undersign` command.
+
+fn main() {}

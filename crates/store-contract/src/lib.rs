@@ -1,0 +1,1 @@
+//! Test support: fresh databases of each backend for the contract tests.

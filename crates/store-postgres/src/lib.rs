@@ -1,0 +1,1 @@
+//! Undersign storage on PostgreSQL.
