@@ -1,9 +1,27 @@
-//! Undersign's web application: routes by feature, merged in [`app`].
+//! Undersign's web application: server-rendered pages (askama), sessions, CSRF checks and
+//! access control. Each feature is a module exposing `router()`; [`app`] merges them and
+//! adds the layers every response gets (security headers, body limit, origin check).
+//!
+//! Serve it with [`serve`] (or `axum::serve` with `into_make_service_with_connect_info`)
+//! so that the client's address can be recorded in evidence.
+
+pub mod auth;
+mod csrf;
+pub mod error;
+mod pages;
+mod render;
+mod security;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use undersign_core::store::Store;
+
+/// The largest request body accepted: a policy text (200 KB) or a drawn signature
+/// (100 KB of PNG as base64) with the rest of its form.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Settings the web layer needs.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +30,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Where the schools' Ed25519 keys are kept (for signing receipts).
     pub keys_dir: PathBuf,
+    /// Take the client address from the last `X-Forwarded-For` hop (only behind a
+    /// reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 /// Shared state of every handler.
@@ -33,6 +54,25 @@ impl AppState {
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(pages::router())
+        .merge(auth::router())
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` completes, recording each
+/// client's address.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

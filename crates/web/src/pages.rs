@@ -1,0 +1,36 @@
+//! The HTML pages, one module per feature, each exposing `router()`.
+
+mod assets;
+mod me;
+mod people;
+mod policies;
+mod signing;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(assets::router())
+        .merge(me::router())
+        .merge(signing::router())
+        .merge(policies::router())
+        .merge(people::router())
+}
+
+/// One line of an error summary: the field's element id and the message.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! "My page": what I still have to sign, and what I signed — each signature opens on the
+//! text exactly as I saw it, with the evidence recorded.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use undersign_core::SignatureId;
+use undersign_core::markdown::render_policy;
+use undersign_core::signing::SignatureMark;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::render::{Nav, page, when};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/me") }))
+        .route("/me", get(my_page))
+        .route("/me/signatures/{id}", get(signature_page))
+        .route("/me/signatures/{id}/mark.png", get(signature_mark))
+}
+
+struct ToSign {
+    version: i64,
+    title: String,
+    number: i32,
+    published: String,
+    resign: bool,
+    declined: bool,
+}
+
+struct Signed {
+    id: i64,
+    title: String,
+    number: i32,
+    signed: String,
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct MeView {
+    nav: Nav,
+    name: String,
+    to_sign: Vec<ToSign>,
+    signed: Vec<Signed>,
+}
+
+async fn my_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let tz = &user.school.timezone;
+    let to_sign = state
+        .store
+        .obligations(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .map(|o| ToSign {
+            version: o.version.0,
+            title: o.policy_title,
+            number: o.version_number,
+            published: o.published_at.map(|t| when(t, tz)).unwrap_or_default(),
+            resign: o.last_signed.is_some(),
+            declined: o.declined,
+        })
+        .collect();
+    let signed = state
+        .store
+        .signatures_of(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .map(|s| Signed {
+            id: s.id.0,
+            title: s.policy_title,
+            number: s.version_number,
+            signed: when(s.signed_at, tz),
+        })
+        .collect();
+    Ok(page(&MeView {
+        nav: Nav::for_user(&user),
+        name: user.person.full_name.to_string(),
+        to_sign,
+        signed,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "signature.html")]
+struct SignatureView {
+    nav: Nav,
+    id: i64,
+    title: String,
+    number: i32,
+    signed: String,
+    typed_name: String,
+    mark_typed: Option<String>,
+    text_html: String,
+    text_sha256: String,
+    declaration: String,
+    references: Vec<String>,
+    ip: String,
+    user_agent: String,
+    auth: String,
+    ledger_seq: i64,
+    ledger_hash: String,
+}
+
+async fn signature_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<SignatureId>,
+) -> AppResult<Response> {
+    let sig = state
+        .store
+        .signature(user.school.id, id)
+        .await?
+        .filter(|s| s.person == user.person.id)
+        .ok_or(AppError::NotFound)?;
+    let version = state
+        .store
+        .version(user.school.id, sig.version)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let text_html = render_policy(&version.body_md)
+        .map(|r| r.html)
+        .map_err(|e| AppError::Internal(format!("stored policy text no longer renders: {e}")))?;
+    let mark_typed = match state.store.signature_mark(user.school.id, id).await? {
+        Some(SignatureMark::Typed { text }) => Some(text),
+        _ => None,
+    };
+    Ok(page(&SignatureView {
+        nav: Nav::for_user(&user),
+        id: sig.id.0,
+        title: sig.policy_title,
+        number: sig.version_number,
+        signed: when(sig.signed_at, &user.school.timezone),
+        typed_name: sig.typed_name,
+        mark_typed,
+        text_html,
+        text_sha256: sig.text_sha256,
+        declaration: sig.declaration,
+        references: sig.references.into_iter().map(|r| r.title).collect(),
+        ip: sig.context.ip,
+        user_agent: sig.context.user_agent,
+        auth: sig.context.auth.label(),
+        ledger_seq: sig.ledger_seq,
+        ledger_hash: sig.ledger_hash,
+    })?
+    .into_response())
+}
+
+async fn signature_mark(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<SignatureId>,
+) -> AppResult<Response> {
+    let owned = state
+        .store
+        .signature(user.school.id, id)
+        .await?
+        .is_some_and(|s| s.person == user.person.id);
+    if !owned {
+        return Err(AppError::NotFound);
+    }
+    match state.store.signature_mark(user.school.id, id).await? {
+        Some(SignatureMark::Drawn { png }) => {
+            Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+        }
+        _ => Err(AppError::NotFound),
+    }
+}

@@ -1,0 +1,477 @@
+//! The sign page. Opening it records a `viewed` event; signing needs the declaration
+//! ticked, the full name typed as on the person's record, a signature drawn or typed, and
+//! every referenced document acknowledged. A decline with a reason is recorded too.
+//! Before re-signing, the person sees what changed and a redline against the version they
+//! last signed.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use undersign_core::markdown::render_policy;
+use undersign_core::policy::{PolicyVersion, ReferenceSource, VersionStatus};
+use undersign_core::redline::redline_html;
+use undersign_core::signing::{
+    DeclineInput, SignError, SignForm, SignOutcome, SignatureInput, SignatureMark,
+};
+use undersign_core::{ReferenceId, VersionId};
+
+use super::FieldError;
+use crate::AppState;
+use crate::auth::{Client, CurrentUser};
+use crate::error::{AppError, AppResult};
+use crate::render::{Nav, page, when};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sign/{version}", get(sign_page).post(sign))
+        .route("/sign/{version}/decline", post(decline))
+        .route(
+            "/sign/{version}/references/{reference}",
+            get(reference_text),
+        )
+}
+
+struct ReferenceRow {
+    id: i64,
+    title: String,
+    url: Option<String>,
+    checked: bool,
+}
+
+struct ChangeRow {
+    number: i32,
+    kind: &'static str,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "sign.html")]
+struct SignView {
+    nav: Nav,
+    version: i64,
+    title: String,
+    number: i32,
+    published: String,
+    body_html: String,
+    text_sha256: String,
+    declaration: String,
+    references: Vec<ReferenceRow>,
+    last_signed_number: Option<i32>,
+    changes: Vec<ChangeRow>,
+    redline: Option<String>,
+    redline_words: (usize, usize),
+    errors: Vec<FieldError>,
+    declaration_ticked: bool,
+    typed_name: String,
+    signature_kind: String,
+    typed_signature: String,
+    already_signed: Option<(i64, String)>,
+    declined: bool,
+    decline_error: Option<String>,
+}
+
+/// The published version, if it is for one of the person's audiences.
+async fn version_for(
+    state: &AppState,
+    user: &CurrentUser,
+    id: VersionId,
+) -> AppResult<PolicyVersion> {
+    let version = state
+        .store
+        .version(user.school.id, id)
+        .await?
+        .filter(|v| v.status == VersionStatus::Published)
+        .ok_or(AppError::NotFound)?;
+    if version.audiences.is_disjoint(&user.person.audiences()) {
+        return Err(AppError::NotFound);
+    }
+    Ok(version)
+}
+
+/// What the form held, to show it again after an error.
+#[derive(Default)]
+struct Entered {
+    declaration_ticked: bool,
+    typed_name: String,
+    signature_kind: String,
+    typed_signature: String,
+    acknowledged: BTreeSet<ReferenceId>,
+}
+
+async fn build_view(
+    state: &AppState,
+    user: &CurrentUser,
+    version: &PolicyVersion,
+    entered: Entered,
+    errors: Vec<FieldError>,
+    decline_error: Option<String>,
+) -> AppResult<SignView> {
+    let tz = &user.school.timezone;
+    let rendered = render_policy(&version.body_md)
+        .map_err(|e| AppError::Internal(format!("stored policy text no longer renders: {e}")))?;
+    let already_signed = state
+        .store
+        .signatures_of(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .find(|s| s.version == version.id)
+        .map(|s| (s.id.0, when(s.signed_at, tz)));
+    let obligation = state
+        .store
+        .obligations(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .find(|o| o.policy == version.policy);
+    let declined = obligation
+        .as_ref()
+        .is_some_and(|o| o.declined && o.version == version.id);
+
+    // What changed since the version this person last signed, and the redline against it.
+    let mut changes = Vec::new();
+    let mut redline = None;
+    let mut redline_words = (0, 0);
+    let mut last_signed_number = None;
+    if let Some(last) = obligation
+        .and_then(|o| o.last_signed)
+        .filter(|l| *l != version.id)
+    {
+        if let Some(old) = state.store.version(user.school.id, last).await? {
+            last_signed_number = Some(old.number);
+            let (html, stats) = redline_html(&old.body_md, &version.body_md);
+            redline = Some(html);
+            redline_words = (stats.inserted, stats.deleted);
+            changes = state
+                .store
+                .versions(user.school.id, version.policy)
+                .await?
+                .into_iter()
+                .filter(|v| {
+                    v.status == VersionStatus::Published
+                        && v.number > old.number
+                        && v.number <= version.number
+                })
+                .map(|v| ChangeRow {
+                    number: v.number,
+                    kind: v.change_kind.as_str(),
+                    summary: v.summary,
+                })
+                .collect();
+        }
+    }
+
+    Ok(SignView {
+        nav: Nav::for_user(user),
+        version: version.id.0,
+        title: version.policy_title.clone(),
+        number: version.number,
+        published: version
+            .published_at
+            .map(|t| when(t, tz))
+            .unwrap_or_default(),
+        body_html: rendered.html,
+        text_sha256: version.text_sha256.clone(),
+        declaration: version.declaration.clone(),
+        references: version
+            .references
+            .iter()
+            .map(|r| ReferenceRow {
+                id: r.id.0,
+                title: r.title.clone(),
+                url: match &r.source {
+                    ReferenceSource::Link { url } => Some(url.clone()),
+                    ReferenceSource::Text { .. } => None,
+                },
+                checked: entered.acknowledged.contains(&r.id),
+            })
+            .collect(),
+        last_signed_number,
+        changes,
+        redline,
+        redline_words,
+        errors,
+        declaration_ticked: entered.declaration_ticked,
+        typed_name: entered.typed_name,
+        signature_kind: if entered.signature_kind.is_empty() {
+            "typed".into()
+        } else {
+            entered.signature_kind
+        },
+        typed_signature: entered.typed_signature,
+        already_signed,
+        declined,
+        decline_error,
+    })
+}
+
+async fn sign_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: Client,
+    Path(id): Path<VersionId>,
+) -> AppResult<Response> {
+    let version = version_for(&state, &user, id).await?;
+    let view = build_view(
+        &state,
+        &user,
+        &version,
+        Entered::default(),
+        Vec::new(),
+        None,
+    )
+    .await?;
+    if view.already_signed.is_none() {
+        state
+            .store
+            .record_view(
+                user.school.id,
+                user.person.id,
+                version.id,
+                &version.text_sha256,
+                &client.context(user.auth.clone()),
+                undersign_core::time::now(),
+            )
+            .await?;
+    }
+    Ok(page(&view)?.into_response())
+}
+
+#[derive(Deserialize)]
+struct SignFormData {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    declaration: Option<String>,
+    #[serde(default)]
+    typed_name: String,
+    #[serde(default)]
+    signature_kind: String,
+    #[serde(default)]
+    typed_signature: String,
+    #[serde(default)]
+    signature_png: String,
+    #[serde(default)]
+    ack: Vec<ReferenceId>,
+}
+
+fn mark_from(form: &SignFormData) -> Result<SignatureMark, FieldError> {
+    match form.signature_kind.as_str() {
+        "drawn" if form.signature_png.trim().is_empty() => Err(FieldError::new(
+            "signature-canvas",
+            "Draw your signature in the box, or choose to type it instead",
+        )),
+        "drawn" => SignatureMark::drawn_from_data_url(&form.signature_png)
+            .map_err(|e| FieldError::new("signature-canvas", capitalise(&e.to_string()))),
+        "typed" | "" => SignatureMark::typed(&form.typed_signature)
+            .map_err(|e| FieldError::new("typed_signature", capitalise(&e.to_string()))),
+        other => Err(FieldError::new(
+            "signature_kind-typed",
+            format!("Choose to draw or type your signature (not {other:?})"),
+        )),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Every problem with the form at once, so the person can fix them together.
+fn form_errors(
+    form: &SignFormData,
+    user: &CurrentUser,
+    version: &PolicyVersion,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if form.declaration.is_none() {
+        errors.push(FieldError::new(
+            "declaration",
+            capitalise(&SignError::DeclarationNotTicked.to_string()),
+        ));
+    }
+    if form.typed_name.trim().is_empty() {
+        errors.push(FieldError::new("typed_name", "Type your full name"));
+    } else if !user.person.full_name.matches_typed(&form.typed_name) {
+        errors.push(FieldError::new(
+            "typed_name",
+            capitalise(
+                &SignError::NameMismatch {
+                    expected: user.person.full_name.to_string(),
+                }
+                .to_string(),
+            ),
+        ));
+    }
+    if let Err(e) = mark_from(form) {
+        errors.push(e);
+    }
+    for r in &version.references {
+        if !form.ack.contains(&r.id) {
+            errors.push(FieldError::new(
+                format!("ack-{}", r.id),
+                capitalise(
+                    &SignError::ReferenceNotAcknowledged {
+                        title: r.title.clone(),
+                    }
+                    .to_string(),
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+async fn sign(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: Client,
+    Path(id): Path<VersionId>,
+    Form(form): Form<SignFormData>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    let version = version_for(&state, &user, id).await?;
+    let newest = state
+        .store
+        .versions(user.school.id, version.policy)
+        .await?
+        .into_iter()
+        .filter(|v| v.status == VersionStatus::Published)
+        .map(|v| v.number)
+        .max();
+    if newest != Some(version.number) {
+        return Err(AppError::Conflict(SignError::Superseded.to_string()));
+    }
+
+    let acknowledged: BTreeSet<ReferenceId> = form.ack.iter().copied().collect();
+    let errors = form_errors(&form, &user, &version);
+    let checked = if errors.is_empty() {
+        SignatureInput::check(
+            SignForm {
+                declaration_ticked: form.declaration.is_some(),
+                typed_name: &form.typed_name,
+                mark: mark_from(&form)
+                    .map_err(|e| undersign_core::person::InputError::new("signature", e.message)),
+                acknowledged: &acknowledged,
+            },
+            &user.person.full_name,
+            user.person.id,
+            &version,
+            client.context(user.auth.clone()),
+        )
+        .map_err(|e| vec![FieldError::new("typed_name", capitalise(&e.to_string()))])
+    } else {
+        Err(errors)
+    };
+    let input = match checked {
+        Ok(input) => input,
+        Err(errors) => {
+            let entered = Entered {
+                declaration_ticked: form.declaration.is_some(),
+                typed_name: form.typed_name.clone(),
+                signature_kind: form.signature_kind.clone(),
+                typed_signature: form.typed_signature.clone(),
+                acknowledged,
+            };
+            let view = build_view(&state, &user, &version, entered, errors, None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response());
+        }
+    };
+    let outcome = state
+        .store
+        .record_signature(input, undersign_core::time::now())
+        .await?;
+    if let SignOutcome::Recorded(sig) = &outcome {
+        tracing::info!(school = %user.school.id, person = %user.person.id, version = %version.id, seq = sig.ledger_seq, "signed");
+    }
+    Ok(Redirect::to(&format!("/me/signatures/{}", outcome.signature().id)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeclineForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decline(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: Client,
+    Path(id): Path<VersionId>,
+    Form(form): Form<DeclineForm>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    let version = version_for(&state, &user, id).await?;
+    let reason = match DeclineInput::parse_reason(&form.reason) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = capitalise(&e.to_string().replace("reason: ", ""));
+            let view = build_view(
+                &state,
+                &user,
+                &version,
+                Entered::default(),
+                vec![FieldError::new("reason", message.clone())],
+                Some(message),
+            )
+            .await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response());
+        }
+    };
+    state
+        .store
+        .record_decline(
+            DeclineInput {
+                school: user.school.id,
+                person: user.person.id,
+                version: version.id,
+                reason,
+                context: client.context(user.auth.clone()),
+            },
+            undersign_core::time::now(),
+        )
+        .await?;
+    Ok(Redirect::to("/me").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "reference.html")]
+struct ReferenceView {
+    nav: Nav,
+    version: i64,
+    title: String,
+    body: String,
+    sha256: String,
+}
+
+async fn reference_text(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, reference)): Path<(VersionId, ReferenceId)>,
+) -> AppResult<Response> {
+    let version = version_for(&state, &user, id).await?;
+    let r = version
+        .references
+        .iter()
+        .find(|r| r.id == reference)
+        .ok_or(AppError::NotFound)?;
+    let ReferenceSource::Text { body } = &r.source else {
+        return Err(AppError::NotFound);
+    };
+    Ok(page(&ReferenceView {
+        nav: Nav::for_user(&user),
+        version: version.id.0,
+        title: r.title.clone(),
+        body: body.clone(),
+        sha256: r.sha256.clone(),
+    })?
+    .into_response())
+}
