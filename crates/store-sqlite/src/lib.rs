@@ -1,1 +1,93 @@
-//! Undersign storage on SQLite.
+//! Undersign storage on SQLite, the embedded default: one file, WAL, foreign keys on,
+//! durable commits, and every write through a single connection.
+//!
+//! Writes go through a pool of exactly one connection, so transactions never race for
+//! SQLite's write lock (no "database is locked" upgrade failures under load) and appends to
+//! a school's ledger are serialised for free. Reads use a separate pool and, in WAL mode,
+//! never wait for the writer.
+
+mod db;
+mod errors;
+mod ledger;
+mod people;
+mod policies;
+mod schools;
+mod signing;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+use undersign_core::store::{Store, StoreError};
+
+/// How long a connection waits for a lock held by another process before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Readers: WAL lets them run beside the writer.
+const READ_CONNECTIONS: u32 = 8;
+
+/// The storage traits on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write transaction, one after another.
+    write: SqlitePool,
+    /// Everything that only reads.
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (and creates if missing) the database at `url`, e.g.
+    /// `sqlite:///var/lib/undersign/undersign.sqlite3` or `sqlite://undersign.sqlite3`
+    /// (relative to the working directory). Does not migrate: call [`SqliteStore::migrate`].
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad SQLite address {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            // A signature acknowledged to the user is on disk.
+            .synchronous(SqliteSynchronous::Full);
+        let in_memory = options
+            .get_filename()
+            .to_string_lossy()
+            .contains(":memory:")
+            || url.contains("mode=memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(errors::db)?;
+        // An in-memory database lives and dies with its connection: share the writer.
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READ_CONNECTIONS)
+                .connect_with(options)
+                .await
+                .map_err(errors::db)?
+        };
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Brings the schema up to date with the migrations embedded in this crate.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!()
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating the SQLite database: {e}")))
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
