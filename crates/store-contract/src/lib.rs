@@ -1,1 +1,154 @@
-//! Test support: fresh databases of each backend for the contract tests.
+//! Test support for every crate that needs a real database: a fresh, migrated store of
+//! each backend ([`TestDb`]), a seeded school ([`seed_school`]), and [`db_tests!`], which
+//! instantiates one async test body as `sqlite::…` and `postgres::…` tests.
+//!
+//! PostgreSQL comes from `TEST_POSTGRES_URL` when set (a fresh database is created on that
+//! server for every test and dropped after it), else from a throw-away cluster started
+//! with the system's `initdb`/`pg_ctl`, else the test is skipped with a loud line on
+//! stderr, unless `UNDERSIGN_REQUIRE_POSTGRES=1`, which makes a missing PostgreSQL fail.
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a database that cannot be set up is a failed test"
+)]
+
+mod postgres;
+mod seed;
+
+pub use seed::{Seed, context, draft, png_mark, seed_school, signature_input};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::sync::Arc;
+use tempfile::TempDir;
+use undersign_core::store::Store;
+use undersign_store_sqlite::SqliteStore;
+
+/// A fresh, migrated store for one test, with a separate raw connection for the test to
+/// act as a database administrator would (e.g. to tamper with the ledger).
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    /// The address the store was opened with.
+    pub url: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    raw: Raw,
+    /// Keeps the SQLite file's directory alive as long as the test.
+    _dir: Option<TempDir>,
+    /// Drops the PostgreSQL database when the test is over.
+    _cleanup: Option<postgres::DropDatabase>,
+}
+
+enum Raw {
+    Sqlite(SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary directory, migrated.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::Builder::new()
+            .prefix("undersign-test-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let path = dir.path().join("undersign.sqlite3");
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open(&url).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        // Like the sqlite3 shell: no foreign-key enforcement, but the triggers still apply.
+        let raw = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .foreign_keys(false),
+            )
+            .await
+            .expect("open a raw SQLite connection");
+        TestDb {
+            store: Arc::new(store),
+            url,
+            backend: "sqlite",
+            raw: Raw::Sqlite(raw),
+            _dir: Some(dir),
+            _cleanup: None,
+        }
+    }
+
+    /// A new PostgreSQL database, migrated; `None` (after saying so on stderr) if no
+    /// PostgreSQL is available and `UNDERSIGN_REQUIRE_POSTGRES` is not `1`.
+    pub async fn postgres() -> Option<TestDb> {
+        postgres::fresh().await
+    }
+
+    /// Runs raw SQL (several statements allowed) outside the store; panics on error.
+    pub async fn exec(&self, sql: &str) {
+        if let Err(e) = self.try_exec(sql).await {
+            panic!("{sql}: {e}");
+        }
+    }
+
+    /// Runs raw SQL outside the store and returns the database's error message, if any.
+    pub async fn try_exec(&self, sql: &str) -> Result<(), String> {
+        let done = match &self.raw {
+            Raw::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            Raw::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        };
+        done.map_err(|e| match e.as_database_error() {
+            Some(d) => d.message().to_string(),
+            None => e.to_string(),
+        })
+    }
+
+    /// Removes the protection that refuses UPDATE and DELETE on `table`, as an
+    /// administrator set on rewriting evidence would.
+    pub async fn drop_immutability_triggers(&self, table: &str) {
+        let sql = match self.raw {
+            Raw::Sqlite(_) => format!(
+                "DROP TRIGGER IF EXISTS {table}_no_update; DROP TRIGGER IF EXISTS {table}_no_delete;"
+            ),
+            Raw::Postgres(_) => format!("ALTER TABLE {table} DISABLE TRIGGER USER;"),
+        };
+        self.exec(&sql).await;
+    }
+}
+
+/// Instantiates each listed `async fn name(db: TestDb)` twice, as the tokio tests
+/// `sqlite::<module>::<name>` and `postgres::<module>::<name>`, so a test run shows how
+/// many ran on each backend. Invoke it once, at the root of the test crate:
+///
+/// ```ignore
+/// undersign_store_contract::db_tests! {
+///     schools: [creating_a_school_starts_its_chain, slugs_are_unique],
+///     people: [an_email_is_unique_within_a_school],
+/// }
+/// ```
+///
+/// A PostgreSQL test whose database is unavailable passes after printing `SKIPPED` (see
+/// [`TestDb::postgres`]).
+#[macro_export]
+macro_rules! db_tests {
+    ($($module:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
+        mod sqlite {
+            $(mod $module {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        crate::$module::$test($crate::TestDb::sqlite().await).await;
+                    }
+                )*
+            })*
+        }
+        mod postgres {
+            $(mod $module {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        if let Some(db) = $crate::TestDb::postgres().await {
+                            crate::$module::$test(db).await;
+                        }
+                    }
+                )*
+            })*
+        }
+    };
+}

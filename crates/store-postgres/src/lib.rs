@@ -1,1 +1,69 @@
-//! Undersign storage on PostgreSQL.
+//! Undersign storage on PostgreSQL, for a trust or council running many schools from one
+//! or more application servers.
+//!
+//! Appends to a school's ledger are serialised across connections and servers with a
+//! transaction-scoped advisory lock keyed on the school, taken before the chain's head is
+//! read. Commits keep PostgreSQL's default `synchronous_commit`, so an acknowledged
+//! signature is durable.
+
+mod db;
+mod errors;
+mod ledger;
+mod people;
+mod policies;
+mod schools;
+mod signing;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+use undersign_core::store::{Store, StoreError};
+
+/// Connections per application server.
+const MAX_CONNECTIONS: u32 = 10;
+/// How long a request waits for a free connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The storage traits on one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    /// Writes and reads share one pool; the fields mirror the SQLite store so the query
+    /// modules read the same in both.
+    write: PgPool,
+    read: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url`, e.g. `postgres://undersign@db.example/undersign`. Does not
+    /// migrate: call [`PostgresStore::migrate`].
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+        Ok(PostgresStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+
+    /// Brings the schema up to date with the migrations embedded in this crate.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!()
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating the PostgreSQL database: {e}")))
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.write.close().await;
+    }
+}
+
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,142 @@
+//! The evidence ledger: appending an entry inside the caller's transaction, reading a
+//! school's chain, and signed checkpoints. Entries are built only by
+//! `undersign_core::ledger::next_entry`; the payload is stored as the exact text hashed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use undersign_core::SchoolId;
+use undersign_core::ledger::{ChainHead, Checkpoint, Event, LedgerEntry, next_entry};
+use undersign_core::store::{Ledger, StoreError, StoreResult};
+
+use crate::PostgresStore;
+use crate::db::{Conn, lock_school, micros, ts};
+use crate::errors::db;
+
+/// Appends `event` to the school's chain, in the caller's transaction: the entry commits
+/// or rolls back with the fact it records.
+pub(crate) async fn append(
+    conn: &mut Conn,
+    school: SchoolId,
+    event: &Event,
+    at: DateTime<Utc>,
+) -> StoreResult<LedgerEntry> {
+    lock_school(conn, school).await?;
+    let head = head(conn, school).await?;
+    let entry = next_entry(school, head.as_ref(), event, micros(at))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO ledger_entries (school_id, seq, kind, payload, prev_hash, hash, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(school.0)
+    .bind(entry.seq)
+    .bind(&entry.kind)
+    .bind(&entry.payload)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(entry)
+}
+
+/// The last entry of the school's chain.
+pub(crate) async fn head(conn: &mut Conn, school: SchoolId) -> StoreResult<Option<ChainHead>> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, hash FROM ledger_entries WHERE school_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(school.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(row.map(|(seq, hash)| ChainHead { seq, hash }))
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    school_id: i64,
+    seq: i64,
+    kind: String,
+    payload: String,
+    prev_hash: String,
+    hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    school_id: i64,
+    seq: i64,
+    hash: String,
+    signed_at: DateTime<Utc>,
+    signature: String,
+}
+
+#[async_trait]
+impl Ledger for PostgresStore {
+    #[tracing::instrument(skip_all, fields(school = %school))]
+    async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>> {
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT school_id, seq, kind, payload, prev_hash, hash
+             FROM ledger_entries WHERE school_id = $1 ORDER BY seq",
+        )
+        .bind(school.0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LedgerEntry {
+                school: SchoolId(r.school_id),
+                seq: r.seq,
+                kind: r.kind,
+                payload: r.payload,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
+    }
+
+    async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        head(&mut conn, school).await
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %checkpoint.school, seq = checkpoint.seq))]
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO checkpoints (school_id, seq, hash, signed_at, signature)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(checkpoint.school.0)
+        .bind(checkpoint.seq)
+        .bind(&checkpoint.hash)
+        .bind(ts(checkpoint.signed_at))
+        .bind(&checkpoint.signature)
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>> {
+        let rows: Vec<CheckpointRow> = sqlx::query_as(
+            "SELECT school_id, seq, hash, signed_at, signature
+             FROM checkpoints WHERE school_id = $1 ORDER BY seq",
+        )
+        .bind(school.0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Checkpoint {
+                school: SchoolId(r.school_id),
+                seq: r.seq,
+                hash: r.hash,
+                signed_at: r.signed_at,
+                signature: r.signature,
+            })
+            .collect())
+    }
+}

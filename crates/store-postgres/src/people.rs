@@ -1,0 +1,390 @@
+//! People, passwords, sessions and login throttling. Adding or editing a person is
+//! recorded in the ledger; an email is unique within a school, and a line manager must be
+//! someone in the same school.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use undersign_core::access::PeopleAdmin;
+use undersign_core::ledger::Event;
+use undersign_core::person::{Email, NewPerson, Person, PersonStatus, PersonUpdate, Role, Roles};
+use undersign_core::store::{LoginAccount, People, SessionRecord, StoreError, StoreResult};
+use undersign_core::time;
+use undersign_core::{PersonId, SchoolId};
+
+use crate::PostgresStore;
+use crate::db::{Conn, from_json, to_json, trusted, ts};
+use crate::errors::{OnConstraint, db};
+use crate::ledger::append;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PersonRow {
+    id: i64,
+    school_id: i64,
+    full_name: String,
+    email: String,
+    roles: String,
+    line_manager_id: Option<i64>,
+    status: String,
+}
+
+pub(crate) const PERSON_COLUMNS: &str =
+    "id, school_id, full_name, email, roles, line_manager_id, status";
+
+impl PersonRow {
+    pub(crate) fn into_person(self) -> StoreResult<Person> {
+        let roles: Vec<Role> = from_json("people.roles", &self.roles)?;
+        Ok(Person {
+            id: PersonId(self.id),
+            school: SchoolId(self.school_id),
+            full_name: trusted("people.full_name", self.full_name)?,
+            email: trusted("people.email", self.email)?,
+            roles: roles.into_iter().collect(),
+            line_manager: self.line_manager_id.map(PersonId),
+            status: PersonStatus::parse(&self.status)
+                .map_err(|e| StoreError::Backend(format!("people.status: {e}")))?,
+        })
+    }
+}
+
+/// The person `id` of `school`, read on `conn` (so inside a transaction if there is one).
+pub(crate) async fn load_person(
+    conn: &mut Conn,
+    school: SchoolId,
+    id: PersonId,
+) -> StoreResult<Option<Person>> {
+    let row: Option<PersonRow> = sqlx::query_as(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE school_id = $1 AND id = $2"
+    ))
+    .bind(school.0)
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.map(PersonRow::into_person).transpose()
+}
+
+/// Refuses a line manager who is not a person of this school (or is the person).
+async fn check_line_manager(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: Option<PersonId>,
+    line_manager: Option<PersonId>,
+) -> StoreResult<()> {
+    let Some(manager) = line_manager else {
+        return Ok(());
+    };
+    if Some(manager) == person {
+        return Err(StoreError::Refused(
+            "a person cannot be their own line manager".to_string(),
+        ));
+    }
+    if load_person(conn, school, manager).await?.is_none() {
+        return Err(StoreError::Refused(
+            "the line manager must be someone in this school".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+fn roles_json(roles: &Roles) -> StoreResult<String> {
+    to_json(&roles.iter().collect::<Vec<_>>())
+}
+
+fn email_taken(email: &Email) -> impl FnOnce() -> StoreError + '_ {
+    move || {
+        StoreError::Conflict(format!(
+            "someone in this school already has the email {email}"
+        ))
+    }
+}
+
+fn recorded(person: &Person, by: Option<PersonId>) -> Event {
+    Event::PersonRecorded {
+        person: person.id,
+        full_name: person.full_name.to_string(),
+        email: person.email.to_string(),
+        roles: person.roles.iter().copied().collect(),
+        status: person.status.as_str().to_string(),
+        line_manager: person.line_manager,
+        by,
+    }
+}
+
+/// How long a failed login is remembered for throttling.
+const LOGIN_FAILURES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    token_sha256: String,
+    school_id: i64,
+    person_id: i64,
+    csrf_token: String,
+    auth_method: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl People for PostgresStore {
+    #[tracing::instrument(skip_all, fields(school = %admin.school()))]
+    async fn add_person(&self, admin: &PeopleAdmin, person: NewPerson) -> StoreResult<Person> {
+        let school = admin.school();
+        let at = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        check_line_manager(&mut tx, school, None, person.line_manager).await?;
+        let row: PersonRow = sqlx::query_as(&format!(
+            "INSERT INTO people (school_id, full_name, email, roles, line_manager_id, status,
+                                 password_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7)
+             RETURNING {PERSON_COLUMNS}"
+        ))
+        .bind(school.0)
+        .bind(person.full_name.as_str())
+        .bind(person.email.as_str())
+        .bind(roles_json(&person.roles)?)
+        .bind(person.line_manager.map(|p| p.0))
+        .bind(&person.password_hash)
+        .bind(ts(at))
+        .fetch_one(&mut *tx)
+        .await
+        .on_constraint("people_school_id_email_key", email_taken(&person.email))?;
+        let added = row.into_person()?;
+        append(&mut tx, school, &recorded(&added, admin.by()), at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(added)
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %admin.school(), person = %id))]
+    async fn update_person(
+        &self,
+        admin: &PeopleAdmin,
+        id: PersonId,
+        update: PersonUpdate,
+    ) -> StoreResult<Person> {
+        let school = admin.school();
+        let at = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        if load_person(&mut tx, school, id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        check_line_manager(&mut tx, school, Some(id), update.line_manager).await?;
+        let row: PersonRow = sqlx::query_as(&format!(
+            "UPDATE people SET full_name = $3, email = $4, roles = $5, line_manager_id = $6,
+                               status = $7, updated_at = $8
+             WHERE school_id = $1 AND id = $2
+             RETURNING {PERSON_COLUMNS}"
+        ))
+        .bind(school.0)
+        .bind(id.0)
+        .bind(update.full_name.as_str())
+        .bind(update.email.as_str())
+        .bind(roles_json(&update.roles)?)
+        .bind(update.line_manager.map(|p| p.0))
+        .bind(update.status.as_str())
+        .bind(ts(at))
+        .fetch_one(&mut *tx)
+        .await
+        .on_constraint("people_school_id_email_key", email_taken(&update.email))?;
+        let updated = row.into_person()?;
+        if updated.status == PersonStatus::Left {
+            // A leaver cannot log in: end their sessions with the change.
+            sqlx::query("DELETE FROM sessions WHERE school_id = $1 AND person_id = $2")
+                .bind(school.0)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        append(&mut tx, school, &recorded(&updated, admin.by()), at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(updated)
+    }
+
+    async fn person(&self, school: SchoolId, id: PersonId) -> StoreResult<Option<Person>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        load_person(&mut conn, school, id).await
+    }
+
+    async fn people(&self, school: SchoolId) -> StoreResult<Vec<Person>> {
+        let rows: Vec<PersonRow> = sqlx::query_as(&format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE school_id = $1 ORDER BY full_name, id"
+        ))
+        .bind(school.0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(PersonRow::into_person).collect()
+    }
+
+    async fn login_accounts(&self, email: &Email) -> StoreResult<Vec<LoginAccount>> {
+        #[derive(sqlx::FromRow)]
+        struct AccountRow {
+            #[sqlx(flatten)]
+            person: PersonRow,
+            school_name: String,
+            password_hash: String,
+        }
+        let rows: Vec<AccountRow> = sqlx::query_as(
+            "SELECT p.id, p.school_id, p.full_name, p.email, p.roles, p.line_manager_id,
+                    p.status, s.name AS school_name, p.password_hash
+             FROM people p JOIN schools s ON s.id = p.school_id
+             WHERE p.email = $1 AND p.status = 'active' AND p.password_hash IS NOT NULL
+             ORDER BY s.name, p.id",
+        )
+        .bind(email.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(LoginAccount {
+                    person: r.person.into_person()?,
+                    school_name: r.school_name,
+                    password_hash: r.password_hash,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_password(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+        password_hash: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE people SET password_hash = $3, updated_at = $4
+             WHERE school_id = $1 AND id = $2",
+        )
+        .bind(school.0)
+        .bind(person.0)
+        .bind(password_hash)
+        .bind(ts(time::now()))
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn password_hash(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+    ) -> StoreResult<Option<String>> {
+        let hash: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM people WHERE school_id = $1 AND id = $2")
+                .bind(school.0)
+                .bind(person.0)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db)?;
+        Ok(hash.flatten())
+    }
+
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
+                                   created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&session.token_sha256)
+        .bind(session.school.0)
+        .bind(session.person.0)
+        .bind(&session.csrf_token)
+        .bind(&session.auth_method)
+        .bind(ts(session.created_at))
+        .bind(ts(session.expires_at))
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.token_sha256, s.school_id, s.person_id, s.csrf_token, s.auth_method,
+                    s.created_at, s.expires_at
+             FROM sessions s
+             JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'",
+        )
+        .bind(token_sha256)
+        .bind(ts(now))
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(row.map(|r| SessionRecord {
+            token_sha256: r.token_sha256,
+            school: SchoolId(r.school_id),
+            person: PersonId(r.person_id),
+            csrf_token: r.csrf_token,
+            auth_method: r.auth_method,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }))
+    }
+
+    async fn delete_session(&self, token_sha256: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE school_id = $1 AND person_id = $2")
+            .bind(school.0)
+            .bind(person.0)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        // Failures only matter for throttling: forget old ones so the table stays small.
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(ts(at - LOGIN_FAILURES_KEPT))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn login_failures_since(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u32> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2")
+                .bind(key)
+                .bind(ts(since))
+                .fetch_one(&self.read)
+                .await
+                .map_err(db)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,575 @@
+//! Viewing, signing and declining, each recorded with its ledger entry in one
+//! transaction, and what each person still has to sign. A second signature of the same
+//! version (a double submit, or two tabs) gets the first one back and records nothing.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use undersign_core::access::ComplianceViewer;
+use undersign_core::ledger::Event;
+use undersign_core::person::{Person, PersonStatus};
+use undersign_core::policy::{ChangeKind, PolicyVersion, VersionStatus};
+use undersign_core::signing::{
+    AcknowledgedReference, AuthMethod, Decline, DeclineInput, Obligation, RequestContext,
+    SignOutcome, Signature, SignatureInput, SignatureMark,
+};
+use undersign_core::store::{Signing, StoreError, StoreResult};
+use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
+
+use crate::PostgresStore;
+use crate::db::{Conn, Reserved, from_json, lock_school, micros, next_id, to_json, ts};
+use crate::errors::{constraint, db};
+use crate::ledger::append;
+use crate::people::load_person;
+use crate::policies::{load_version, parse_audiences, parse_change_kind};
+
+#[derive(sqlx::FromRow)]
+struct SignatureRow {
+    id: i64,
+    school_id: i64,
+    person_id: i64,
+    version_id: i64,
+    policy_id: i64,
+    policy_title: String,
+    version_number: i32,
+    typed_name: String,
+    mark_kind: String,
+    mark_sha256: String,
+    text_sha256: String,
+    declaration: String,
+    references_json: String,
+    ip: String,
+    user_agent: String,
+    auth_json: String,
+    signed_at: DateTime<Utc>,
+    ledger_seq: i64,
+    ledger_hash: String,
+}
+
+const SIGNATURE_SELECT: &str = "SELECT s.id, s.school_id, s.person_id, s.version_id,
+        v.policy_id, p.title AS policy_title, v.number AS version_number, s.typed_name,
+        s.mark_kind, s.mark_sha256, s.text_sha256, s.declaration, s.references_json, s.ip,
+        s.user_agent, s.auth_json, s.signed_at, s.ledger_seq, s.ledger_hash
+    FROM signatures s
+    JOIN policy_versions v ON v.school_id = s.school_id AND v.id = s.version_id
+    JOIN policies p ON p.school_id = v.school_id AND p.id = v.policy_id";
+
+impl SignatureRow {
+    fn into_signature(self) -> StoreResult<Signature> {
+        let references: Vec<AcknowledgedReference> =
+            from_json("signatures.references_json", &self.references_json)?;
+        let auth: AuthMethod = from_json("signatures.auth_json", &self.auth_json)?;
+        Ok(Signature {
+            id: SignatureId(self.id),
+            school: SchoolId(self.school_id),
+            person: PersonId(self.person_id),
+            version: VersionId(self.version_id),
+            policy: PolicyId(self.policy_id),
+            policy_title: self.policy_title,
+            version_number: self.version_number,
+            typed_name: self.typed_name,
+            mark_kind: self.mark_kind,
+            mark_sha256: self.mark_sha256,
+            text_sha256: self.text_sha256,
+            declaration: self.declaration,
+            references,
+            context: RequestContext {
+                ip: self.ip,
+                user_agent: self.user_agent,
+                auth,
+            },
+            signed_at: self.signed_at,
+            ledger_seq: self.ledger_seq,
+            ledger_hash: self.ledger_hash,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DeclineRow {
+    id: i64,
+    person_id: i64,
+    person_name: String,
+    version_id: i64,
+    policy_title: String,
+    version_number: i32,
+    reason: String,
+    declined_at: DateTime<Utc>,
+}
+
+const DECLINE_SELECT: &str = "SELECT d.id, d.person_id, pe.full_name AS person_name,
+        d.version_id, p.title AS policy_title, v.number AS version_number, d.reason,
+        d.declined_at
+    FROM declines d
+    JOIN people pe ON pe.school_id = d.school_id AND pe.id = d.person_id
+    JOIN policy_versions v ON v.school_id = d.school_id AND v.id = d.version_id
+    JOIN policies p ON p.school_id = v.school_id AND p.id = v.policy_id";
+
+impl From<DeclineRow> for Decline {
+    fn from(r: DeclineRow) -> Self {
+        Decline {
+            id: DeclineId(r.id),
+            person: PersonId(r.person_id),
+            person_name: r.person_name,
+            version: VersionId(r.version_id),
+            policy_title: r.policy_title,
+            version_number: r.version_number,
+            reason: r.reason,
+            declined_at: r.declined_at,
+        }
+    }
+}
+
+/// The person's signature of the version, if any.
+async fn signature_of(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    version: VersionId,
+) -> StoreResult<Option<Signature>> {
+    let row: Option<SignatureRow> = sqlx::query_as(&format!(
+        "{SIGNATURE_SELECT} WHERE s.school_id = $1 AND s.person_id = $2 AND s.version_id = $3"
+    ))
+    .bind(school.0)
+    .bind(person.0)
+    .bind(version.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.map(SignatureRow::into_signature).transpose()
+}
+
+async fn signature_by_id(
+    conn: &mut Conn,
+    school: SchoolId,
+    id: SignatureId,
+) -> StoreResult<Option<Signature>> {
+    let row: Option<SignatureRow> = sqlx::query_as(&format!(
+        "{SIGNATURE_SELECT} WHERE s.school_id = $1 AND s.id = $2"
+    ))
+    .bind(school.0)
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.map(SignatureRow::into_signature).transpose()
+}
+
+/// The person and the published version they may act on (sign or decline), or why not.
+async fn signer_and_version(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    version: VersionId,
+) -> StoreResult<(Person, PolicyVersion)> {
+    let person = load_person(conn, school, person)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let version = load_version(conn, school, version)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if person.status != PersonStatus::Active {
+        return Err(StoreError::Refused(format!(
+            "{} has left the school and is not asked to sign",
+            person.full_name
+        )));
+    }
+    if version.status != VersionStatus::Published {
+        return Err(StoreError::Refused(
+            "this version is not published".to_string(),
+        ));
+    }
+    if person.audiences().is_disjoint(&version.audiences) {
+        return Err(StoreError::Refused(
+            "this version is not for you to sign".to_string(),
+        ));
+    }
+    Ok((person, version))
+}
+
+/// Refuses evidence about a text other than the version's.
+fn check_text(version: &PolicyVersion, text_sha256: &str) -> StoreResult<()> {
+    if version.text_sha256 != text_sha256 {
+        return Err(StoreError::Refused(
+            "the text shown is not this version's text; reload the page and read it again"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A published version, as needed to work out obligations.
+#[derive(sqlx::FromRow)]
+struct PublishedRow {
+    id: i64,
+    policy_id: i64,
+    policy_title: String,
+    number: i32,
+    change_kind: String,
+    audiences: String,
+    published_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+impl Signing for PostgresStore {
+    #[tracing::instrument(skip_all, fields(school = %school, person = %person))]
+    async fn obligations(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+    ) -> StoreResult<Vec<Obligation>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let who = load_person(&mut conn, school, person)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if who.status != PersonStatus::Active {
+            return Ok(Vec::new());
+        }
+        let audiences = who.audiences();
+        let published: Vec<PublishedRow> = sqlx::query_as(
+            "SELECT v.id, v.policy_id, p.title AS policy_title, v.number, v.change_kind,
+                    v.audiences, v.published_at
+             FROM policy_versions v
+             JOIN policies p ON p.school_id = v.school_id AND p.id = v.policy_id
+             WHERE v.school_id = $1 AND v.status = 'published'
+             ORDER BY p.title, v.policy_id, v.number",
+        )
+        .bind(school.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        // (policy, number, version) of every version the person signed.
+        let signed: Vec<(i64, i32, i64)> = sqlx::query_as(
+            "SELECT v.policy_id, v.number, v.id
+             FROM signatures s
+             JOIN policy_versions v ON v.school_id = s.school_id AND v.id = s.version_id
+             WHERE s.school_id = $1 AND s.person_id = $2",
+        )
+        .bind(school.0)
+        .bind(person.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let declined: BTreeSet<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT version_id FROM declines WHERE school_id = $1 AND person_id = $2",
+        )
+        .bind(school.0)
+        .bind(person.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
+
+        // Published versions grouped by policy, keeping the order of the query.
+        let mut order: Vec<i64> = Vec::new();
+        let mut by_policy: BTreeMap<i64, Vec<PublishedRow>> = BTreeMap::new();
+        for row in published {
+            if !by_policy.contains_key(&row.policy_id) {
+                order.push(row.policy_id);
+            }
+            by_policy.entry(row.policy_id).or_default().push(row);
+        }
+        let mut out = Vec::new();
+        for policy in order {
+            let Some(versions) = by_policy.get(&policy) else {
+                continue;
+            };
+            // Rows are in number order: the last is the newest.
+            let Some(newest) = versions.last() else {
+                continue;
+            };
+            if parse_audiences(&newest.audiences)?.is_disjoint(&audiences) {
+                continue;
+            }
+            let mut newest_major = None;
+            for v in versions {
+                if parse_change_kind(&v.change_kind)? == ChangeKind::Major {
+                    newest_major = Some(v.number);
+                }
+            }
+            let last_signed = signed
+                .iter()
+                .filter(|(p, _, _)| *p == policy)
+                .max_by_key(|(_, number, _)| *number);
+            let up_to_date = match (last_signed, newest_major) {
+                (None, _) => false,
+                // Only minor versions so far: any signature of the policy stands.
+                (Some(_), None) => true,
+                (Some((_, number, _)), Some(major)) => *number >= major,
+            };
+            if up_to_date {
+                continue;
+            }
+            out.push(Obligation {
+                policy: PolicyId(policy),
+                policy_title: newest.policy_title.clone(),
+                version: VersionId(newest.id),
+                version_number: newest.number,
+                published_at: newest.published_at,
+                last_signed: last_signed.map(|(_, _, v)| VersionId(*v)),
+                declined: declined.contains(&newest.id),
+            });
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %school, person = %person, version = %version))]
+    async fn record_view(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+        version: VersionId,
+        text_sha256: &str,
+        ctx: &RequestContext,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        lock_school(&mut tx, school).await?;
+        load_person(&mut tx, school, person)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let shown = load_version(&mut tx, school, version)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        check_text(&shown, text_sha256)?;
+        let event = Event::Viewed {
+            person,
+            version,
+            text_sha256: text_sha256.to_string(),
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            auth: ctx.auth.clone(),
+        };
+        let entry = append(&mut tx, school, &event, at).await?;
+        sqlx::query(
+            "INSERT INTO views (school_id, person_id, version_id, ledger_seq, viewed_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(school.0)
+        .bind(person.0)
+        .bind(version.0)
+        .bind(entry.seq)
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(entry.seq)
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %input.school, person = %input.person, version = %input.version))]
+    async fn record_signature(
+        &self,
+        input: SignatureInput,
+        at: DateTime<Utc>,
+    ) -> StoreResult<SignOutcome> {
+        let (school, person, version) = (input.school, input.person, input.version);
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        lock_school(&mut tx, school).await?;
+        if let Some(existing) = signature_of(&mut tx, school, person, version).await? {
+            return Ok(SignOutcome::AlreadySigned(existing));
+        }
+        let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
+        check_text(&shown, &input.text_sha256)?;
+        let viewed_seq: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(ledger_seq) FROM views
+             WHERE school_id = $1 AND person_id = $2 AND version_id = $3",
+        )
+        .bind(school.0)
+        .bind(person.0)
+        .bind(version.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let id = SignatureId(next_id(&mut tx, Reserved::Signatures).await?);
+        let event = Event::Signed {
+            signature: id,
+            person,
+            version,
+            typed_name: input.typed_name.clone(),
+            text_sha256: input.text_sha256.clone(),
+            declaration: input.declaration.clone(),
+            mark_kind: input.mark.kind().to_string(),
+            mark_sha256: input.mark.sha256(),
+            references: input.references.clone(),
+            ip: input.context.ip.clone(),
+            user_agent: input.context.user_agent.clone(),
+            auth: input.context.auth.clone(),
+            viewed_seq,
+        };
+        let entry = append(&mut tx, school, &event, at).await?;
+        let (png, text) = match &input.mark {
+            SignatureMark::Drawn { png } => (Some(png.as_slice()), None),
+            SignatureMark::Typed { text } => (None, Some(text.as_str())),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
+                    mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
+                    ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19)",
+        )
+        .bind(id.0)
+        .bind(school.0)
+        .bind(person.0)
+        .bind(version.0)
+        .bind(&input.typed_name)
+        .bind(input.mark.kind())
+        .bind(png)
+        .bind(text)
+        .bind(input.mark.sha256())
+        .bind(&input.text_sha256)
+        .bind(&input.declaration)
+        .bind(to_json(&input.references)?)
+        .bind(&input.context.ip)
+        .bind(&input.context.user_agent)
+        .bind(to_json(&input.context.auth)?)
+        .bind(viewed_seq)
+        .bind(ts(at))
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await;
+        let committed = match inserted {
+            Ok(_) => tx.commit().await,
+            Err(e) => {
+                // Rolls back, and gives the connection back before it is needed again.
+                drop(tx);
+                Err(e)
+            }
+        };
+        match committed {
+            Ok(()) => {}
+            // Another submission of the same signature won the race: it stands, and this
+            // one (with its ledger entry) is rolled back.
+            Err(e) if constraint(&e) == Some("signatures_person_version_key") => {
+                let mut conn = self.read.acquire().await.map_err(db)?;
+                return signature_of(&mut conn, school, person, version)
+                    .await?
+                    .map(SignOutcome::AlreadySigned)
+                    .ok_or(StoreError::Conflict(
+                        "this version was signed at the same moment; reload the page".to_string(),
+                    ));
+            }
+            Err(e) => return Err(db(e)),
+        }
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        signature_by_id(&mut conn, school, id)
+            .await?
+            .map(SignOutcome::Recorded)
+            .ok_or(StoreError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %input.school, person = %input.person, version = %input.version))]
+    async fn record_decline(&self, input: DeclineInput, at: DateTime<Utc>) -> StoreResult<Decline> {
+        let (school, person, version) = (input.school, input.person, input.version);
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        lock_school(&mut tx, school).await?;
+        let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
+        let id = DeclineId(next_id(&mut tx, Reserved::Declines).await?);
+        let event = Event::Declined {
+            decline: id,
+            person,
+            version,
+            text_sha256: shown.text_sha256.clone(),
+            reason: input.reason.clone(),
+            ip: input.context.ip.clone(),
+            user_agent: input.context.user_agent.clone(),
+            auth: input.context.auth.clone(),
+        };
+        let entry = append(&mut tx, school, &event, at).await?;
+        sqlx::query(
+            "INSERT INTO declines (id, school_id, person_id, version_id, reason, text_sha256, ip,
+                    user_agent, auth_json, declined_at, ledger_seq, ledger_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id.0)
+        .bind(school.0)
+        .bind(person.0)
+        .bind(version.0)
+        .bind(&input.reason)
+        .bind(&shown.text_sha256)
+        .bind(&input.context.ip)
+        .bind(&input.context.user_agent)
+        .bind(to_json(&input.context.auth)?)
+        .bind(ts(at))
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let row: DeclineRow = sqlx::query_as(&format!(
+            "{DECLINE_SELECT} WHERE d.school_id = $1 AND d.id = $2"
+        ))
+        .bind(school.0)
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(row.into())
+    }
+
+    async fn signatures_of(
+        &self,
+        school: SchoolId,
+        person: PersonId,
+    ) -> StoreResult<Vec<Signature>> {
+        let rows: Vec<SignatureRow> = sqlx::query_as(&format!(
+            "{SIGNATURE_SELECT} WHERE s.school_id = $1 AND s.person_id = $2
+             ORDER BY s.signed_at DESC, s.id DESC"
+        ))
+        .bind(school.0)
+        .bind(person.0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(SignatureRow::into_signature).collect()
+    }
+
+    async fn signature(&self, school: SchoolId, id: SignatureId) -> StoreResult<Option<Signature>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        signature_by_id(&mut conn, school, id).await
+    }
+
+    async fn signature_mark(
+        &self,
+        school: SchoolId,
+        id: SignatureId,
+    ) -> StoreResult<Option<SignatureMark>> {
+        let row: Option<(String, Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+            "SELECT mark_kind, mark_png, mark_text FROM signatures
+             WHERE school_id = $1 AND id = $2",
+        )
+        .bind(school.0)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        match row {
+            None => Ok(None),
+            Some((kind, png, text)) => match (kind.as_str(), png, text) {
+                ("drawn", Some(png), None) => Ok(Some(SignatureMark::Drawn { png })),
+                ("typed", None, Some(text)) => Ok(Some(SignatureMark::Typed { text })),
+                _ => Err(StoreError::Backend(format!(
+                    "signature {id} has a malformed mark of kind {kind:?}"
+                ))),
+            },
+        }
+    }
+
+    async fn declines(&self, viewer: &ComplianceViewer) -> StoreResult<Vec<Decline>> {
+        let rows: Vec<DeclineRow> = sqlx::query_as(&format!(
+            "{DECLINE_SELECT} WHERE d.school_id = $1 ORDER BY d.declined_at DESC, d.id DESC"
+        ))
+        .bind(viewer.school().0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(Decline::from).collect())
+    }
+}
