@@ -61,8 +61,22 @@ export async function login(page, account) {
   await assertHeading(page, account.name);
 }
 
-export async function assertHeading(page, text) {
-  const h1 = (await page.locator('h1').innerText()).trim();
+/**
+ * Waits until the page's h1 reads `text` (a click that navigates returns before the new
+ * page is there), failing with the heading found if it never does.
+ */
+export async function assertHeading(page, text, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let h1;
+  for (;;) {
+    h1 = await page
+      .locator('h1')
+      .innerText({ timeout: 1_000 })
+      .then((t) => t.trim())
+      .catch(() => undefined);
+    if (h1 === text || Date.now() > deadline) break;
+    await page.waitForTimeout(50);
+  }
   assert.equal(h1, text, `the page heading at ${page.url()}`);
 }
 
@@ -108,9 +122,12 @@ export async function fillTypedSignature(page, { name, declaration = true, ackno
   await page.getByLabel('Type your signature', { exact: true }).fill(signature);
 }
 
-/** Submits the sign form and waits for the next page. */
+/**
+ * Submits the sign form and waits for the page that answers it (the URL may stay the
+ * same, so wait for the next load event rather than a URL).
+ */
 export async function submitSignature(page) {
-  await Promise.all([page.waitForLoadState('load'), page.locator('#sign-button').click()]);
+  await Promise.all([page.waitForEvent('load'), page.locator('#sign-button').click()]);
 }
 
 /** The messages in the error summary, and the field each one links to. */

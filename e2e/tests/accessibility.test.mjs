@@ -7,6 +7,7 @@ import { startDemo } from '../lib/demo-server.mjs';
 import {
   AUP_TITLE,
   assertNoSeriousA11yViolations,
+  axeViolations,
   describeViolations,
   errorSummary,
   fillTypedSignature,
@@ -91,5 +92,20 @@ describe('accessibility of the signing pages (axe)', () => {
     assert.deepEqual(await toSignTitles(page), []);
     assert.match(await page.locator('section[aria-labelledby="signed"]').innerText(), new RegExp(AUP_TITLE));
     await check('my page after signing');
+  });
+
+  it('the axe check finds a violation planted in the page, so it can fail', async () => {
+    // A control: axe really runs under the site's Content-Security-Policy and reports.
+    await page.goto('/me');
+    await page.evaluate(() => {
+      const img = document.createElement('img');
+      img.src = '/static/app.css';
+      document.querySelector('main').append(img);
+    });
+    const found = await axeViolations(page);
+    const imageAlt = found.find((v) => v.id === 'image-alt');
+    assert.ok(imageAlt, `axe reported the image without alt text: ${JSON.stringify(found)}`);
+    assert.equal(imageAlt.impact, 'critical');
+    await assert.rejects(assertNoSeriousA11yViolations(page, 'the planted page'), /image-alt/);
   });
 });

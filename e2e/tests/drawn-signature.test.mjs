@@ -52,7 +52,8 @@ describe('signing with a drawn signature', () => {
     await assertHeading(page, refTitle);
     assert.match(await page.locator('.reference-text').innerText(), /friend or follow requests/);
     await page.getByRole('link', { name: 'Back to the policy' }).click();
-    assert.equal(page.url(), signURL);
+    await page.waitForURL(signURL);
+    await assertHeading(page, `${AUP_TITLE}, version 1`);
 
     // Acknowledge, declare, type the name.
     await page.getByLabel(`I have read ${refTitle}`).check();
@@ -67,6 +68,8 @@ describe('signing with a drawn signature', () => {
     assert.equal(await page.locator('#typed_signature').isVisible(), false);
 
     // Drag across the canvas: a stroke like a signature, made of many small moves.
+    // The mouse reaches only what is on screen: bring the whole canvas into view.
+    await canvas.evaluate((c) => c.scrollIntoView({ block: 'center' }));
     const box = await canvas.boundingBox();
     assert.ok(box && box.width > 100 && box.height > 30, `the canvas is big enough to draw on: ${JSON.stringify(box)}`);
     const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];

@@ -104,10 +104,23 @@ describe('signing with the keyboard only', () => {
     // The typed signature is the choice already made; the radio group is one Tab stop
     // and the text field follows it.
     const radio = await tabTo(page, 'the signature choice', (f) => f.name === 'signature_kind');
-    if (radio.id !== 'signature_kind-typed') {
-      await page.keyboard.press('ArrowUp');
-    }
+    assert.equal(radio.id, 'signature_kind-typed', 'typing the signature is the first choice');
+
+    // Trying the drawing canvas by keyboard: the arrow key switches to it, and Tab goes
+    // through the canvas and on to its button, so the canvas is no keyboard trap.
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.locator('#signature_kind-drawn').isChecked(), true);
+    assert.equal(await page.locator('#signature-canvas').isVisible(), true);
+    await page.keyboard.press('Tab');
+    assert.equal((await focused(page))?.id, 'signature-canvas');
+    await page.keyboard.press('Tab');
+    assert.equal((await focused(page))?.id, 'clear-signature', 'Tab leaves the canvas');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal((await focused(page))?.id, 'signature_kind-drawn');
+    await page.keyboard.press('ArrowUp');
     assert.equal(await page.locator('#signature_kind-typed').isChecked(), true);
+    assert.equal(await page.locator('#signature-canvas').isVisible(), false);
     await tabTo(page, 'the typed signature field', (f) => f.id === 'typed_signature');
     await page.keyboard.type(staff.name);
 
