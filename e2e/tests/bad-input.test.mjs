@@ -63,6 +63,9 @@ describe('bad input on the sign form', () => {
     assert.equal(errors[0].href, '#typed_name');
     assert.match(errors[0].message, /does not match the name on your record/);
     assert.ok(errors[0].message.includes(staff.name), 'the message says which name is on the record');
+    // The focus is on the summary, which sits below the whole policy text.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary');
+    assert.equal(await summary.isVisible(), true);
 
     // What was typed is kept so it can be corrected.
     assert.equal(await page.locator('#typed_name').inputValue(), wrong);

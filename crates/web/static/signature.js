@@ -1,7 +1,13 @@
-// Signature drawing for the sign page. Progressive enhancement: without this script the
-// page offers only a typed signature, which always works (and works by keyboard alone).
+// The sign page's script: signature drawing, and the focus on the error summary.
+// Progressive enhancement: without this script the page offers only a typed signature,
+// which always works (and works by keyboard alone).
 (function () {
   "use strict";
+  // After a refused submission, take the focus to the list of problems (as GOV.UK pages
+  // do): it sits below the whole policy text and would otherwise be seen and heard last.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   var form = document.getElementById("sign-form");
   var canvas = document.getElementById("signature-canvas");
   if (!form || !canvas || !canvas.getContext) { return; }
