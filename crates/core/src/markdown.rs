@@ -80,16 +80,14 @@ pub fn render_policy(markdown: &str) -> Result<RenderedPolicy, MarkdownError> {
                 dest_url,
                 link_type,
                 ..
-            }) => {
-                if !link_is_safe(dest_url, *link_type) {
-                    return Err(MarkdownError {
-                        line: line_of(range.start),
-                        message: format!(
-                            "links must start with https://, http:// or mailto: (found {:?})",
-                            dest_url.chars().take(40).collect::<String>()
-                        ),
-                    });
-                }
+            }) if !link_is_safe(dest_url, *link_type) => {
+                return Err(MarkdownError {
+                    line: line_of(range.start),
+                    message: format!(
+                        "links must start with https://, http:// or mailto: (found {:?})",
+                        dest_url.chars().take(40).collect::<String>()
+                    ),
+                });
             }
             _ => {}
         }
@@ -119,11 +117,11 @@ pub fn render_policy(markdown: &str) -> Result<RenderedPolicy, MarkdownError> {
                 events.push(Event::Start(Tag::Item));
             }
             Event::End(TagEnd::Item) => {
-                if item_depth_stack.pop() == Some(true) {
-                    if let Some(mut s) = current.take() {
-                        s.text = crate::person::collapse_spaces(&s.text);
-                        statements.push(s);
-                    }
+                if item_depth_stack.pop() == Some(true)
+                    && let Some(mut s) = current.take()
+                {
+                    s.text = crate::person::collapse_spaces(&s.text);
+                    statements.push(s);
                 }
                 events.push(Event::End(TagEnd::Item));
             }

@@ -169,10 +169,10 @@ impl PersonForm {
         } else {
             PersonStatus::Active
         };
-        if !self.password.is_empty() {
-            if let Err(m) = check_new_password(&self.password, &self.password) {
-                errors.push(FieldError::new("password", format!("password: {m}")));
-            }
+        if !self.password.is_empty()
+            && let Err(m) = check_new_password(&self.password, &self.password)
+        {
+            errors.push(FieldError::new("password", format!("password: {m}")));
         }
         match (full_name, email, errors.is_empty()) {
             (Some(full_name), Some(email), true) => Ok(Parsed {

@@ -140,29 +140,28 @@ async fn build_view(
     if let Some(last) = obligation
         .and_then(|o| o.last_signed)
         .filter(|l| *l != version.id)
+        && let Some(old) = state.store.version(user.school.id, last).await?
     {
-        if let Some(old) = state.store.version(user.school.id, last).await? {
-            last_signed_number = Some(old.number);
-            let (html, stats) = redline_html(&old.body_md, &version.body_md);
-            redline = Some(html);
-            redline_words = (stats.inserted, stats.deleted);
-            changes = state
-                .store
-                .versions(user.school.id, version.policy)
-                .await?
-                .into_iter()
-                .filter(|v| {
-                    v.status == VersionStatus::Published
-                        && v.number > old.number
-                        && v.number <= version.number
-                })
-                .map(|v| ChangeRow {
-                    number: v.number,
-                    kind: v.change_kind.as_str(),
-                    summary: v.summary,
-                })
-                .collect();
-        }
+        last_signed_number = Some(old.number);
+        let (html, stats) = redline_html(&old.body_md, &version.body_md);
+        redline = Some(html);
+        redline_words = (stats.inserted, stats.deleted);
+        changes = state
+            .store
+            .versions(user.school.id, version.policy)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                v.status == VersionStatus::Published
+                    && v.number > old.number
+                    && v.number <= version.number
+            })
+            .map(|v| ChangeRow {
+                number: v.number,
+                kind: v.change_kind.as_str(),
+                summary: v.summary,
+            })
+            .collect();
     }
 
     Ok(SignView {

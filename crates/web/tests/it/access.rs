@@ -1,0 +1,362 @@
+//! The access matrix: every route × every role (and no login) × our school's and another
+//! school's ids. A request either succeeds or is denied (403, 404, or sent to log in); the
+//! test fails on any success that the table does not allow, and on any denial of an
+//! allowed request, so the table is the access policy.
+
+use axum::http::{Method, StatusCode};
+use undersign_core::person::{Person, Role};
+
+use crate::support::{ROLES, SchoolSeed, Session, TestApp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anyone,
+    LoggedIn,
+    /// Only the person who made the seeded signature (the staff member).
+    Signer,
+    Roles(&'static [Role]),
+}
+
+const PUBLISHER: &[Role] = &[Role::Headteacher];
+const PEOPLE_ADMIN: &[Role] = &[Role::Headteacher, Role::SchoolAdministrator];
+const COMPLIANCE: &[Role] = &[
+    Role::Headteacher,
+    Role::LeadershipTeam,
+    Role::SchoolAdministrator,
+];
+
+struct Route {
+    method: Method,
+    /// With `{policy}`, `{published}`, `{draft}`, `{reference}`, `{draft_reference}`,
+    /// `{signature}`, `{person}` replaced by a school's ids.
+    path: &'static str,
+    who: Who,
+    form: fn(&Person, &SchoolSeed) -> Vec<(&'static str, String)>,
+}
+
+fn none(_: &Person, _: &SchoolSeed) -> Vec<(&'static str, String)> {
+    Vec::new()
+}
+
+fn sign_form(p: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
+    vec![
+        ("declaration", "yes".into()),
+        ("typed_name", p.full_name.to_string()),
+        ("signature_kind", "typed".into()),
+        ("typed_signature", p.full_name.to_string()),
+        ("ack", s.reference.to_string()),
+    ]
+}
+
+fn draft_form(_: &Person, _: &SchoolSeed) -> Vec<(&'static str, String)> {
+    vec![
+        ("body", "- A statement.\n- Another.\n".into()),
+        ("change_kind", "major".into()),
+        ("audience", "staff".into()),
+        ("summary", "Shorter.".into()),
+        ("declaration", "".into()),
+    ]
+}
+
+fn person_form(p: &Person, _: &SchoolSeed) -> Vec<(&'static str, String)> {
+    vec![
+        ("full_name", "New Starter".into()),
+        ("email", format!("new.{}@example.sch.uk", p.id)),
+        ("role", "staff".into()),
+    ]
+}
+
+fn same_person_form(_: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
+    let staff = &s.people[&Role::Staff];
+    vec![
+        ("full_name", staff.full_name.to_string()),
+        ("email", staff.email.to_string()),
+        ("role", "staff".into()),
+        ("status", "active".into()),
+    ]
+}
+
+fn routes() -> Vec<Route> {
+    use Who::*;
+    let r = |method: Method, path, who, form| Route {
+        method,
+        path,
+        who,
+        form,
+    };
+    vec![
+        r(Method::GET, "/healthz", Anyone, none),
+        r(Method::GET, "/login", Anyone, none),
+        r(Method::GET, "/static/app.css", Anyone, none),
+        r(Method::GET, "/static/signature.js", Anyone, none),
+        r(Method::GET, "/me", LoggedIn, none),
+        r(Method::GET, "/account/password", LoggedIn, none),
+        r(Method::POST, "/account/password", LoggedIn, |_, _| {
+            vec![
+                ("current", "wrong".into()),
+                ("new", "x".into()),
+                ("confirm", "x".into()),
+            ]
+        }),
+        r(Method::GET, "/me/signatures/{signature}", Signer, none),
+        r(
+            Method::GET,
+            "/me/signatures/{signature}/mark.png",
+            Signer,
+            none,
+        ),
+        r(Method::GET, "/sign/{published}", LoggedIn, none),
+        r(
+            Method::GET,
+            "/sign/{published}/references/{reference}",
+            LoggedIn,
+            none,
+        ),
+        r(
+            Method::POST,
+            "/sign/{published}/decline",
+            LoggedIn,
+            |_, _| vec![("reason", "I disagree.".into())],
+        ),
+        r(Method::POST, "/sign/{published}", LoggedIn, sign_form),
+        r(Method::GET, "/declines", Roles(COMPLIANCE), none),
+        r(Method::GET, "/policies", Roles(PUBLISHER), none),
+        r(Method::POST, "/policies", Roles(PUBLISHER), |_, _| {
+            vec![("title", "Mobile phones".into())]
+        }),
+        r(Method::GET, "/policies/{policy}", Roles(PUBLISHER), none),
+        r(
+            Method::GET,
+            "/policies/{policy}/versions/new",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(Method::GET, "/versions/{draft}", Roles(PUBLISHER), none),
+        r(Method::GET, "/versions/{published}", Roles(PUBLISHER), none),
+        r(
+            Method::POST,
+            "/versions/{draft}",
+            Roles(PUBLISHER),
+            draft_form,
+        ),
+        r(
+            Method::POST,
+            "/versions/{draft}/references",
+            Roles(PUBLISHER),
+            |_, _| {
+                vec![
+                    ("kind", "link".into()),
+                    ("title", "Guidance".into()),
+                    ("url", "https://example.org/g".into()),
+                ]
+            },
+        ),
+        r(
+            Method::POST,
+            "/versions/{draft}/references/{draft_reference}/delete",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/versions/{draft}/publish",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/policies/{policy}/versions/new",
+            Roles(PUBLISHER),
+            draft_form,
+        ),
+        r(Method::GET, "/people", Roles(PEOPLE_ADMIN), none),
+        r(Method::GET, "/people/new", Roles(PEOPLE_ADMIN), none),
+        r(
+            Method::POST,
+            "/people/new",
+            Roles(PEOPLE_ADMIN),
+            person_form,
+        ),
+        r(Method::GET, "/people/{person}", Roles(PEOPLE_ADMIN), none),
+        r(
+            Method::POST,
+            "/people/{person}",
+            Roles(PEOPLE_ADMIN),
+            same_person_form,
+        ),
+    ]
+}
+
+fn fill(path: &str, s: &SchoolSeed) -> String {
+    path.replace("{policy}", &s.policy.to_string())
+        .replace("{published}", &s.published.to_string())
+        .replace("{draft_reference}", &s.draft_reference.to_string())
+        .replace("{draft}", &s.draft.to_string())
+        .replace("{reference}", &s.reference.to_string())
+        .replace("{signature}", &s.signature.to_string())
+        .replace("{person}", &s.people[&Role::Staff].id.to_string())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Denied,
+}
+
+fn classify(status: StatusCode, location: &str) -> Outcome {
+    match status.as_u16() {
+        403 | 404 => Outcome::Denied,
+        303 | 302 | 307 if location.starts_with("/login") => Outcome::Denied,
+        200..=399 | 422 => Outcome::Allowed,
+        other => panic!("unexpected status {other} (location {location:?})"),
+    }
+}
+
+fn allowed(who: Who, role: Option<Role>) -> bool {
+    match (who, role) {
+        (Who::Anyone, _) => true,
+        (_, None) => false,
+        (Who::LoggedIn, Some(_)) => true,
+        (Who::Signer, Some(r)) => r == Role::Staff,
+        (Who::Roles(roles), Some(r)) => roles.contains(&r),
+    }
+}
+
+async fn run_matrix(role: Option<Role>) -> Vec<String> {
+    let app = TestApp::new().await;
+    let session = match role {
+        Some(r) => Some(app.login(&app.a.people[&r]).await),
+        None => None,
+    };
+    let me = role.map(|r| app.a.people[&r].clone());
+    let mut failures = Vec::new();
+    for route in routes() {
+        for (school, own) in [(&app.b, false), (&app.a, true)] {
+            let uses_ids = route.path.contains('{');
+            if !own && !uses_ids {
+                continue;
+            }
+            let path = fill(route.path, school);
+            let form = match (&me, route.method == Method::POST) {
+                (Some(p), true) => Some((route.form)(p, &app.a)),
+                (None, true) => Some(Vec::new()),
+                _ => None,
+            };
+            let reply = match (&session, form) {
+                (Some(s), Some(f)) => app.post(&path, s, &f).await,
+                (s, Some(f)) => app.send(Method::POST, &path, s.as_ref(), Some(&f)).await,
+                (Some(s), None) => app.get(&path, s).await,
+                (None, None) => app.send(Method::GET, &path, None, None).await,
+            };
+            let outcome = classify(reply.status, reply.location());
+            let expected = if own && allowed(route.who, role) {
+                Outcome::Allowed
+            } else {
+                Outcome::Denied
+            };
+            if outcome != expected {
+                failures.push(format!(
+                    "{:?} {} {} ({} school): expected {:?}, got {} {:?}",
+                    role,
+                    route.method,
+                    path,
+                    if own { "own" } else { "other" },
+                    expected,
+                    reply.status,
+                    reply.location()
+                ));
+            }
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn every_route_for_every_role_allows_only_what_the_table_says() {
+    let mut failures = run_matrix(None).await;
+    for role in ROLES {
+        failures.extend(run_matrix(Some(role)).await);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} unexpected outcomes:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_one_school_never_sees_another_schools_signature() {
+    let app = TestApp::new().await;
+    let staff_b = app.login(&app.b.people[&Role::Staff]).await;
+    let reply = app
+        .get(&format!("/me/signatures/{}", app.a.signature), &staff_b)
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let own = app
+        .get(&format!("/me/signatures/{}", app.b.signature), &staff_b)
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_is_refused_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let before = app
+        .store
+        .versions(app.a.school, app.a.policy)
+        .await
+        .unwrap();
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/versions/{}/publish", app.a.draft))
+        .header("host", crate::support::HOST)
+        .header("origin", "https://evil.example")
+        .header("cookie", &head.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!("csrf_token={}", head.csrf)))
+        .unwrap();
+    let reply = app.raw(req).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.body.contains("cross-origin"), "{}", reply.body);
+    let after = app
+        .store
+        .versions(app.a.school, app.a.policy)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+
+    // Sec-Fetch-Site from a browser says the same thing.
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/versions/{}/publish", app.a.draft))
+        .header("host", crate::support::HOST)
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", &head.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!("csrf_token={}", head.csrf)))
+        .unwrap();
+    assert_eq!(app.raw(req).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_form_token_is_refused() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let forged = Session {
+        csrf: "not-the-token".into(),
+        ..head.clone()
+    };
+    let reply = app
+        .post(&format!("/versions/{}/publish", app.a.draft), &forged, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let draft = app
+        .store
+        .version(app.a.school, app.a.draft)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(draft.status, undersign_core::policy::VersionStatus::Draft);
+}

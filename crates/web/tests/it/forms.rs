@@ -1,0 +1,586 @@
+//! Forms end to end in process: signing and its refusals, declines, re-signing after a
+//! major version, login throttling and session rotation, and the admin forms' refusals.
+//! Every refusal is checked for its message and for having stored nothing.
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use undersign_core::person::Role;
+use undersign_core::policy::VersionStatus;
+
+use crate::support::{PASSWORD, Session, TestApp, png};
+
+fn sign_fields(app: &TestApp, name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("declaration", "yes".into()),
+        ("typed_name", name.into()),
+        ("signature_kind", "typed".into()),
+        ("typed_signature", name.into()),
+        ("ack", app.a.reference.to_string()),
+    ]
+}
+
+fn with(
+    mut fields: Vec<(&'static str, String)>,
+    key: &'static str,
+    value: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    fields.retain(|(k, _)| *k != key);
+    if let Some(v) = value {
+        fields.push((key, v.to_string()));
+    }
+    fields
+}
+
+async fn signed_entries(app: &TestApp) -> usize {
+    app.store
+        .ledger_entries(app.a.school)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "signed")
+        .count()
+}
+
+async fn governor(app: &TestApp) -> (Session, String) {
+    let g = &app.a.people[&Role::Governor];
+    (app.login(g).await, g.full_name.to_string())
+}
+
+#[tokio::test]
+async fn a_governor_signs_with_a_typed_name_and_finds_it_under_signed() {
+    let app = TestApp::new().await;
+    let (s, name) = governor(&app).await;
+    let me = app.get("/me", &s).await;
+    assert_eq!(
+        me.select_text(".card h3"),
+        vec!["ICT Acceptable Use Policy, version 1"]
+    );
+
+    let page = app.get(&format!("/sign/{}", app.a.published), &s).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let viewed = app.store.ledger_entries(app.a.school).await.unwrap();
+    let view = viewed.last().unwrap();
+    assert_eq!(view.kind, "viewed");
+
+    let reply = app
+        .post(
+            &format!("/sign/{}", app.a.published),
+            &s,
+            &sign_fields(&app, &format!("  {}  ", name.to_uppercase())),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(reply.location().starts_with("/me/signatures/"));
+
+    let sig = app
+        .store
+        .signatures_of(app.a.school, app.a.people[&Role::Governor].id)
+        .await
+        .unwrap();
+    assert_eq!(sig.len(), 1);
+    assert_eq!(sig[0].context.user_agent, "undersign-tests");
+    assert_eq!(sig[0].references.len(), 1);
+    let entry = app
+        .store
+        .ledger_entries(app.a.school)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.kind, "signed");
+    assert!(
+        entry
+            .payload
+            .contains(&format!("\"viewed_seq\":{}", view.seq)),
+        "{}",
+        entry.payload
+    );
+
+    let me = app.get("/me", &s).await;
+    assert!(me.select_text(".card h3").is_empty());
+    assert_eq!(
+        me.select_text("table tbody td a"),
+        vec!["ICT Acceptable Use Policy"]
+    );
+    let receipt = app.get(reply.location(), &s).await;
+    assert!(receipt.body.contains(&sig[0].text_sha256));
+}
+
+#[tokio::test]
+async fn submitting_twice_makes_one_signature() {
+    let app = TestApp::new().await;
+    let (s, name) = governor(&app).await;
+    let path = format!("/sign/{}", app.a.published);
+    let first = app.post(&path, &s, &sign_fields(&app, &name)).await;
+    let second = app.post(&path, &s, &sign_fields(&app, &name)).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    assert_eq!(second.status, StatusCode::SEE_OTHER);
+    assert_eq!(first.location(), second.location());
+    // The staff member's seeded signature and the governor's: two, not three.
+    assert_eq!(signed_entries(&app).await, 2);
+}
+
+async fn refused(app: &TestApp, fields: Vec<(&'static str, String)>, message: &str) {
+    let (s, _) = governor(app).await;
+    let before = signed_entries(app).await;
+    let reply = app
+        .post(&format!("/sign/{}", app.a.published), &s, &fields)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    let summary = reply.select_text(".error-summary li").join(" | ");
+    assert!(
+        summary.contains(message),
+        "expected {message:?} in {summary:?}"
+    );
+    assert_eq!(signed_entries(app).await, before, "something was stored");
+    assert!(
+        app.store
+            .signatures_of(app.a.school, app.a.people[&Role::Governor].id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_name_is_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    refused(
+        &app,
+        sign_fields(&app, "Somebody Else"),
+        "does not match the name on your record",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unticked_declaration_is_refused() {
+    let app = TestApp::new().await;
+    let name = app.a.people[&Role::Governor].full_name.to_string();
+    refused(
+        &app,
+        with(sign_fields(&app, &name), "declaration", None),
+        "Tick the declaration",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unacknowledged_reference_is_refused() {
+    let app = TestApp::new().await;
+    let name = app.a.people[&Role::Governor].full_name.to_string();
+    refused(
+        &app,
+        with(sign_fields(&app, &name), "ack", None),
+        "Confirm that you have read Council social media policy",
+    )
+    .await;
+}
+
+fn drawn(app: &TestApp, data_url: String) -> Vec<(&'static str, String)> {
+    let name = app.a.people[&Role::Governor].full_name.to_string();
+    let f = with(sign_fields(app, &name), "signature_kind", Some("drawn"));
+    with(f, "signature_png", Some(&data_url))
+}
+
+#[tokio::test]
+async fn a_signature_that_is_not_a_png_is_refused() {
+    let app = TestApp::new().await;
+    let gif = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(b"GIF89a0000000000000000000000")
+    );
+    refused(&app, drawn(&app, gif), "is not a PNG image").await;
+    refused(
+        &app,
+        drawn(&app, "data:image/svg+xml;base64,PHN2Zz4=".into()),
+        "must be a PNG image",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_signature_image_too_large_is_refused() {
+    let app = TestApp::new().await;
+    let wide = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png(9000, 100))
+    );
+    refused(&app, drawn(&app, wide), "9000×100 pixels").await;
+    let mut heavy = png(600, 200);
+    heavy.resize(200 * 1024, 0);
+    let heavy = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(heavy)
+    );
+    refused(&app, drawn(&app, heavy), "too large").await;
+}
+
+#[tokio::test]
+async fn a_drawn_signature_is_kept_and_shown_back() {
+    let app = TestApp::new().await;
+    let (s, _) = governor(&app).await;
+    let image = png(600, 200);
+    let url = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&image)
+    );
+    let reply = app
+        .post(&format!("/sign/{}", app.a.published), &s, &drawn(&app, url))
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let mark = app.get(&format!("{}/mark.png", reply.location()), &s).await;
+    assert_eq!(mark.status, StatusCode::OK);
+    assert_eq!(mark.headers["content-type"], "image/png");
+}
+
+#[tokio::test]
+async fn a_decline_is_recorded_and_shown_to_the_headteacher() {
+    let app = TestApp::new().await;
+    let (s, _) = governor(&app).await;
+    let empty = app
+        .post(
+            &format!("/sign/{}/decline", app.a.published),
+            &s,
+            &[("reason", "  ".into())],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let reply = app
+        .post(
+            &format!("/sign/{}/decline", app.a.published),
+            &s,
+            &[("reason", "Statement 2 <b>is unclear</b>".into())],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let list = app.get("/declines", &head).await;
+    let cells = list.select_text("tbody td");
+    assert!(
+        cells.iter().any(|c| c == "Statement 2 <b>is unclear</b>"),
+        "{cells:?}"
+    );
+    assert!(
+        !list.body.contains("<b>is unclear"),
+        "reason must be escaped"
+    );
+    assert_eq!(
+        app.store
+            .ledger_entries(app.a.school)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .kind,
+        "declined"
+    );
+}
+
+#[tokio::test]
+async fn a_major_version_asks_again_with_a_redline_and_a_minor_one_asks_nobody() {
+    let app = TestApp::new().await;
+    let staff = app.login(&app.a.people[&Role::Staff]).await;
+    assert!(
+        app.get("/me", &staff)
+            .await
+            .select_text(".card h3")
+            .is_empty()
+    );
+
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let publish = app
+        .post(&format!("/versions/{}/publish", app.a.draft), &head, &[])
+        .await;
+    assert_eq!(publish.status, StatusCode::SEE_OTHER, "{}", publish.body);
+
+    let me = app.get("/me", &staff).await;
+    assert_eq!(
+        me.select_text(".card h3"),
+        vec!["ICT Acceptable Use Policy, version 2"]
+    );
+    let sign = app.get(&format!("/sign/{}", app.a.draft), &staff).await;
+    assert_eq!(
+        sign.select_text("#what-changed"),
+        vec!["What changed since you signed version 1"]
+    );
+    assert_eq!(
+        sign.select_text(".redline ins"),
+        vec!["added: - A new statement."]
+    );
+
+    let name = app.a.people[&Role::Staff].full_name.to_string();
+    let mut fields = sign_fields(&app, &name);
+    fields = with(fields, "ack", Some(&app.a.draft_reference.to_string()));
+    let signed = app
+        .post(&format!("/sign/{}", app.a.draft), &staff, &fields)
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+
+    // A minor version: write, publish, and the staff member is not asked.
+    let new = app
+        .post(
+            &format!("/policies/{}/versions/new", app.a.policy),
+            &head,
+            &[
+                (
+                    "body",
+                    format!(
+                        "{}- A new statement, reworded.\n",
+                        crate::support::POLICY_TEXT
+                    ),
+                ),
+                ("change_kind", "minor".into()),
+                ("audience", "staff".into()),
+                ("audience", "governors".into()),
+                ("summary", "Typo".into()),
+                ("declaration", "".into()),
+            ],
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::SEE_OTHER, "{}", new.body);
+    let published = app
+        .post(&format!("{}/publish", new.location()), &head, &[])
+        .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    assert!(
+        app.get("/me", &staff)
+            .await
+            .select_text(".card h3")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn script_in_policy_markdown_is_refused_with_its_line_and_nothing_changes() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let before = app
+        .store
+        .version(app.a.school, app.a.draft)
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = app
+        .post(
+            &format!("/versions/{}", app.a.draft),
+            &head,
+            &[
+                ("body", "- One\n- Two\n<script>alert(1)</script>\n".into()),
+                ("change_kind", "major".into()),
+                ("audience", "staff".into()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let summary = reply.select_text(".error-summary li").join(" ");
+    assert!(summary.contains("line 3: HTML is not allowed"), "{summary}");
+    assert_eq!(
+        app.store
+            .version(app.a.school, app.a.draft)
+            .await
+            .unwrap()
+            .unwrap(),
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_published_version_cannot_be_edited_through_the_form() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let reply = app
+        .post(
+            &format!("/versions/{}", app.a.published),
+            &head,
+            &[
+                ("body", "- Changed\n".into()),
+                ("change_kind", "major".into()),
+                ("audience", "staff".into()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    let v = app
+        .store
+        .version(app.a.school, app.a.published)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.status, VersionStatus::Published);
+    assert_eq!(v.body_md, crate::support::POLICY_TEXT);
+}
+
+#[tokio::test]
+async fn script_in_a_name_is_refused_and_nobody_is_added() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let before = app.store.people(app.a.school).await.unwrap().len();
+    let reply = app
+        .post(
+            "/people/new",
+            &head,
+            &[
+                ("full_name", "<script>alert(1)</script>".into()),
+                ("email", "x@school-a.sch.uk".into()),
+                ("role", "staff".into()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reply
+            .select_text(".error-summary li")
+            .join(" ")
+            .contains("full name: a name may contain letters")
+    );
+    assert_eq!(app.store.people(app.a.school).await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_is_refused_with_a_message() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let taken = app.a.people[&Role::Staff].email.to_string();
+    let reply = app
+        .post(
+            "/people/new",
+            &head,
+            &[
+                ("full_name", "Dup Licate".into()),
+                ("email", taken),
+                ("role", "staff".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    assert!(!reply.select_text(".error-summary li").is_empty());
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_even_with_the_right_password() {
+    let app = TestApp::new().await;
+    let email = app.a.people[&Role::Staff].email.to_string();
+    for _ in 0..undersign_web::auth::MAX_FAILURES_PER_EMAIL {
+        let r = app
+            .send(
+                Method::POST,
+                "/login",
+                None,
+                Some(&[("email", email.clone()), ("password", "wrong".into())]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            r.body
+                .contains("The email address or password is not right")
+        );
+    }
+    let r = app
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            Some(&[("email", email), ("password", PASSWORD.into())]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn logging_in_gives_a_new_session_id_and_ends_the_old_one() {
+    let app = TestApp::new().await;
+    let person = &app.a.people[&Role::Staff];
+    let first = app.login(person).await;
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header("host", crate::support::HOST)
+        .header("origin", crate::support::ORIGIN)
+        .header("cookie", &first.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!(
+            "email={}&password={}",
+            person.email,
+            PASSWORD.replace(' ', "+")
+        )))
+        .unwrap();
+    let reply = app.raw(req).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let new_cookie = reply.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_cookie, first.cookie);
+    let old = app.get("/me", &first).await;
+    assert!(
+        old.location().starts_with("/login"),
+        "the old session still works"
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_other_sessions() {
+    let app = TestApp::new().await;
+    let person = &app.a.people[&Role::Staff];
+    let laptop = app.login(person).await;
+    let phone = app.login(person).await;
+    let bad = app
+        .post(
+            "/account/password",
+            &laptop,
+            &[
+                ("current", "nope".into()),
+                ("new", "x".into()),
+                ("confirm", "x".into()),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let reply = app
+        .post(
+            "/account/password",
+            &laptop,
+            &[
+                ("current", PASSWORD.into()),
+                ("new", "a much longer pass".into()),
+                ("confirm", "a much longer pass".into()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        reply.headers.contains_key("set-cookie"),
+        "this browser gets a new session"
+    );
+    assert!(
+        app.get("/me", &phone)
+            .await
+            .location()
+            .starts_with("/login")
+    );
+    assert!(
+        app.get("/me", &laptop)
+            .await
+            .location()
+            .starts_with("/login")
+    );
+}

@@ -1,0 +1,7 @@
+//! The web application in process: every request goes through the real router, the real
+//! middleware and a real SQLite store in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod access;
+mod forms;
+mod support;

@@ -1,0 +1,355 @@
+//! A seeded application: two schools, each with one person per role, a published policy
+//! with a referenced document, a draft version and one signature.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+use undersign_core::access::{PeopleAdmin, PolicyPublisher};
+use undersign_core::person::{Audience, Email, FullName, NewPerson, Person, Role};
+use undersign_core::policy::{ChangeKind, DraftInput, NewReference, Title};
+use undersign_core::school::{NewSchool, SchoolSlug};
+use undersign_core::signing::{AuthMethod, RequestContext, SignatureInput, SignatureMark};
+use undersign_core::store::Store;
+use undersign_core::*;
+use undersign_store_sqlite::SqliteStore;
+use undersign_web::{AppState, WebConfig};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ORIGIN: &str = "http://undersign.test";
+pub const HOST: &str = "undersign.test";
+
+/// The roles the matrix logs in as, one person each.
+pub const ROLES: [Role; 8] = [
+    Role::Staff,
+    Role::Governor,
+    Role::Receptionist,
+    Role::Headteacher,
+    Role::LeadershipTeam,
+    Role::Dsl,
+    Role::NetworkManager,
+    Role::SchoolAdministrator,
+];
+
+pub struct SchoolSeed {
+    pub school: SchoolId,
+    pub people: BTreeMap<Role, Person>,
+    pub policy: PolicyId,
+    pub published: VersionId,
+    pub reference: ReferenceId,
+    pub draft: VersionId,
+    pub draft_reference: ReferenceId,
+    pub signature: SignatureId,
+}
+
+pub struct TestApp {
+    pub app: Router,
+    pub store: Arc<dyn Store>,
+    pub a: SchoolSeed,
+    pub b: SchoolSeed,
+    _dir: tempfile::TempDir,
+}
+
+/// A logged-in browser: its cookie and the session's form token.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn select_text(&self, selector: &str) -> Vec<String> {
+        let doc = scraper::Html::parse_document(&self.body);
+        let sel = scraper::Selector::parse(selector).unwrap();
+        doc.select(&sel)
+            .map(|e| {
+                e.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+}
+
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    v.extend(width.to_be_bytes());
+    v.extend(height.to_be_bytes());
+    v.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    v
+}
+
+pub const POLICY_TEXT: &str = "# ICT Acceptable Use Policy\n\n- I will not share passwords.\n- I will not install software without permission.\n";
+
+async fn seed_school(store: &dyn Store, slug: &str, hash: &str) -> SchoolSeed {
+    let org = store
+        .create_organisation(&format!("Trust of {slug}"))
+        .await
+        .unwrap();
+    let school = store
+        .create_school(
+            org.id,
+            NewSchool {
+                name: format!("School {slug}"),
+                slug: SchoolSlug::parse(slug).unwrap(),
+                timezone: "Europe/London".into(),
+                public_key: "00".repeat(32),
+            },
+        )
+        .await
+        .unwrap();
+    let admin = PeopleAdmin::for_operator(school.id);
+    let mut people = BTreeMap::new();
+    for role in ROLES {
+        let name = format!(
+            "{} {}",
+            role.label().replace(' ', ""),
+            slug.replace('-', "")
+        );
+        let person = store
+            .add_person(
+                &admin,
+                NewPerson {
+                    full_name: FullName::parse(&name).unwrap(),
+                    email: Email::parse(&format!("{}@{slug}.sch.uk", role.as_str())).unwrap(),
+                    roles: [role].into(),
+                    line_manager: None,
+                    password_hash: Some(hash.to_string()),
+                },
+            )
+            .await
+            .unwrap();
+        people.insert(role, person);
+    }
+    let head = people[&Role::Headteacher].id;
+    let publisher = PolicyPublisher::for_operator(school.id, head);
+    let policy = store
+        .create_policy(
+            &publisher,
+            &Title::parse("title", "ICT Acceptable Use Policy").unwrap(),
+        )
+        .await
+        .unwrap();
+    let draft_input = |body: &str| {
+        DraftInput::parse(
+            body,
+            "",
+            ChangeKind::Major,
+            "",
+            [Audience::Staff, Audience::Governors, Audience::Visitors].into(),
+        )
+        .unwrap()
+    };
+    let v1 = store
+        .create_draft(&publisher, policy.id, draft_input(POLICY_TEXT))
+        .await
+        .unwrap();
+    let v1 = store
+        .add_reference(
+            &publisher,
+            v1.id,
+            NewReference::text(
+                "Council social media policy",
+                "Follow the council's social media policy.",
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let reference = v1.references[0].id;
+    let v1 = store.publish(&publisher, v1.id, time::now()).await.unwrap();
+    let v2 = store
+        .create_draft(
+            &publisher,
+            policy.id,
+            draft_input(&format!("{POLICY_TEXT}- A new statement.\n")),
+        )
+        .await
+        .unwrap();
+    let v2 = store
+        .add_reference(
+            &publisher,
+            v2.id,
+            NewReference::link("Council social media policy", "https://council.example/smp")
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let staff = &people[&Role::Staff];
+    let signature = store
+        .record_signature(
+            SignatureInput {
+                school: school.id,
+                person: staff.id,
+                version: v1.id,
+                typed_name: staff.full_name.to_string(),
+                mark: SignatureMark::drawn(png(300, 100)).unwrap(),
+                text_sha256: v1.text_sha256.clone(),
+                declaration: v1.declaration.clone(),
+                references: v1
+                    .references
+                    .iter()
+                    .map(|r| undersign_core::signing::AcknowledgedReference {
+                        id: r.id,
+                        title: r.title.clone(),
+                        sha256: r.sha256.clone(),
+                    })
+                    .collect(),
+                context: RequestContext::new("127.0.0.1".into(), "seed", AuthMethod::Password),
+            },
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .signature()
+        .id;
+    SchoolSeed {
+        school: school.id,
+        people,
+        policy: policy.id,
+        published: v1.id,
+        reference,
+        draft: v2.id,
+        draft_reference: v2.references[0].id,
+        signature,
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("web.sqlite3").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let hash = undersign_web::auth::hash_password(PASSWORD).unwrap();
+        let a = seed_school(store.as_ref(), "school-a", &hash).await;
+        let b = seed_school(store.as_ref(), "school-b", &hash).await;
+        let app = undersign_web::app(AppState::new(store.clone(), WebConfig::default()));
+        TestApp {
+            app,
+            store,
+            a,
+            b,
+            _dir: dir,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        session: Option<&Session>,
+        form: Option<&[(&str, String)]>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, HOST)
+            .header(header::USER_AGENT, "undersign-tests");
+        if let Some(s) = session {
+            req = req.header(header::COOKIE, &s.cookie);
+        }
+        let body = match form {
+            Some(fields) => {
+                req = req
+                    .header(header::ORIGIN, ORIGIN)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in fields {
+                    ser.append_pair(k, v);
+                }
+                Body::from(ser.finish())
+            }
+            None => Body::empty(),
+        };
+        self.raw(req.body(body).unwrap()).await
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> Reply {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, session: &Session) -> Reply {
+        self.send(Method::GET, path, Some(session), None).await
+    }
+
+    pub async fn post(&self, path: &str, session: &Session, fields: &[(&str, String)]) -> Reply {
+        let mut all = vec![("csrf_token", session.csrf.clone())];
+        all.extend(fields.iter().cloned());
+        self.send(Method::POST, path, Some(session), Some(&all))
+            .await
+    }
+
+    pub async fn login(&self, person: &Person) -> Session {
+        let reply = self
+            .send(
+                Method::POST,
+                "/login",
+                None,
+                Some(&[
+                    ("email", person.email.to_string()),
+                    ("password", PASSWORD.into()),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "login of {} failed: {}",
+            person.email,
+            reply.body
+        );
+        let cookie = reply
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("undersign_session="))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut session = Session {
+            cookie,
+            csrf: String::new(),
+        };
+        let me = self.get("/me", &session).await;
+        let doc = scraper::Html::parse_document(&me.body);
+        let sel = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+        session.csrf = doc
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .expect("a form token on my page")
+            .to_string();
+        session
+    }
+}
