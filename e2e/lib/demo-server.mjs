@@ -11,6 +11,12 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+// Servers still running when this process ends (a crash, a failed hook) are killed with it.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** The password every demo account gets in the browser tests. */
 export const DEMO_PASSWORD = 'correct horse battery staple';
 
@@ -88,6 +94,8 @@ export async function startDemo({ timeoutMs = 60_000 } = {}) {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
     },
   );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
