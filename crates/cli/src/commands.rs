@@ -1,0 +1,303 @@
+//! The command line: arguments (clap) and what each subcommand does. Exit codes: 0 done,
+//! 1 `verify` found a broken chain, 2 an operational failure (bad arguments, a database
+//! or file that cannot be used).
+
+use anyhow::{Context, anyhow};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use undersign_core::access::PeopleAdmin;
+use undersign_core::person::Role;
+
+use crate::config::{FileConfig, ServeSettings};
+use crate::provision::{PersonSpec, add_person, create_school};
+use crate::serve::{Server, bind};
+use crate::store::{open_store, open_store_as_is};
+
+/// Undersign: publish a school's Acceptable Use Policy, collect signatures with evidence,
+/// and keep a tamper-evident evidence ledger.
+#[derive(Debug, Parser)]
+#[command(name = "undersign", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArg {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "UNDERSIGN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (and checkpoint chain heads in the background).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date.
+    Migrate(DatabaseArg),
+    /// Create an organisation, a school with its signing key, and its headteacher.
+    Bootstrap(BootstrapArgs),
+    /// Sign every school's chain head now.
+    Checkpoint {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Directory of the school keys (`school-<id>.key`).
+        #[arg(long, env = "UNDERSIGN_KEYS_DIR")]
+        keys_dir: PathBuf,
+    },
+    /// Recompute every school's evidence chain and check its signed checkpoints.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Directory of the school keys; without it the public keys in the database are
+        /// trusted.
+        #[arg(long, env = "UNDERSIGN_KEYS_DIR")]
+        keys_dir: Option<PathBuf>,
+    },
+    /// Start a demo school on an embedded database and print its accounts.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Directory of the school keys [default: /var/lib/undersign/keys].
+    #[arg(long)]
+    pub keys_dir: Option<PathBuf>,
+    /// TOML config file; UNDERSIGN_* environment variables override it, flags override both.
+    #[arg(long, env = "UNDERSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub db: DatabaseArg,
+    /// Where to write the school's key (`school-<id>.key`, mode 0600).
+    #[arg(long, env = "UNDERSIGN_KEYS_DIR")]
+    pub keys_dir: PathBuf,
+    /// The trust, council, or the school itself for a single-school install.
+    #[arg(long)]
+    pub organisation: String,
+    #[arg(long)]
+    pub school: String,
+    /// Short name for URLs: lower-case letters, digits and hyphens.
+    #[arg(long)]
+    pub slug: String,
+    #[arg(long)]
+    pub headteacher_name: String,
+    #[arg(long)]
+    pub headteacher_email: String,
+    #[arg(long, default_value = "Europe/London")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Defaults to `sqlite://DATA_DIR/undersign.sqlite3`.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Where the demo keeps its database and keys.
+    #[arg(long, default_value = "./undersign-demo")]
+    pub data_dir: PathBuf,
+    /// Give every demo account this password (and reset it on a second run).
+    #[arg(long, env = "UNDERSIGN_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+    /// Add this many extra staff for load tests (needs --demo-password).
+    #[arg(long, default_value_t = 0)]
+    pub extra_staff: usize,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => migrate(&db.database_url).await,
+        Command::Bootstrap(args) => bootstrap(args).await,
+        Command::Checkpoint { db, keys_dir } => checkpoint(&db.database_url, &keys_dir).await,
+        Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
+        Command::Demo(args) => demo(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let env = FileConfig::from_env(|k| std::env::var(k).ok())?;
+    let flags = FileConfig {
+        listen: args.listen,
+        database_url: args.database_url,
+        keys_dir: args.keys_dir,
+        ..FileConfig::default()
+    };
+    let settings = ServeSettings::resolve(file.overlay(env).overlay(flags))?;
+    let store = open_store(&settings.database_url).await?;
+    let listener = bind(settings.listen).await?;
+    Server {
+        keys_dir: settings.keys_dir,
+        secure_cookies: settings.secure_cookies,
+        trust_forwarded_for: settings.trust_forwarded_for,
+        checkpoint_every: Duration::from_secs(settings.checkpoint_minutes * 60),
+    }
+    .run(store, listener)
+    .await
+}
+
+async fn migrate(url: &str) -> anyhow::Result<()> {
+    let store = open_store(url).await?;
+    println!(
+        "{} database {} is up to date",
+        store.backend(),
+        crate::store::redact(url)
+    );
+    Ok(())
+}
+
+async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db.database_url).await?;
+    if store.school_by_slug(args.slug.trim()).await?.is_some() {
+        return Err(anyhow!(
+            "a school with the short name {:?} already exists",
+            args.slug
+        ));
+    }
+    // Check the headteacher before creating anything, so a typo leaves no half-made school.
+    let spec = PersonSpec {
+        full_name: args.headteacher_name.clone(),
+        email: args.headteacher_email.clone(),
+        roles: vec![Role::Headteacher, Role::Staff],
+        line_manager: None,
+    };
+    undersign_core::person::FullName::parse(&spec.full_name).map_err(|e| anyhow!("{e}"))?;
+    undersign_core::person::Email::parse(&spec.email).map_err(|e| anyhow!("{e}"))?;
+    let password = crate::password::generate();
+    let hash = crate::password::hash(&password)?;
+
+    let org = store
+        .create_organisation(args.organisation.trim())
+        .await
+        .context("cannot create the organisation")?;
+    let created = create_school(
+        store.as_ref(),
+        org.id,
+        &args.school,
+        &args.slug,
+        &args.timezone,
+        &args.keys_dir,
+    )
+    .await?;
+    let school = created.school;
+    let head = add_person(
+        store.as_ref(),
+        &PeopleAdmin::for_operator(school.id),
+        &spec,
+        hash,
+    )
+    .await?;
+    println!("Created {} ({}) in {}.", school.name, school.slug, org.name);
+    println!(
+        "School signing key: {} — back it up; it is not in the database.",
+        created.key_path.display()
+    );
+    println!("Headteacher: {} <{}>", head.full_name, head.email);
+    println!("Password (shown once, ask them to change it): {password}");
+    Ok(())
+}
+
+async fn checkpoint(url: &str, keys_dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = open_store(url).await?;
+    let results = crate::checkpoint::checkpoint_all(store.as_ref(), keys_dir).await?;
+    let mut failed = 0;
+    for (school, result) in &results {
+        match result {
+            Ok(crate::checkpoint::Outcome::Signed { seq }) => {
+                println!("checkpointed {} at entry {seq}", school.slug);
+            }
+            Ok(crate::checkpoint::Outcome::Unchanged { seq }) => {
+                println!("{}: already checkpointed at entry {seq}", school.slug);
+            }
+            Ok(crate::checkpoint::Outcome::Empty) => println!("{}: no entries", school.slug),
+            Err(e) => {
+                failed += 1;
+                println!("FAILED {}: {e:#}", school.slug);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!(
+            "{failed} of {} schools not checkpointed",
+            results.len()
+        ));
+    }
+    Ok(())
+}
+
+async fn verify(url: &str, keys_dir: Option<PathBuf>) -> ExitCode {
+    let run = async {
+        let store = open_store_as_is(url).await?;
+        let mut stdout = std::io::stdout();
+        crate::verify::verify_all(store.as_ref(), keys_dir.as_deref(), &mut stdout).await
+    };
+    match run.await {
+        Ok(report) if report.all_ok() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let listen = args
+        .listen
+        .parse()
+        .with_context(|| format!("--listen {:?} is not an address", args.listen))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let database_url = match args.database_url {
+        Some(u) => u,
+        None => format!(
+            "sqlite://{}",
+            args.data_dir.join("undersign.sqlite3").display()
+        ),
+    };
+    let keys_dir = args.data_dir.join("keys");
+    let store = open_store(&database_url).await?;
+    let setup = crate::demo::ensure(
+        store.as_ref(),
+        &keys_dir,
+        args.demo_password.as_deref(),
+        args.extra_staff,
+    )
+    .await?;
+    let listener = bind(listen).await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("{}", crate::demo::banner(&setup, &url));
+    Server {
+        keys_dir,
+        secure_cookies: false,
+        trust_forwarded_for: false,
+        checkpoint_every: Duration::from_secs(crate::config::DEFAULT_CHECKPOINT_MINUTES * 60),
+    }
+    .run(store, listener)
+    .await
+}

@@ -1,0 +1,91 @@
+//! Running the web application: bind, serve until SIGTERM or ctrl-c, and checkpoint every
+//! school's chain head in the background (and once more on the way out).
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use undersign_core::store::Store;
+use undersign_web::{AppState, WebConfig};
+
+/// What the server needs once the store is open.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub keys_dir: PathBuf,
+    pub secure_cookies: bool,
+    pub trust_forwarded_for: bool,
+    pub checkpoint_every: Duration,
+}
+
+/// Binds the address, so that a port in use fails before anything is printed.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+impl Server {
+    /// Serves until a shutdown signal, then finishes in-flight requests.
+    pub async fn run(self, store: Arc<dyn Store>, listener: TcpListener) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        let job = tokio::spawn(crate::checkpoint::run_periodically(
+            store.clone(),
+            self.keys_dir.clone(),
+            self.checkpoint_every,
+        ));
+        let state = AppState::new(
+            store.clone(),
+            WebConfig {
+                secure_cookies: self.secure_cookies,
+                keys_dir: self.keys_dir.clone(),
+                trust_forwarded_for: self.trust_forwarded_for,
+            },
+        );
+        tracing::info!(
+            backend = store.backend(),
+            "listening on http://{addr}/ (checkpoints every {} min)",
+            self.checkpoint_every.as_secs() / 60
+        );
+        let served = undersign_web::serve(listener, state, shutdown_signal()).await;
+        job.abort();
+        tracing::info!("stopped serving; checkpointing before exit");
+        match crate::checkpoint::checkpoint_all(store.as_ref(), &self.keys_dir).await {
+            Ok(results) => {
+                for (school, result) in results {
+                    if let Err(e) = result {
+                        tracing::error!(school = %school.slug, "checkpoint failed: {e:#}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("checkpoint on exit failed: {e:#}"),
+        }
+        served.context("the server stopped with an error")
+    }
+}
+
+/// Completes on SIGTERM (systemd stop) or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for ctrl-c: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("ctrl-c: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

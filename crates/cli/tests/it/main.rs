@@ -1,0 +1,9 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Integration tests of the `undersign` binary: tamper detection by `verify`, a crash
+//! test of `serve` under concurrent signings, and the operator commands — each on SQLite
+//! and on PostgreSQL.
+
+mod commands;
+mod crash;
+mod support;
+mod tamper;
