@@ -58,6 +58,14 @@ pub enum Command {
     },
     /// Start a demo school on an embedded database and print its accounts.
     Demo(DemoArgs),
+    /// Squid's external ACL helper (started by Squid, see deploy/squid/).
+    #[command(name = "squid-helper")]
+    SquidHelper(undersign_filter::cli::SquidHelperArgs),
+    /// Inspect web rules without Squid (check, validate).
+    Filter {
+        #[command(subcommand)]
+        cmd: undersign_filter::cli::FilterCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,15 +125,42 @@ pub struct DemoArgs {
     pub extra_staff: usize,
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
+/// Runs a parsed command line. The web-rules commands are synchronous and never start an
+/// async runtime (the Squid helper's stdout carries only its replies); the rest run on
+/// tokio.
+pub fn main(cli: Cli) -> ExitCode {
+    let failed = |e: anyhow::Error| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    };
+    match cli.command {
+        Command::SquidHelper(args) => match undersign_filter::cli::run_squid_helper(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failed(e),
+        },
+        Command::Filter { cmd } => undersign_filter::cli::run_filter(cmd).unwrap_or_else(failed),
+        command => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(run(command)),
+            Err(e) => failed(anyhow!("cannot start the async runtime: {e}")),
+        },
+    }
+}
+
+/// Runs one of the database commands.
+pub async fn run(command: Command) -> ExitCode {
+    let result = match command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => migrate(&db.database_url).await,
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::Checkpoint { db, keys_dir } => checkpoint(&db.database_url, &keys_dir).await,
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
+        Command::SquidHelper(_) | Command::Filter { .. } => Err(anyhow!(
+            "this command does not run inside the async runtime"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

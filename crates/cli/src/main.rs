@@ -1,11 +1,12 @@
-//! The `undersign` binary: parse the command line, set up logging to stderr, run.
+//! The `undersign` binary: parse the command line, log to stderr, run.
 
 use clap::Parser;
 use std::process::ExitCode;
-use undersign_cli::commands::{Cli, run};
+use undersign_cli::commands::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr only: the Squid helper's stdout is its protocol channel.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -13,15 +14,5 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    runtime.block_on(run(cli))
+    undersign_cli::commands::main(cli)
 }
