@@ -114,7 +114,8 @@ impl TestDb {
 
 /// Instantiates each listed `async fn name(db: TestDb)` twice, as the tokio tests
 /// `sqlite::<module>::<name>` and `postgres::<module>::<name>`, so a test run shows how
-/// many ran on each backend. Invoke it once, at the root of the test crate:
+/// many ran on each backend. Invoke it once, in the module that declares the listed test
+/// modules (usually the root of the test crate):
 ///
 /// ```ignore
 /// undersign_store_contract::db_tests! {
@@ -133,7 +134,7 @@ macro_rules! db_tests {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $test() {
-                        crate::$module::$test($crate::TestDb::sqlite().await).await;
+                        super::super::$module::$test($crate::TestDb::sqlite().await).await;
                     }
                 )*
             })*
@@ -144,7 +145,7 @@ macro_rules! db_tests {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $test() {
                         if let Some(db) = $crate::TestDb::postgres().await {
-                            crate::$module::$test(db).await;
+                            super::super::$module::$test(db).await;
                         }
                     }
                 )*

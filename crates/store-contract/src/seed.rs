@@ -91,7 +91,6 @@ pub async fn seed_school(store: &dyn Store, slug: &str) -> Seed {
         .expect("create school");
     let admin_cap = PeopleAdmin::for_operator(school.id);
     let add = |name: &'static str, local: &'static str, roles: Vec<Role>, manager| {
-        let admin_cap = admin_cap;
         let domain = format!("{slug}.sch.uk");
         async move {
             store

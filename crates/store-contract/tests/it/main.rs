@@ -1,8 +1,83 @@
-//! The store contract: every test body here runs on SQLite and on PostgreSQL.
+//! The store contract: every test body here runs on SQLite and on PostgreSQL, as
+//! `sqlite::<module>::<test>` and `postgres::<module>::<test>`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod smoke;
+mod helpers;
+mod ledger;
+mod obligations;
+mod people;
+mod policies;
+mod schools;
+mod sessions;
+mod signing;
+mod tamper;
+mod tenancy;
 
 undersign_store_contract::db_tests! {
-    smoke: [a_seeded_school_has_a_valid_chain],
+    schools: [
+        creating_a_school_starts_its_chain_with_school_created,
+        a_short_name_belongs_to_one_school_only,
+        a_school_cannot_be_created_in_an_unknown_organisation,
+    ],
+    tenancy: [
+        another_schools_ids_find_nothing,
+        a_capability_of_one_school_cannot_touch_another_schools_rows,
+        each_school_has_its_own_chain,
+    ],
+    people: [
+        adding_a_person_records_them_in_the_ledger,
+        updating_a_person_changes_the_record_and_is_recorded,
+        an_email_already_used_in_the_school_is_a_conflict_naming_it,
+        the_same_email_may_be_used_in_another_school,
+        a_line_manager_from_another_school_is_refused,
+        a_person_cannot_be_their_own_line_manager,
+        only_active_people_with_a_password_can_log_in,
+    ],
+    sessions: [
+        a_session_is_found_by_its_hash_until_it_expires,
+        a_leavers_sessions_end,
+        sessions_can_be_ended_one_by_one_or_all_for_a_person,
+        login_failures_are_counted_per_key_since_a_time_and_cleared,
+    ],
+    policies: [
+        a_draft_can_be_edited_until_it_is_published,
+        versions_are_numbered_one_after_another,
+        publishing_freezes_the_text_and_records_it_in_the_ledger,
+        a_published_version_refuses_every_change_through_the_store,
+        the_database_refuses_a_raw_change_to_a_published_version,
+        the_policy_list_shows_the_current_version_and_the_draft,
+        times_round_trip_exactly_to_the_microsecond,
+    ],
+    obligations: [
+        everyone_in_the_audience_must_sign_the_first_version,
+        a_minor_version_does_not_ask_anyone_to_sign_again,
+        a_major_version_asks_everyone_again_and_names_what_they_last_signed,
+        a_minor_version_after_a_major_one_is_what_is_signed,
+        governors_are_asked_only_for_versions_published_to_governors,
+        leavers_are_asked_nothing_and_cannot_sign,
+        a_decline_is_shown_on_the_obligation,
+    ],
+    signing: [
+        signing_records_the_evidence_and_its_ledger_entry,
+        signing_without_viewing_records_no_viewed_seq,
+        signing_twice_returns_the_first_signature_and_records_nothing,
+        ten_concurrent_signatures_of_one_version_record_exactly_one,
+        concurrent_signings_by_different_people_all_land_and_the_chain_verifies,
+        a_draft_or_a_version_for_another_audience_cannot_be_signed,
+        a_signature_of_different_text_is_refused,
+        declines_are_listed_newest_first_with_the_persons_name,
+        evidence_rows_cannot_be_changed_in_the_database,
+    ],
+    ledger: [
+        the_head_is_the_last_entry,
+        checkpoints_round_trip_in_seq_order,
+        a_checkpoint_is_recorded_once,
+    ],
+    tamper: [
+        an_untouched_chain_verifies,
+        an_edited_payload_is_named_by_its_seq,
+        a_deleted_entry_is_named_as_missing,
+        swapped_entries_are_named_by_the_first_of_them,
+        a_rewritten_chain_is_caught_by_its_signed_checkpoint,
+    ],
 }

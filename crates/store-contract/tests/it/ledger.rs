@@ -1,0 +1,83 @@
+//! The chain's head and signed checkpoints.
+
+use undersign_core::ledger::{Checkpoint, verify_chain, verify_checkpoints};
+use undersign_core::store::StoreError;
+use undersign_core::time;
+use undersign_store_contract::{TestDb, context, seed_school, signature_input};
+
+use crate::helpers::at;
+
+pub async fn the_head_is_the_last_entry(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "ledger").await;
+    s.record_view(
+        seed.school.id,
+        seed.staff.id,
+        seed.aup.id,
+        &seed.aup.text_sha256,
+        &context(),
+        time::now(),
+    )
+    .await
+    .unwrap();
+    let entries = s.ledger_entries(seed.school.id).await.unwrap();
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=entries.len() as i64).collect::<Vec<_>>());
+    let head = s.ledger_head(seed.school.id).await.unwrap().unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(
+        (head.seq, head.hash.as_str()),
+        (last.seq, last.hash.as_str())
+    );
+    assert_eq!(
+        verify_chain(seed.school.id, &entries).unwrap().head,
+        Some(head)
+    );
+    assert_eq!(
+        s.ledger_head(undersign_core::SchoolId(9999)).await.unwrap(),
+        None
+    );
+}
+
+pub async fn checkpoints_round_trip_in_seq_order(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "ledger").await;
+    let school = seed.school.id;
+    let first = Checkpoint::sign(
+        school,
+        &s.ledger_head(school).await.unwrap().unwrap(),
+        at(0, 17),
+        &seed.key,
+    );
+    s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
+        .await
+        .unwrap();
+    let second = Checkpoint::sign(
+        school,
+        &s.ledger_head(school).await.unwrap().unwrap(),
+        at(9, 999_999),
+        &seed.key,
+    );
+    // Recorded out of order, returned in seq order, exactly as signed.
+    s.record_checkpoint(&second).await.unwrap();
+    s.record_checkpoint(&first).await.unwrap();
+    let stored = s.checkpoints(school).await.unwrap();
+    assert_eq!(stored, vec![first, second]);
+    let entries = s.ledger_entries(school).await.unwrap();
+    verify_checkpoints(&entries, &stored, &seed.key.verifying_key()).unwrap();
+    let other = seed_school(s, "other").await;
+    assert!(s.checkpoints(other.school.id).await.unwrap().is_empty());
+}
+
+pub async fn a_checkpoint_is_recorded_once(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "ledger").await;
+    let school = seed.school.id;
+    let head = s.ledger_head(school).await.unwrap().unwrap();
+    let cp = Checkpoint::sign(school, &head, at(0, 0), &seed.key);
+    s.record_checkpoint(&cp).await.unwrap();
+    let again = Checkpoint::sign(school, &head, at(1, 0), &seed.key);
+    let err = s.record_checkpoint(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.checkpoints(school).await.unwrap(), vec![cp]);
+}
