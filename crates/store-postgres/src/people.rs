@@ -12,7 +12,7 @@ use undersign_core::time;
 use undersign_core::{PersonId, SchoolId};
 
 use crate::PostgresStore;
-use crate::db::{Conn, from_json, to_json, trusted, ts};
+use crate::db::{Conn, from_json, lock_school, to_json, trusted, ts};
 use crate::errors::{OnConstraint, db};
 use crate::ledger::append;
 
@@ -131,6 +131,8 @@ impl People for PostgresStore {
         let school = admin.school();
         let at = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
+        // The school's lock before anything else, as every transaction that appends does.
+        lock_school(&mut tx, school).await?;
         check_line_manager(&mut tx, school, None, person.line_manager).await?;
         let row: PersonRow = sqlx::query_as(&format!(
             "INSERT INTO people (school_id, full_name, email, roles, line_manager_id, status,
@@ -164,6 +166,7 @@ impl People for PostgresStore {
         let school = admin.school();
         let at = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
+        lock_school(&mut tx, school).await?;
         if load_person(&mut tx, school, id).await?.is_none() {
             return Err(StoreError::NotFound);
         }

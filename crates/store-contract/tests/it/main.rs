@@ -5,6 +5,7 @@
 mod helpers;
 mod ledger;
 mod obligations;
+mod parity;
 mod people;
 mod policies;
 mod schools;
