@@ -53,8 +53,13 @@ impl SqliteStore {
             .to_string_lossy()
             .contains(":memory:")
             || url.contains("mode=memory");
+        // The writer is never closed for idleness or age: an in-memory database lives
+        // only as long as its connection.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.clone())
             .await
             .map_err(errors::db)?;

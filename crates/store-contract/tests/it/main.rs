@@ -2,10 +2,10 @@
 //! `sqlite::<module>::<test>` and `postgres::<module>::<test>`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backends;
 mod helpers;
 mod ledger;
 mod obligations;
-mod parity;
 mod people;
 mod policies;
 mod schools;

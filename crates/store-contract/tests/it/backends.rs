@@ -1,6 +1,7 @@
-//! The two stores share their query modules word for word (bar the store's name); what
-//! differs between SQLite and PostgreSQL lives in each crate's `db.rs`, `errors.rs`,
-//! `lib.rs` and migration. This keeps them from drifting apart.
+//! Checks about the backends themselves rather than the contract: the two stores share
+//! their query modules word for word (bar the store's name), with what differs kept in
+//! each crate's `db.rs`, `errors.rs`, `lib.rs` and migration; and SQLite also runs in
+//! memory.
 
 use std::path::Path;
 
@@ -34,4 +35,21 @@ fn both_stores_run_the_same_queries() {
              keep backend differences in db.rs or errors.rs"
         );
     }
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_database_works_for_demos() {
+    use undersign_store_contract::seed_school;
+    let store = undersign_store_sqlite::SqliteStore::open("sqlite::memory:")
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let seed = seed_school(&store, "memory").await;
+    assert_eq!(
+        undersign_core::store::Signing::obligations(&store, seed.school.id, seed.staff.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
