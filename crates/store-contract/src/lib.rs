@@ -15,7 +15,7 @@
 mod postgres;
 mod seed;
 
-pub use seed::{Seed, context, draft, png_mark, seed_school, signature_input};
+pub use seed::{AUP_BODY, Seed, context, draft, png_mark, seed_school, signature_input};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use std::sync::Arc;
