@@ -199,6 +199,13 @@ async fn reuse(
             )),
         }
     }
+    // In the order of the first run's banner; anyone added since comes last.
+    accounts.sort_by_key(|a| {
+        ACCOUNTS
+            .iter()
+            .position(|known| known.email == a.2)
+            .unwrap_or(usize::MAX)
+    });
     Ok(DemoSetup {
         school,
         accounts,

@@ -121,3 +121,127 @@ fn bootstrap_creates_a_school_its_key_and_a_headteacher_who_can_log_in() {
         stdout(&out)
     );
 }
+
+/// Starts `undersign demo`, reads its banner up to "Stop with ctrl-c", then stops it with
+/// SIGTERM and returns (banner, exit code).
+fn demo_run(data_dir: &std::path::Path, password: Option<&str>) -> (String, Option<i32>) {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec![
+        "demo".to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        data_dir.to_str().unwrap().into(),
+    ];
+    if let Some(pw) = password {
+        args.extend(["--demo-password".into(), pw.to_string()]);
+    }
+    let mut child = crate::support::undersign()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("Stop with ctrl-c") {
+            break;
+        }
+    }
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in the banner:\n{banner}"))
+        .to_string();
+    let health = reqwest::blocking_get_ok(&format!("{url}healthz"));
+    assert!(health, "the demo does not answer at {url}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (banner, child.wait().unwrap().code())
+}
+
+mod reqwest {
+    /// A GET on a fresh runtime, for the synchronous tests.
+    pub fn blocking_get_ok(url: &str) -> bool {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            for _ in 0..100 {
+                if let Ok(r) = ::reqwest::get(url).await
+                    && r.status().is_success()
+                {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        })
+    }
+}
+
+#[test]
+fn the_demo_prints_its_accounts_once_reuses_its_data_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("demo");
+    let (first, code) = demo_run(&data, None);
+    assert_eq!(code, Some(0), "SIGTERM should stop the demo cleanly");
+    for role in [
+        "Headteacher",
+        "Network manager",
+        "Line manager",
+        "Staff",
+        "Governor",
+        "School administrator",
+    ] {
+        assert!(
+            first.contains(&format!("  {role} ")),
+            "{role} missing:\n{first}"
+        );
+    }
+    assert!(first.contains("shown once"), "{first}");
+    assert!(data.join("keys/school-1.key").exists());
+
+    let (second, _) = demo_run(&data, None);
+    assert!(second.contains("Reusing the demo data"), "{second}");
+    assert!(!second.contains("shown once"), "{second}");
+
+    let (third, _) = demo_run(&data, Some("a demo password"));
+    assert_eq!(
+        third.matches("a demo password").count(),
+        7,
+        "every account should show the reset password:\n{third}"
+    );
+
+    // The chain verifies with the key file, and the shutdowns left a checkpoint.
+    let url = format!("sqlite://{}", data.join("undersign.sqlite3").display());
+    let keys = data.join("keys");
+    let out = run(&[
+        "verify",
+        "--database-url",
+        &url,
+        "--keys-dir",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("ok  demo:"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(" 0 checkpoints"), "{}", stdout(&out));
+}
+
+#[test]
+fn serve_refuses_a_config_file_with_an_unknown_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("undersign.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\ndatabse_url = \"sqlite://x\"\n",
+    )
+    .unwrap();
+    let out = run(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("databse_url"), "{}", stderr(&out));
+}
