@@ -8,7 +8,7 @@ use undersign_core::SchoolId;
 use undersign_core::ledger::{ChainHead, Checkpoint, Event, LedgerEntry, next_entry};
 use undersign_core::store::{Ledger, StoreError, StoreResult};
 
-use crate::SqliteStore;
+use crate::BackendStore;
 use crate::db::{Conn, lock_school, micros, ts};
 use crate::errors::db;
 
@@ -73,7 +73,7 @@ struct CheckpointRow {
 }
 
 #[async_trait]
-impl Ledger for SqliteStore {
+impl Ledger for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %school))]
     async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>> {
         let rows: Vec<EntryRow> = sqlx::query_as(

@@ -11,7 +11,7 @@ use undersign_core::store::{LoginAccount, People, SessionRecord, StoreError, Sto
 use undersign_core::time;
 use undersign_core::{PersonId, SchoolId};
 
-use crate::SqliteStore;
+use crate::BackendStore;
 use crate::db::{Conn, from_json, lock_school, to_json, trusted, ts};
 use crate::errors::{OnConstraint, db};
 use crate::ledger::append;
@@ -125,7 +125,7 @@ struct SessionRow {
 }
 
 #[async_trait]
-impl People for SqliteStore {
+impl People for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %admin.school()))]
     async fn add_person(&self, admin: &PeopleAdmin, person: NewPerson) -> StoreResult<Person> {
         let school = admin.school();

@@ -17,7 +17,7 @@ use undersign_core::store::{Policies, PolicySummary, StoreError, StoreResult};
 use undersign_core::time;
 use undersign_core::{PersonId, PolicyId, ReferenceId, SchoolId, VersionId};
 
-use crate::SqliteStore;
+use crate::BackendStore;
 use crate::db::{Conn, from_json, lock_school, micros, to_json, ts};
 use crate::errors::db;
 use crate::ledger::append;
@@ -210,7 +210,7 @@ fn audiences_json(audiences: &BTreeSet<Audience>) -> StoreResult<String> {
 }
 
 #[async_trait]
-impl Policies for SqliteStore {
+impl Policies for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %by.school()))]
     async fn create_policy(&self, by: &PolicyPublisher, title: &Title) -> StoreResult<Policy> {
         let row: PolicyRow = sqlx::query_as(
@@ -266,6 +266,25 @@ impl Policies for SqliteStore {
         .bind(audiences_json(&draft.audiences)?)
         .bind(ts(time::now()))
         .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        // The new version refers to the same documents as the one before it, unless the
+        // headteacher removes them from the draft.
+        sqlx::query(
+            "INSERT INTO policy_references (school_id, version_id, position, title, source_kind,
+                    content, sha256)
+             SELECT school_id, $3, position, title, source_kind, content, sha256
+             FROM policy_references
+             WHERE school_id = $1 AND version_id = (
+                 SELECT id FROM policy_versions
+                 WHERE school_id = $1 AND policy_id = $2 AND id <> $3
+                 ORDER BY number DESC LIMIT 1)
+             ORDER BY position",
+        )
+        .bind(school.0)
+        .bind(policy.0)
+        .bind(id)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
         let version = load_version(&mut tx, school, VersionId(id))

@@ -8,7 +8,7 @@ use undersign_core::store::{Schools, StoreError, StoreResult};
 use undersign_core::time;
 use undersign_core::{OrganisationId, SchoolId};
 
-use crate::SqliteStore;
+use crate::BackendStore;
 use crate::db::ts;
 use crate::errors::{OnConstraint, db};
 use crate::ledger::append;
@@ -39,7 +39,7 @@ impl From<SchoolRow> for School {
 const SCHOOL_COLUMNS: &str = "id, organisation_id, name, slug, timezone, public_key";
 
 #[async_trait]
-impl Schools for SqliteStore {
+impl Schools for BackendStore {
     async fn create_organisation(&self, name: &str) -> StoreResult<Organisation> {
         let name = name.trim();
         if name.is_empty() {

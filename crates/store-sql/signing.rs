@@ -16,7 +16,7 @@ use undersign_core::signing::{
 use undersign_core::store::{Signing, StoreError, StoreResult};
 use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
 
-use crate::SqliteStore;
+use crate::BackendStore;
 use crate::db::{Conn, Reserved, from_json, lock_school, micros, next_id, to_json, ts};
 use crate::errors::{constraint, db};
 use crate::ledger::append;
@@ -211,7 +211,7 @@ struct PublishedRow {
 }
 
 #[async_trait]
-impl Signing for SqliteStore {
+impl Signing for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %school, person = %person))]
     async fn obligations(
         &self,

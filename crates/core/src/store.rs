@@ -124,7 +124,8 @@ pub struct PolicySummary {
 #[async_trait]
 pub trait Policies: Send + Sync {
     async fn create_policy(&self, by: &PolicyPublisher, title: &Title) -> StoreResult<Policy>;
-    /// A new draft; its number is one more than the policy's highest.
+    /// A new draft; its number is one more than the policy's highest, and it refers to
+    /// the same documents as the policy's newest version (the draft may remove them).
     async fn create_draft(
         &self,
         by: &PolicyPublisher,

@@ -8,11 +8,23 @@
 
 mod db;
 mod errors;
+
+// The use-case queries are one source shared by both stores (`crates/store-sql/`): each
+// store supplies its own `db` (pool types, time encoding), `errors` (constraint names →
+// messages) and migrations, and names itself `BackendStore` for the shared modules.
+#[path = "../../store-sql/ledger.rs"]
 mod ledger;
+#[path = "../../store-sql/people.rs"]
 mod people;
+#[path = "../../store-sql/policies.rs"]
 mod policies;
+#[path = "../../store-sql/schools.rs"]
 mod schools;
+#[path = "../../store-sql/signing.rs"]
 mod signing;
+
+/// The store the shared query modules implement the traits for.
+type BackendStore = SqliteStore;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,

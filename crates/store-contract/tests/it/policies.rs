@@ -24,6 +24,33 @@ pub async fn a_draft_can_be_edited_until_it_is_published(db: TestDb) {
         .unwrap();
     assert_eq!(v.status, VersionStatus::Draft);
     assert_eq!(v.published_at, None);
+
+    // The draft refers to the same documents as the version before it, as copies that the
+    // draft may drop without touching the published version.
+    let inherited: Vec<_> = v
+        .references
+        .iter()
+        .map(|r| (&r.title, &r.source, &r.sha256))
+        .collect();
+    let published: Vec<_> = seed
+        .aup
+        .references
+        .iter()
+        .map(|r| (&r.title, &r.source, &r.sha256))
+        .collect();
+    assert_eq!(inherited, published);
+    assert_ne!(v.references[0].id, seed.aup.references[0].id);
+    let v = s
+        .remove_reference(&p, v.id, v.references[0].id)
+        .await
+        .unwrap();
+    assert!(v.references.is_empty());
+    let aup = s
+        .version(seed.school.id, seed.aup.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(aup.references, seed.aup.references);
     let edited = s
         .update_draft(
             &p,
