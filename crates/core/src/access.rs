@@ -40,6 +40,13 @@ impl Actor {
             })
     }
 
+    /// The network manager owns the web rules and reads "blocked wrongly" reports.
+    pub fn web_rules_owner(&self) -> Option<WebRulesOwner> {
+        self.has(Role::NetworkManager).then_some(WebRulesOwner {
+            school: self.school,
+        })
+    }
+
     /// Who may see the list of declines and the signing status of others.
     pub fn compliance_viewer(&self) -> Option<ComplianceViewer> {
         self.has_any(&[
@@ -107,6 +114,18 @@ pub struct ComplianceViewer {
 }
 
 impl ComplianceViewer {
+    pub fn school(&self) -> SchoolId {
+        self.school
+    }
+}
+
+/// Owns a school's web rules and sees reports of wrong blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebRulesOwner {
+    school: SchoolId,
+}
+
+impl WebRulesOwner {
     pub fn school(&self) -> SchoolId {
         self.school
     }

@@ -531,10 +531,14 @@ mod tests {
         }
         assert!(verify_chain(SchoolId(3), &forged).is_ok());
         // … but not against the checkpoint.
-        let err = verify_checkpoints(&forged, std::slice::from_ref(&cp), &key.verifying_key()).unwrap_err();
+        let err = verify_checkpoints(&forged, std::slice::from_ref(&cp), &key.verifying_key())
+            .unwrap_err();
         assert!(err.to_string().contains("rewritten"), "{err}");
         // A truncated chain is caught too, and so is a checkpoint signed by another key.
-        assert!(verify_checkpoints(&good[..2], std::slice::from_ref(&cp), &key.verifying_key()).is_err());
+        assert!(
+            verify_checkpoints(&good[..2], std::slice::from_ref(&cp), &key.verifying_key())
+                .is_err()
+        );
         let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
         assert!(verify_checkpoints(&good, &[cp], &other).is_err());
     }

@@ -5,6 +5,7 @@
 //! (`FullName`, `Email`, `SignatureMark` …) and carried as such down to the store.
 
 pub mod access;
+pub mod blocking;
 pub mod ids;
 pub mod ledger;
 pub mod markdown;

@@ -9,7 +9,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::access::{ComplianceViewer, PeopleAdmin, PolicyPublisher};
+use crate::access::{ComplianceViewer, PeopleAdmin, PolicyPublisher, WebRulesOwner};
+use crate::blocking::{BlockReport, NewBlockReport};
 use crate::ids::*;
 use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 use crate::person::{Email, NewPerson, Person, PersonUpdate};
@@ -217,8 +218,23 @@ pub trait Ledger: Send + Sync {
     async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>>;
 }
 
+/// Reports from the block page that something was blocked wrongly.
+#[async_trait]
+pub trait BlockReports: Send + Sync {
+    async fn record_block_report(
+        &self,
+        school: SchoolId,
+        report: NewBlockReport,
+        at: DateTime<Utc>,
+    ) -> StoreResult<BlockReport>;
+    /// The school's reports, newest first, with the reporter's name where known.
+    async fn block_reports(&self, owner: &WebRulesOwner) -> StoreResult<Vec<BlockReport>>;
+}
+
 /// Everything the application needs from a database.
-pub trait Store: Schools + People + Policies + Signing + Ledger + Send + Sync {
+pub trait Store:
+    Schools + People + Policies + Signing + Ledger + BlockReports + Send + Sync
+{
     /// `sqlite` or `postgres`, for logs and test output.
     fn backend(&self) -> &'static str;
 }

@@ -12,6 +12,8 @@ mod errors;
 // The use-case queries are one source shared by both stores (`crates/store-sql/`): each
 // store supplies its own `db` (pool types, time encoding), `errors` (constraint names →
 // messages) and migrations, and names itself `BackendStore` for the shared modules.
+#[path = "../../store-sql/blocking.rs"]
+mod blocking;
 #[path = "../../store-sql/ledger.rs"]
 mod ledger;
 #[path = "../../store-sql/people.rs"]

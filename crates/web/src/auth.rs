@@ -225,6 +225,22 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// Pages open to everyone that show more to a signed-in person take `Option<CurrentUser>`.
+impl axum::extract::OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Some(user)),
+            Err(AppError::LoginRequired { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))

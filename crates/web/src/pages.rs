@@ -1,6 +1,7 @@
 //! The HTML pages, one module per feature, each exposing `router()`.
 
 mod assets;
+mod blocked;
 mod me;
 mod people;
 mod policies;
@@ -13,6 +14,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(assets::router())
+        .merge(blocked::router())
         .merge(me::router())
         .merge(signing::router())
         .merge(policies::router())

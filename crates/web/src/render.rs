@@ -17,6 +17,7 @@ pub struct Nav {
     pub can_publish: bool,
     pub can_manage_people: bool,
     pub can_see_compliance: bool,
+    pub can_own_web_rules: bool,
 }
 
 impl Nav {
@@ -32,6 +33,7 @@ impl Nav {
             can_publish: user.actor.policy_publisher().is_some(),
             can_manage_people: user.actor.people_admin().is_some(),
             can_see_compliance: user.actor.compliance_viewer().is_some(),
+            can_own_web_rules: user.actor.web_rules_owner().is_some(),
         }
     }
 }

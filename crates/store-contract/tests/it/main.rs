@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod backends;
+mod blocking;
 mod helpers;
 mod ledger;
 mod obligations;
@@ -73,6 +74,10 @@ undersign_store_contract::db_tests! {
         the_head_is_the_last_entry,
         checkpoints_round_trip_in_seq_order,
         a_checkpoint_is_recorded_once,
+    ],
+    blocking: [
+        a_report_is_kept_with_its_reporter_and_listed_newest_first,
+        reports_are_seen_only_by_their_own_school,
     ],
     tamper: [
         an_untouched_chain_verifies,

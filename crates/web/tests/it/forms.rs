@@ -314,9 +314,17 @@ async fn a_major_version_asks_again_with_a_redline_and_a_minor_one_asks_nobody()
         vec!["added: - A new statement."]
     );
 
+    // Version 2 refers to the document version 1 did (carried over) and one of its own.
+    let v2 = app
+        .store
+        .version(app.a.school, app.a.draft)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.references.len(), 2);
     let name = app.a.people[&Role::Staff].full_name.to_string();
-    let mut fields = sign_fields(&app, &name);
-    fields = with(fields, "ack", Some(&app.a.draft_reference.to_string()));
+    let mut fields = with(sign_fields(&app, &name), "ack", None);
+    fields.extend(v2.references.iter().map(|r| ("ack", r.id.to_string())));
     let signed = app
         .post(&format!("/sign/{}", app.a.draft), &staff, &fields)
         .await;
