@@ -13,6 +13,7 @@
 //! - [`rules`]: the `filter.toml` file, compiled into a [`rules::RuleSet`];
 //! - [`engine`]: one decision, and its explanation;
 //! - [`protocol`], [`helper`]: Squid's `external_acl_type` protocol and the helper loop;
+//! - [`synth`]: synthetic lists and requests for the squidGuard comparison and benchmarks;
 //! - [`cli`]: the clap types and runners the `undersign` binary wires in.
 
 #![deny(clippy::print_stdout)]
@@ -27,6 +28,7 @@ pub mod lists;
 pub mod net;
 pub mod protocol;
 pub mod rules;
+pub mod synth;
 pub mod target;
 pub mod timetable;
 
