@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use std::path::Path;
 use undersign_core::ledger::{Checkpoint, verify_chain, verify_checkpoints};
 use undersign_core::school::School;
-use undersign_core::store::Store;
+use undersign_core::store::{Store, StoreError};
 
 /// What checkpointing one school did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,12 @@ pub async fn checkpoint_school(
         return Ok(Outcome::Unchanged { seq: head.seq });
     }
     let checkpoint = Checkpoint::sign(school.id, &head, undersign_core::time::now(), &key);
-    store.record_checkpoint(&checkpoint).await?;
+    match store.record_checkpoint(&checkpoint).await {
+        Ok(()) => {}
+        // Another server checkpointed the same head a moment ago.
+        Err(StoreError::Conflict(_)) => return Ok(Outcome::Unchanged { seq: head.seq }),
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(seq = head.seq, "checkpointed chain head");
     Ok(Outcome::Signed { seq: head.seq })
 }
