@@ -437,7 +437,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
         }
     }
     eprintln!(
-        "differential: {REQUESTS} requests, {agree} agree, {btree_misses} intended differences (squidGuard B-tree misses), {blocked} blocked by the helper"
+        "differential: {REQUESTS} requests, {agree} agree, {btree_misses} intended differences (squidGuard lookup defects), {blocked} blocked by the helper"
     );
     assert!(
         unexplained.is_empty(),
