@@ -47,6 +47,15 @@ impl Actor {
         })
     }
 
+    /// The trust or council administrator sees compliance across every school of the
+    /// organisation that this school belongs to.
+    pub fn organisation_viewer(&self) -> Option<OrganisationViewer> {
+        self.has(Role::TrustAdministrator)
+            .then_some(OrganisationViewer {
+                school: self.school,
+            })
+    }
+
     /// Who may see the list of declines and the signing status of others.
     pub fn compliance_viewer(&self) -> Option<ComplianceViewer> {
         self.has_any(&[
@@ -114,6 +123,19 @@ pub struct ComplianceViewer {
 }
 
 impl ComplianceViewer {
+    pub fn school(&self) -> SchoolId {
+        self.school
+    }
+}
+
+/// May see compliance across the schools of the organisation of one school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrganisationViewer {
+    school: SchoolId,
+}
+
+impl OrganisationViewer {
+    /// The school the viewer acts from; the store widens it to its organisation.
     pub fn school(&self) -> SchoolId {
         self.school
     }

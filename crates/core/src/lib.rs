@@ -6,12 +6,14 @@
 
 pub mod access;
 pub mod blocking;
+pub mod compliance;
 pub mod ids;
 pub mod ledger;
 pub mod markdown;
 pub mod person;
 pub mod policy;
 pub mod redline;
+pub mod roster;
 pub mod school;
 pub mod signing;
 pub mod store;

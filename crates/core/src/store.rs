@@ -9,12 +9,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::access::OrganisationViewer;
 use crate::access::{ComplianceViewer, PeopleAdmin, PolicyPublisher, WebRulesOwner};
 use crate::blocking::{BlockReport, NewBlockReport};
+use crate::compliance::{DaysToSign, SchoolFacts, SignatureExportRow};
 use crate::ids::*;
 use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 use crate::person::{Email, NewPerson, Person, PersonUpdate};
 use crate::policy::{DraftInput, NewReference, Policy, PolicyVersion, Title};
+use crate::roster::{ExistingPerson, Roster, RosterError, RosterPlan};
 use crate::school::{NewSchool, Organisation, School};
 use crate::signing::{
     Decline, DeclineInput, Obligation, RequestContext, SignOutcome, Signature, SignatureInput,
@@ -231,9 +234,68 @@ pub trait BlockReports: Send + Sync {
     async fn block_reports(&self, owner: &WebRulesOwner) -> StoreResult<Vec<BlockReport>>;
 }
 
+/// Who has signed: the facts the compliance dashboards are built from, read set-wise (a
+/// few statements per school, whatever its size), and the signatures export.
+#[async_trait]
+pub trait Compliance: Send + Sync {
+    /// The viewer's school: its active people, published versions, what each person
+    /// signed of each policy, and declines.
+    async fn compliance_facts(&self, viewer: &ComplianceViewer) -> StoreResult<SchoolFacts>;
+    /// The same for every school of the viewer's organisation, in name order.
+    async fn organisation_compliance_facts(
+        &self,
+        viewer: &OrganisationViewer,
+    ) -> StoreResult<Vec<SchoolFacts>>;
+    /// Every signature of the school (leavers' too), oldest first.
+    async fn signature_export(
+        &self,
+        viewer: &ComplianceViewer,
+    ) -> StoreResult<Vec<SignatureExportRow>>;
+    /// How many days people have to sign, counted from publication or joining.
+    async fn set_days_to_sign(&self, by: &PolicyPublisher, days: DaysToSign) -> StoreResult<()>;
+}
+
+/// What applying a roster file did, or why nothing was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RosterOutcome {
+    Applied(RosterPlan),
+    /// Rows that cannot be applied to the people as they are now; nothing was changed.
+    Invalid(Vec<RosterError>),
+    /// The people changed since the preview (whose digest was given), so the plan is not
+    /// the one that was shown; nothing was changed. Carries the plan as it is now.
+    Stale(RosterPlan),
+}
+
+/// The roster kept in step with the school's MIS.
+#[async_trait]
+pub trait RosterImport: Send + Sync {
+    /// Everyone in the school as the import matches them, leavers included.
+    async fn roster_people(&self, admin: &PeopleAdmin) -> StoreResult<Vec<ExistingPerson>>;
+    /// Plans the file against the people as they are inside the transaction and applies
+    /// all of it or none of it: joiners added (active, no password yet), changes made,
+    /// leavers marked as left with their sessions ended and their evidence kept; each
+    /// recorded in the ledger. `progress(done, total)` is called after each write.
+    async fn apply_roster(
+        &self,
+        admin: &PeopleAdmin,
+        roster: &Roster,
+        expected_digest: Option<&str>,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StoreResult<RosterOutcome>;
+}
+
 /// Everything the application needs from a database.
 pub trait Store:
-    Schools + People + Policies + Signing + Ledger + BlockReports + Send + Sync
+    Schools
+    + People
+    + Policies
+    + Signing
+    + Ledger
+    + BlockReports
+    + Compliance
+    + RosterImport
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`, for logs and test output.
     fn backend(&self) -> &'static str;

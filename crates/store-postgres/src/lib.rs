@@ -14,12 +14,16 @@ mod errors;
 // messages) and migrations, and names itself `BackendStore` for the shared modules.
 #[path = "../../store-sql/blocking.rs"]
 mod blocking;
+#[path = "../../store-sql/compliance.rs"]
+mod compliance;
 #[path = "../../store-sql/ledger.rs"]
 mod ledger;
 #[path = "../../store-sql/people.rs"]
 mod people;
 #[path = "../../store-sql/policies.rs"]
 mod policies;
+#[path = "../../store-sql/roster.rs"]
+mod roster;
 #[path = "../../store-sql/schools.rs"]
 mod schools;
 #[path = "../../store-sql/signing.rs"]

@@ -26,6 +26,10 @@ const UNIQUE_COLUMNS: &[(&str, &str)] = &[
         "ledger_entries_school_id_seq_key",
     ),
     (
+        "roster_members.school_id, roster_members.mis_id",
+        "roster_members_mis_id_key",
+    ),
+    (
         "checkpoints.school_id, checkpoints.seq",
         "checkpoints_school_id_seq_key",
     ),

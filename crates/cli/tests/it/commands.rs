@@ -143,7 +143,8 @@ fn demo_run(data_dir: &std::path::Path, password: Option<&str>) -> (String, Opti
         .spawn()
         .unwrap();
     let mut banner = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         banner.push_str(&line);
         banner.push('\n');
@@ -151,6 +152,8 @@ fn demo_run(data_dir: &std::path::Path, password: Option<&str>) -> (String, Opti
             break;
         }
     }
+    // Keep reading, as a terminal would, until the demo exits.
+    let drain = std::thread::spawn(move || lines.count());
     let url = banner
         .split_whitespace()
         .find(|w| w.starts_with("http://127.0.0.1:"))
@@ -163,7 +166,9 @@ fn demo_run(data_dir: &std::path::Path, password: Option<&str>) -> (String, Opti
         .status()
         .unwrap();
     assert!(status.success());
-    (banner, child.wait().unwrap().code())
+    let code = child.wait().unwrap().code();
+    drain.join().unwrap();
+    (banner, code)
 }
 
 mod reqwest {

@@ -4,11 +4,13 @@
 
 mod backends;
 mod blocking;
+mod compliance;
 mod helpers;
 mod ledger;
 mod obligations;
 mod people;
 mod policies;
+mod roster;
 mod schools;
 mod sessions;
 mod signing;
@@ -78,6 +80,20 @@ undersign_store_contract::db_tests! {
     blocking: [
         a_report_is_kept_with_its_reporter_and_listed_newest_first,
         reports_are_seen_only_by_their_own_school,
+    ],
+    compliance: [
+        the_dashboard_shows_who_signed_and_who_is_overdue,
+        a_major_version_makes_earlier_signatures_stale_and_a_minor_one_does_not,
+        declines_are_shown_and_leavers_are_not_counted,
+        the_organisation_view_covers_its_schools_and_no_other,
+        the_signature_export_lists_every_signature_of_the_school_only,
+        days_to_sign_is_kept_per_school_and_moves_due_dates,
+    ],
+    roster: [
+        an_import_adds_joiners_changes_people_and_marks_leavers,
+        a_file_that_cannot_be_applied_changes_nothing,
+        a_preview_that_is_out_of_date_is_not_applied,
+        a_joiners_due_date_counts_from_their_start_date,
     ],
     tamper: [
         an_untouched_chain_verifies,

@@ -1,0 +1,758 @@
+//! Compliance: who has signed the current version of each policy, who has not and by when
+//! they should have, shares by audience and role, progress over time, and CSV exports safe
+//! to open in a spreadsheet. Built from a few set-based facts per school (see
+//! [`SchoolFacts`]) that the stores read in a handful of queries.
+//!
+//! The due date: a person must sign within the school's *days to sign* (14 unless the
+//! school sets it) counted from the later of the publication of the version that asks
+//! them (the newest major version, or the first version if none is major) and the day
+//! they joined (their MIS start date, or the day they were added).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
+use crate::person::{Audience, InputError, Role, Roles, audiences_of};
+use crate::policy::ChangeKind;
+
+/// Days a person has to sign, counted from publication or from joining: 1–365.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DaysToSign(u16);
+
+impl DaysToSign {
+    pub const DEFAULT: DaysToSign = DaysToSign(14);
+
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        match raw.trim().parse::<u16>() {
+            Ok(n) if (1..=365).contains(&n) => Ok(Self(n)),
+            _ => Err(InputError::new(
+                "days to sign",
+                "enter a number of days from 1 to 365",
+            )),
+        }
+    }
+
+    /// Rebuilds a value this system stored; out-of-range values fall back to the default.
+    pub fn trusted(days: i64) -> Self {
+        u16::try_from(days)
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .map_or(Self::DEFAULT, Self)
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for DaysToSign {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A published version, as compliance needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionFacts {
+    pub id: VersionId,
+    pub number: i32,
+    pub change_kind: ChangeKind,
+    pub audiences: BTreeSet<Audience>,
+    pub published_at: DateTime<Utc>,
+}
+
+/// A policy and its published versions in number order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFacts {
+    pub id: PolicyId,
+    pub title: String,
+    pub versions: Vec<VersionFacts>,
+}
+
+impl PolicyFacts {
+    pub fn newest(&self) -> Option<&VersionFacts> {
+        self.versions.last()
+    }
+
+    /// The version whose publication asks everyone to sign: the newest major one, or the
+    /// first if none is major. A signature of it or any later version stands.
+    pub fn asking(&self) -> Option<&VersionFacts> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.change_kind == ChangeKind::Major)
+            .or_else(|| self.versions.first())
+    }
+}
+
+/// An active person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonFacts {
+    pub id: PersonId,
+    pub full_name: String,
+    pub email: String,
+    pub roles: Roles,
+    /// Their MIS start date (midnight UTC), or when they were added.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// What a person signed of one policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedFacts {
+    pub person: PersonId,
+    pub policy: PolicyId,
+    /// The highest version number they signed.
+    pub last_number: i32,
+    /// When they first signed a version that still stands (the asking one or later).
+    pub valid_since: Option<DateTime<Utc>>,
+}
+
+/// Everything the dashboard of one school is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolFacts {
+    pub school: SchoolId,
+    pub name: String,
+    pub slug: String,
+    pub timezone: String,
+    pub days_to_sign: DaysToSign,
+    pub policies: Vec<PolicyFacts>,
+    pub people: Vec<PersonFacts>,
+    pub signed: Vec<SignedFacts>,
+    /// (person, version) of every decline.
+    pub declined: Vec<(PersonId, VersionId)>,
+}
+
+/// Where a person stands with the current version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Overdue,
+    Declined,
+    Due,
+    Signed,
+}
+
+impl Standing {
+    pub fn label(self) -> &'static str {
+        match self {
+            Standing::Overdue => "Overdue",
+            Standing::Declined => "Declined",
+            Standing::Due => "Not yet signed",
+            Standing::Signed => "Signed",
+        }
+    }
+
+    pub fn outstanding(self) -> bool {
+        self != Standing::Signed
+    }
+}
+
+/// One person in the audience of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonStanding {
+    pub person: PersonId,
+    pub full_name: String,
+    pub email: String,
+    pub roles: Roles,
+    pub standing: Standing,
+    pub last_signed: Option<i32>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub due: NaiveDate,
+    /// Whole days past the due date; 0 when not overdue.
+    pub days_overdue: i64,
+}
+
+/// How many of a group signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Share {
+    pub label: String,
+    pub signed: usize,
+    pub total: usize,
+}
+
+impl Share {
+    /// Whole per cent, rounded down (so 100 means everyone).
+    pub fn percent(&self) -> usize {
+        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+    }
+}
+
+/// The signed share at the end of one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressPoint {
+    pub date: NaiveDate,
+    pub signed: usize,
+    pub total: usize,
+}
+
+/// Compliance with one policy's current version in one school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyCompliance {
+    pub policy: PolicyId,
+    pub title: String,
+    pub version: VersionId,
+    pub number: i32,
+    /// The number of the version that asked everyone to sign.
+    pub asking_number: i32,
+    pub asked_at: DateTime<Utc>,
+    /// Everyone in the audience: overdue first (most overdue first), then by name.
+    pub people: Vec<PersonStanding>,
+    pub overall: Share,
+    pub by_audience: Vec<Share>,
+    pub by_role: Vec<Share>,
+    pub progress: Vec<ProgressPoint>,
+}
+
+impl PolicyCompliance {
+    pub fn count(&self, standing: Standing) -> usize {
+        self.people
+            .iter()
+            .filter(|p| p.standing == standing)
+            .count()
+    }
+}
+
+/// The most points a progress chart gets; longer periods are sampled evenly.
+pub const MAX_PROGRESS_POINTS: i64 = 60;
+
+impl SchoolFacts {
+    fn zone(&self) -> Tz {
+        crate::time::parse_zone(&self.timezone).unwrap_or(chrono_tz::Europe::London)
+    }
+
+    /// Compliance with every policy that has a published version, in title order.
+    pub fn report(&self, now: DateTime<Utc>) -> Vec<PolicyCompliance> {
+        let mut signed: HashMap<(PersonId, PolicyId), &SignedFacts> = HashMap::new();
+        for s in &self.signed {
+            signed.insert((s.person, s.policy), s);
+        }
+        let declined: BTreeSet<(PersonId, VersionId)> = self.declined.iter().copied().collect();
+        let mut out: Vec<PolicyCompliance> = self
+            .policies
+            .iter()
+            .filter_map(|p| self.policy_report(p, &signed, &declined, now))
+            .collect();
+        out.sort_by(|a, b| a.title.cmp(&b.title).then(a.policy.cmp(&b.policy)));
+        out
+    }
+
+    fn policy_report(
+        &self,
+        policy: &PolicyFacts,
+        signed: &HashMap<(PersonId, PolicyId), &SignedFacts>,
+        declined: &BTreeSet<(PersonId, VersionId)>,
+        now: DateTime<Utc>,
+    ) -> Option<PolicyCompliance> {
+        let zone = self.zone();
+        let newest = policy.newest()?;
+        let asking = policy.asking()?;
+        let today = now.with_timezone(&zone).date_naive();
+        let days = Duration::days(i64::from(self.days_to_sign.get()));
+        let standing_versions: BTreeSet<VersionId> = policy
+            .versions
+            .iter()
+            .filter(|v| v.number >= asking.number)
+            .map(|v| v.id)
+            .collect();
+        let mut people = Vec::new();
+        for person in &self.people {
+            if audiences_of(&person.roles).is_disjoint(&newest.audiences) {
+                continue;
+            }
+            let facts = signed.get(&(person.id, policy.id));
+            let valid_since = facts.and_then(|f| f.valid_since);
+            let start = asking.published_at.max(person.joined_at);
+            let due = start.with_timezone(&zone).date_naive() + days;
+            let days_overdue = (today - due).num_days().max(0);
+            let standing = if valid_since.is_some() {
+                Standing::Signed
+            } else if standing_versions
+                .iter()
+                .any(|v| declined.contains(&(person.id, *v)))
+            {
+                Standing::Declined
+            } else if days_overdue > 0 {
+                Standing::Overdue
+            } else {
+                Standing::Due
+            };
+            people.push(PersonStanding {
+                person: person.id,
+                full_name: person.full_name.clone(),
+                email: person.email.clone(),
+                roles: person.roles.clone(),
+                standing,
+                last_signed: facts.map(|f| f.last_number),
+                signed_at: valid_since,
+                due,
+                days_overdue: if standing == Standing::Signed {
+                    0
+                } else {
+                    days_overdue
+                },
+            });
+        }
+        people.sort_by(|a, b| {
+            b.days_overdue
+                .cmp(&a.days_overdue)
+                .then(a.full_name.cmp(&b.full_name))
+                .then(a.person.cmp(&b.person))
+        });
+        let share = |label: String, group: &mut dyn Iterator<Item = &PersonStanding>| {
+            let (mut signed, mut total) = (0, 0);
+            for p in group {
+                total += 1;
+                if p.standing == Standing::Signed {
+                    signed += 1;
+                }
+            }
+            Share {
+                label,
+                signed,
+                total,
+            }
+        };
+        let overall = share("Everyone".into(), &mut people.iter());
+        let by_audience = newest
+            .audiences
+            .iter()
+            .filter(|a| **a != Audience::Visitors)
+            .map(|a| {
+                share(
+                    a.label().into(),
+                    &mut people.iter().filter(|p| audiences_of(&p.roles).contains(a)),
+                )
+            })
+            .filter(|s| s.total > 0)
+            .collect();
+        let by_role = Role::ALL
+            .iter()
+            .map(|r| {
+                share(
+                    r.label().into(),
+                    &mut people.iter().filter(|p| p.roles.contains(r)),
+                )
+            })
+            .filter(|s| s.total > 0)
+            .collect();
+        let progress = progress(
+            &people,
+            asking.published_at.with_timezone(&zone).date_naive(),
+            today,
+            zone,
+        );
+        Some(PolicyCompliance {
+            policy: policy.id,
+            title: policy.title.clone(),
+            version: newest.id,
+            number: newest.number,
+            asking_number: asking.number,
+            asked_at: asking.published_at,
+            people,
+            overall,
+            by_audience,
+            by_role,
+            progress,
+        })
+    }
+}
+
+/// The signed count at the end of each sampled day from `from` to `to` (both included),
+/// out of today's audience.
+fn progress(
+    people: &[PersonStanding],
+    from: NaiveDate,
+    to: NaiveDate,
+    zone: Tz,
+) -> Vec<ProgressPoint> {
+    let mut signed_on: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    for p in people {
+        if let Some(at) = p.signed_at {
+            *signed_on
+                .entry(at.with_timezone(&zone).date_naive())
+                .or_default() += 1;
+        }
+    }
+    let span = (to - from).num_days().max(0);
+    let step = (span / MAX_PROGRESS_POINTS + 1).max(1);
+    let mut dates: Vec<NaiveDate> = (0..=span)
+        .step_by(usize::try_from(step).unwrap_or(1))
+        .map(|d| from + Duration::days(d))
+        .collect();
+    if dates.last() != Some(&to) && to >= from {
+        dates.push(to);
+    }
+    let total = people.len();
+    dates
+        .into_iter()
+        .map(|date| ProgressPoint {
+            date,
+            signed: signed_on.range(..=date).map(|(_, n)| n).sum(),
+            total,
+        })
+        .collect()
+}
+
+/// Which standings to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StandingFilter {
+    Outstanding,
+    Overdue,
+    Declined,
+    Signed,
+}
+
+impl StandingFilter {
+    pub const ALL: [StandingFilter; 4] = [
+        StandingFilter::Outstanding,
+        StandingFilter::Overdue,
+        StandingFilter::Declined,
+        StandingFilter::Signed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StandingFilter::Outstanding => "outstanding",
+            StandingFilter::Overdue => "overdue",
+            StandingFilter::Declined => "declined",
+            StandingFilter::Signed => "signed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StandingFilter::Outstanding => "Not signed (all)",
+            StandingFilter::Overdue => "Overdue",
+            StandingFilter::Declined => "Declined",
+            StandingFilter::Signed => "Signed",
+        }
+    }
+
+    fn matches(self, s: Standing) -> bool {
+        match self {
+            StandingFilter::Outstanding => s.outstanding(),
+            StandingFilter::Overdue => s == Standing::Overdue,
+            StandingFilter::Declined => s == Standing::Declined,
+            StandingFilter::Signed => s == Standing::Signed,
+        }
+    }
+}
+
+/// The last version a person signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VersionFilter {
+    Never,
+    Number(i32),
+}
+
+/// The dashboard's filters; empty means everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub role: Option<Role>,
+    pub standing: Option<StandingFilter>,
+    pub version: Option<VersionFilter>,
+}
+
+impl Filter {
+    /// From the query string: `role` (a role code), `status` (outstanding, overdue,
+    /// declined, signed), `version` (`never` or a version number); blank means any.
+    pub fn parse(role: &str, status: &str, version: &str) -> Result<Self, InputError> {
+        let role = match role.trim() {
+            "" => None,
+            r => Some(Role::parse(r)?),
+        };
+        let standing = match status.trim() {
+            "" => None,
+            s => Some(
+                StandingFilter::ALL
+                    .into_iter()
+                    .find(|f| f.as_str() == s)
+                    .ok_or_else(|| InputError::new("status", format!("unknown status {s:?}")))?,
+            ),
+        };
+        let version = match version.trim() {
+            "" => None,
+            "never" => Some(VersionFilter::Never),
+            n => Some(VersionFilter::Number(n.parse().map_err(|_| {
+                InputError::new("version", format!("unknown version {n:?}"))
+            })?)),
+        };
+        Ok(Self {
+            role,
+            standing,
+            version,
+        })
+    }
+
+    pub fn matches(&self, p: &PersonStanding) -> bool {
+        self.role.is_none_or(|r| p.roles.contains(&r))
+            && self.standing.is_none_or(|s| s.matches(p.standing))
+            && self.version.is_none_or(|v| match v {
+                VersionFilter::Never => p.last_signed.is_none(),
+                VersionFilter::Number(n) => p.last_signed == Some(n),
+            })
+    }
+}
+
+/// A signature as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureExportRow {
+    pub person: PersonId,
+    pub full_name: String,
+    pub email: String,
+    pub person_status: String,
+    pub policy_title: String,
+    pub version_number: i32,
+    pub text_sha256: String,
+    pub typed_name: String,
+    pub mark_kind: String,
+    pub signed_at: DateTime<Utc>,
+    pub ip: String,
+    pub user_agent: String,
+    pub auth: String,
+    pub ledger_seq: i64,
+    pub ledger_hash: String,
+}
+
+/// A cell that a spreadsheet will show as text, never run as a formula: a value that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's
+/// advice for CSV injection).
+pub fn spreadsheet_safe(value: &str) -> String {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{value}"),
+        _ => value.to_string(),
+    }
+}
+
+/// A CSV document (RFC 4180, CRLF, every cell quoted and [`spreadsheet_safe`]), with a
+/// UTF-8 byte-order mark so that Excel reads names in any script correctly.
+pub fn csv_document<I, R, C>(header: &[&str], rows: I) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
+    fn line<C: AsRef<str>>(out: &mut String, cells: impl IntoIterator<Item = C>) {
+        let mut first = true;
+        for cell in cells {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push('"');
+            out.push_str(&spreadsheet_safe(cell.as_ref()).replace('"', "\"\""));
+            out.push('"');
+        }
+        out.push_str("\r\n");
+    }
+    let mut out = String::from("\u{feff}");
+    line(&mut out, header.iter());
+    for row in rows {
+        line(&mut out, row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 9, day, 9, 0, 0).unwrap()
+    }
+
+    fn person(id: i64, name: &str, roles: &[Role], joined: DateTime<Utc>) -> PersonFacts {
+        PersonFacts {
+            id: PersonId(id),
+            full_name: name.into(),
+            email: format!("p{id}@x.uk"),
+            roles: roles.iter().copied().collect(),
+            joined_at: joined,
+        }
+    }
+
+    fn version(id: i64, number: i32, kind: ChangeKind, day: u32) -> VersionFacts {
+        VersionFacts {
+            id: VersionId(id),
+            number,
+            change_kind: kind,
+            audiences: [Audience::Staff, Audience::Governors].into(),
+            published_at: at(day),
+        }
+    }
+
+    fn facts() -> SchoolFacts {
+        SchoolFacts {
+            school: SchoolId(1),
+            name: "School".into(),
+            slug: "school".into(),
+            timezone: "Europe/London".into(),
+            days_to_sign: DaysToSign::parse("7").unwrap(),
+            policies: vec![PolicyFacts {
+                id: PolicyId(1),
+                title: "AUP".into(),
+                versions: vec![
+                    version(10, 1, ChangeKind::Major, 1),
+                    version(11, 2, ChangeKind::Major, 2),
+                    version(12, 3, ChangeKind::Minor, 5),
+                ],
+            }],
+            people: vec![
+                person(1, "Ann Signed", &[Role::Staff], at(1)),
+                person(2, "Bob Stale", &[Role::Staff, Role::Dsl], at(1)),
+                person(3, "Cat Joiner", &[Role::Staff], at(20)),
+                person(4, "Dan Governor", &[Role::Governor], at(1)),
+                person(5, "Eve Trust", &[Role::TrustAdministrator], at(1)),
+            ],
+            signed: vec![
+                SignedFacts {
+                    person: PersonId(1),
+                    policy: PolicyId(1),
+                    last_number: 3,
+                    valid_since: Some(at(3)),
+                },
+                SignedFacts {
+                    person: PersonId(2),
+                    policy: PolicyId(1),
+                    last_number: 1,
+                    valid_since: None,
+                },
+            ],
+            declined: vec![(PersonId(4), VersionId(12))],
+        }
+    }
+
+    #[test]
+    fn a_signature_of_the_newest_major_version_or_later_counts_and_an_older_one_does_not() {
+        let report = facts().report(at(25));
+        let aup = &report[0];
+        assert_eq!((aup.number, aup.asking_number), (3, 2));
+        let standing: BTreeMap<&str, Standing> = aup
+            .people
+            .iter()
+            .map(|p| (p.full_name.as_str(), p.standing))
+            .collect();
+        assert_eq!(standing["Ann Signed"], Standing::Signed);
+        assert_eq!(standing["Bob Stale"], Standing::Overdue);
+        assert_eq!(standing["Cat Joiner"], Standing::Due);
+        assert_eq!(standing["Dan Governor"], Standing::Declined);
+        assert!(!standing.contains_key("Eve Trust"), "not in any audience");
+        assert_eq!(aup.overall.signed, 1);
+        assert_eq!(aup.overall.total, 4);
+    }
+
+    #[test]
+    fn the_due_date_counts_from_publication_or_from_joining_whichever_is_later() {
+        let report = facts().report(at(25));
+        let by_name = |n: &str| report[0].people.iter().find(|p| p.full_name == n).unwrap();
+        // Version 2 published on the 2nd, seven days to sign.
+        assert_eq!(
+            by_name("Bob Stale").due,
+            NaiveDate::from_ymd_opt(2026, 9, 9).unwrap()
+        );
+        assert_eq!(by_name("Bob Stale").days_overdue, 16);
+        // Joined on the 20th.
+        assert_eq!(
+            by_name("Cat Joiner").due,
+            NaiveDate::from_ymd_opt(2026, 9, 27).unwrap()
+        );
+        assert_eq!(by_name("Cat Joiner").days_overdue, 0);
+        // The most overdue come first.
+        assert_eq!(report[0].people[0].full_name, "Bob Stale");
+    }
+
+    #[test]
+    fn shares_are_given_per_audience_and_per_role() {
+        let aup = &facts().report(at(25))[0];
+        let staff = aup.by_audience.iter().find(|s| s.label == "Staff").unwrap();
+        assert_eq!((staff.signed, staff.total, staff.percent()), (1, 3, 33));
+        let dsl = aup
+            .by_role
+            .iter()
+            .find(|s| s.label == "Designated safeguarding lead")
+            .unwrap();
+        assert_eq!((dsl.signed, dsl.total), (0, 1));
+    }
+
+    #[test]
+    fn progress_counts_signatures_by_the_end_of_each_day() {
+        let aup = &facts().report(at(25))[0];
+        let first = &aup.progress[0];
+        assert_eq!(first.date, NaiveDate::from_ymd_opt(2026, 9, 2).unwrap());
+        assert_eq!(first.signed, 0);
+        let third = aup
+            .progress
+            .iter()
+            .find(|p| p.date == NaiveDate::from_ymd_opt(2026, 9, 3).unwrap())
+            .unwrap();
+        assert_eq!(third.signed, 1);
+        assert_eq!(
+            aup.progress.last().unwrap().date,
+            NaiveDate::from_ymd_opt(2026, 9, 25).unwrap()
+        );
+        let long = progress(
+            &aup.people,
+            NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            chrono_tz::Europe::London,
+        );
+        assert!(
+            long.len() <= MAX_PROGRESS_POINTS as usize + 1,
+            "{}",
+            long.len()
+        );
+    }
+
+    #[test]
+    fn filters_select_by_role_status_and_last_signed_version() {
+        let aup = &facts().report(at(25))[0];
+        let names = |f: &Filter| -> Vec<&str> {
+            aup.people
+                .iter()
+                .filter(|p| f.matches(p))
+                .map(|p| p.full_name.as_str())
+                .collect()
+        };
+        assert_eq!(
+            names(&Filter::parse("dsl", "", "").unwrap()),
+            vec!["Bob Stale"]
+        );
+        assert_eq!(
+            names(&Filter::parse("", "outstanding", "").unwrap()).len(),
+            3
+        );
+        assert_eq!(
+            names(&Filter::parse("staff", "outstanding", "never").unwrap()),
+            vec!["Cat Joiner"]
+        );
+        assert_eq!(
+            names(&Filter::parse("", "", "1").unwrap()),
+            vec!["Bob Stale"]
+        );
+        assert!(Filter::parse("caretaker", "", "").is_err());
+        assert!(Filter::parse("", "maybe", "").is_err());
+    }
+
+    #[test]
+    fn a_cell_that_a_spreadsheet_would_run_as_a_formula_is_made_text() {
+        for evil in [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert!(spreadsheet_safe(evil).starts_with('\''), "{evil:?}");
+        }
+        assert_eq!(spreadsheet_safe("Sam O'Neill"), "Sam O'Neill");
+        let doc = csv_document(&["name", "note"], [["=cmd|' /C calc'!A0", "say \"hi\""]]);
+        assert_eq!(
+            doc,
+            "\u{feff}\"name\",\"note\"\r\n\"'=cmd|' /C calc'!A0\",\"say \"\"hi\"\"\"\r\n"
+        );
+    }
+}
