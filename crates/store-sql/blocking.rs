@@ -13,7 +13,8 @@ use crate::errors::db;
 
 const COLUMNS: &str = "r.id, r.school_id, r.url, r.message, r.client, r.proxy_user, r.reason, \
      r.reporter_id, p.full_name, r.reported_at";
-const FROM: &str = "block_reports r LEFT JOIN people p ON p.school_id = r.school_id AND p.id = r.reporter_id";
+const FROM: &str =
+    "block_reports r LEFT JOIN people p ON p.school_id = r.school_id AND p.id = r.reporter_id";
 
 #[derive(sqlx::FromRow)]
 struct Row {
