@@ -58,6 +58,11 @@ pub enum Command {
     },
     /// Start a demo school on an embedded database and print its accounts.
     Demo(DemoArgs),
+    /// Import the roster (staff and governors) from the school's MIS.
+    Import {
+        #[command(subcommand)]
+        cmd: crate::import::ImportCommand,
+    },
     /// Squid's external ACL helper (started by Squid, see deploy/squid/).
     #[command(name = "squid-helper")]
     SquidHelper(undersign_filter::cli::SquidHelperArgs),
@@ -158,6 +163,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Checkpoint { db, keys_dir } => checkpoint(&db.database_url, &keys_dir).await,
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
+        Command::Import { cmd } => return crate::import::run(cmd).await,
         Command::SquidHelper(_) | Command::Filter { .. } => Err(anyhow!(
             "this command does not run inside the async runtime"
         )),

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod keys;
 pub mod password;
 pub mod provision;

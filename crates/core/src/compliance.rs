@@ -395,6 +395,52 @@ fn progress(
         .collect()
 }
 
+/// A policy a joiner will be asked to sign, and by when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinerAsk {
+    pub title: String,
+    pub number: i32,
+    pub due: NaiveDate,
+}
+
+impl SchoolFacts {
+    /// What a person joining with `roles` on `start` (or now) will be asked to sign: the
+    /// current version of each policy published to one of their audiences, with its due
+    /// date by the rule in the module header.
+    pub fn joiner_asks(
+        &self,
+        roles: &Roles,
+        start: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Vec<JoinerAsk> {
+        let zone = self.zone();
+        let joined = start
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            .unwrap_or(now);
+        let audiences = audiences_of(roles);
+        let mut out: Vec<JoinerAsk> = self
+            .policies
+            .iter()
+            .filter_map(|p| {
+                let newest = p.newest()?;
+                let asking = p.asking()?;
+                if newest.audiences.is_disjoint(&audiences) {
+                    return None;
+                }
+                let start = asking.published_at.max(joined);
+                Some(JoinerAsk {
+                    title: p.title.clone(),
+                    number: newest.number,
+                    due: start.with_timezone(&zone).date_naive()
+                        + Duration::days(i64::from(self.days_to_sign.get())),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.title.cmp(&b.title));
+        out
+    }
+}
+
 /// Which standings to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum StandingFilter {
@@ -734,6 +780,23 @@ mod tests {
         );
         assert!(Filter::parse("caretaker", "", "").is_err());
         assert!(Filter::parse("", "maybe", "").is_err());
+    }
+
+    #[test]
+    fn a_joiner_is_asked_for_the_current_version_due_from_their_start() {
+        let f = facts();
+        let asks = f.joiner_asks(
+            &[Role::Staff].into(),
+            NaiveDate::from_ymd_opt(2026, 10, 1),
+            at(25),
+        );
+        assert_eq!(asks.len(), 1);
+        assert_eq!(asks[0].number, 3);
+        assert_eq!(asks[0].due, NaiveDate::from_ymd_opt(2026, 10, 8).unwrap());
+        assert!(
+            f.joiner_asks(&[Role::TrustAdministrator].into(), None, at(25))
+                .is_empty()
+        );
     }
 
     #[test]

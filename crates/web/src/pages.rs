@@ -2,9 +2,11 @@
 
 mod assets;
 mod blocked;
+mod compliance;
 mod me;
 mod people;
 mod policies;
+mod roster;
 mod signing;
 
 use axum::Router;
@@ -19,6 +21,8 @@ pub fn router() -> Router<AppState> {
         .merge(signing::router())
         .merge(policies::router())
         .merge(people::router())
+        .merge(compliance::router())
+        .merge(roster::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

@@ -18,6 +18,7 @@ pub struct Nav {
     pub can_manage_people: bool,
     pub can_see_compliance: bool,
     pub can_own_web_rules: bool,
+    pub can_see_organisation: bool,
 }
 
 impl Nav {
@@ -34,6 +35,7 @@ impl Nav {
             can_manage_people: user.actor.people_admin().is_some(),
             can_see_compliance: user.actor.compliance_viewer().is_some(),
             can_own_web_rules: user.actor.web_rules_owner().is_some(),
+            can_see_organisation: user.actor.organisation_viewer().is_some(),
         }
     }
 }

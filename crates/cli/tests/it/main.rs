@@ -5,5 +5,6 @@
 
 mod commands;
 mod crash;
+mod import;
 mod support;
 mod tamper;

@@ -139,6 +139,45 @@ fn routes() -> Vec<Route> {
         ),
         r(Method::POST, "/sign/{published}", LoggedIn, sign_form),
         r(Method::GET, "/declines", Roles(COMPLIANCE), none),
+        r(Method::GET, "/compliance", Roles(COMPLIANCE), none),
+        r(
+            Method::GET,
+            "/compliance?policy={policy}&role=staff&status=all&version=never",
+            Roles(COMPLIANCE),
+            none,
+        ),
+        r(
+            Method::GET,
+            "/compliance/outstanding.csv?policy={policy}",
+            Roles(COMPLIANCE),
+            none,
+        ),
+        r(
+            Method::GET,
+            "/compliance/signatures.csv",
+            Roles(COMPLIANCE),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/compliance/settings",
+            Roles(PUBLISHER),
+            |_, _| vec![("days_to_sign", "21".into())],
+        ),
+        r(
+            Method::GET,
+            "/organisation/compliance",
+            Roles(&[Role::TrustAdministrator]),
+            none,
+        ),
+        r(Method::GET, "/people/import", Roles(PEOPLE_ADMIN), none),
+        r(Method::POST, "/people/import", Roles(PEOPLE_ADMIN), none),
+        r(
+            Method::POST,
+            "/people/import/apply",
+            Roles(PEOPLE_ADMIN),
+            |_, _| vec![("csv", "".into()), ("digest", "".into())],
+        ),
         r(Method::GET, "/policies", Roles(PUBLISHER), none),
         r(Method::POST, "/policies", Roles(PUBLISHER), |_, _| {
             vec![("title", "Mobile phones".into())]

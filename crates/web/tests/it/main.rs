@@ -4,5 +4,7 @@
 
 mod access;
 mod blocked;
+mod compliance;
 mod forms;
+mod roster;
 mod support;

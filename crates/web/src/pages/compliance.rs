@@ -1,0 +1,592 @@
+//! The compliance dashboard: who has signed the current version of each policy, who has
+//! not (with days overdue), filters by role, status and last version signed, progress over
+//! time as a server-drawn SVG chart with a table beside it, CSV exports safe to open in a
+//! spreadsheet, and the organisation view across a trust's or council's schools.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use undersign_core::access::ComplianceViewer;
+use undersign_core::compliance::{
+    DaysToSign, Filter, PersonStanding, PolicyCompliance, ProgressPoint, Share, Standing,
+    StandingFilter, csv_document,
+};
+use undersign_core::person::Role;
+use undersign_core::time;
+
+use super::FieldError;
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::render::{Nav, page, url_encode, when};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/compliance", get(dashboard))
+        .route("/compliance/outstanding.csv", get(outstanding_csv))
+        .route("/compliance/signatures.csv", get(signatures_csv))
+        .route("/compliance/settings", post(settings))
+        .route("/organisation/compliance", get(organisation))
+}
+
+fn viewer(user: &CurrentUser) -> AppResult<ComplianceViewer> {
+    user.actor.compliance_viewer().ok_or(AppError::Forbidden)
+}
+
+/// The dashboard's query string. A missing `status` means "not signed"; `all` means any.
+#[derive(Debug, Deserialize, Default)]
+struct DashboardQuery {
+    #[serde(default)]
+    policy: String,
+    #[serde(default)]
+    role: String,
+    status: Option<String>,
+    #[serde(default)]
+    version: String,
+}
+
+impl DashboardQuery {
+    fn status(&self) -> &str {
+        match self.status.as_deref() {
+            None => StandingFilter::Outstanding.as_str(),
+            Some("all") => "",
+            Some(s) => s,
+        }
+    }
+
+    fn filter(&self) -> AppResult<Filter> {
+        Filter::parse(&self.role, self.status(), &self.version)
+            .map_err(|e| AppError::BadRequest(e.to_string()))
+    }
+
+    /// The same filters as a query string, for the CSV links.
+    fn query_string(&self, policy: i64) -> String {
+        format!(
+            "policy={policy}&role={}&status={}&version={}",
+            url_encode(&self.role),
+            url_encode(self.status.as_deref().unwrap_or("outstanding")),
+            url_encode(&self.version)
+        )
+    }
+}
+
+/// Picks the policy asked for, or the first (the AUP in a school with one policy).
+fn choose(report: Vec<PolicyCompliance>, policy: &str) -> AppResult<Option<PolicyCompliance>> {
+    if policy.trim().is_empty() {
+        return Ok(report.into_iter().next());
+    }
+    let id: i64 = policy
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest("unknown policy".into()))?;
+    report
+        .into_iter()
+        .find(|p| p.policy.0 == id)
+        .map(Some)
+        .ok_or(AppError::NotFound)
+}
+
+struct Option_ {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+struct Row {
+    name: String,
+    email: String,
+    roles: String,
+    standing: &'static str,
+    standing_class: &'static str,
+    last_signed: String,
+    due: String,
+    days_overdue: i64,
+}
+
+impl Row {
+    fn of(p: &PersonStanding) -> Self {
+        Self {
+            name: p.full_name.clone(),
+            email: p.email.clone(),
+            roles: roles_text(p),
+            standing: p.standing.label(),
+            standing_class: match p.standing {
+                Standing::Signed => "tag-signed",
+                Standing::Due => "tag-due",
+                Standing::Overdue => "tag-overdue",
+                Standing::Declined => "tag-declined",
+            },
+            last_signed: p
+                .last_signed
+                .map(|n| format!("Version {n}"))
+                .unwrap_or_else(|| "Never".into()),
+            due: p.due.format("%-d %B %Y").to_string(),
+            days_overdue: p.days_overdue,
+        }
+    }
+}
+
+fn roles_text(p: &PersonStanding) -> String {
+    p.roles
+        .iter()
+        .map(|r| r.label())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The progress chart, drawn on the server: a line of the signed share per day.
+pub struct Chart {
+    pub width: u32,
+    pub height: u32,
+    pub points: String,
+    pub area: String,
+    pub gridlines: Vec<(u32, String)>,
+    pub x_labels: Vec<(u32, String, &'static str)>,
+    pub description: String,
+    pub rows: Vec<(String, usize, usize, usize)>,
+}
+
+const CHART_W: u32 = 640;
+const CHART_H: u32 = 240;
+const LEFT: u32 = 48;
+const RIGHT: u32 = 16;
+const TOP: u32 = 16;
+const BOTTOM: u32 = 40;
+
+fn chart(progress: &[ProgressPoint], title: &str) -> Chart {
+    let plot_w = CHART_W - LEFT - RIGHT;
+    let plot_h = CHART_H - TOP - BOTTOM;
+    let n = progress.len().max(1);
+    let x = |i: usize| -> u32 {
+        if n == 1 {
+            LEFT + plot_w / 2
+        } else {
+            LEFT + (plot_w as usize * i / (n - 1)) as u32
+        }
+    };
+    let pct = |p: &ProgressPoint| (p.signed * 100).checked_div(p.total).unwrap_or(0);
+    let y = |percent: usize| -> u32 { TOP + plot_h - (plot_h as usize * percent / 100) as u32 };
+    let points: Vec<String> = progress
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{},{}", x(i), y(pct(p))))
+        .collect();
+    let area = if progress.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{},{} {} {},{}",
+            x(0),
+            y(0),
+            points.join(" "),
+            x(n - 1),
+            y(0)
+        )
+    };
+    let date = |p: &ProgressPoint| p.date.format("%-d %b %Y").to_string();
+    let mut x_labels = Vec::new();
+    if let Some(first) = progress.first() {
+        x_labels.push((x(0), date(first), "start"));
+    }
+    if progress.len() > 2 {
+        let mid = progress.len() / 2;
+        x_labels.push((x(mid), date(&progress[mid]), "middle"));
+    }
+    if progress.len() > 1
+        && let Some(last) = progress.last()
+    {
+        x_labels.push((x(n - 1), date(last), "end"));
+    }
+    let description = match (progress.first(), progress.last()) {
+        (Some(first), Some(last)) => format!(
+            "{title}: {}% signed on {}, {}% on {} ({} of {}).",
+            pct(first),
+            date(first),
+            pct(last),
+            date(last),
+            last.signed,
+            last.total
+        ),
+        _ => format!("{title}: no data yet."),
+    };
+    Chart {
+        width: CHART_W,
+        height: CHART_H,
+        points: points.join(" "),
+        area,
+        gridlines: [0usize, 25, 50, 75, 100]
+            .into_iter()
+            .map(|p| (y(p), format!("{p}%")))
+            .collect(),
+        x_labels,
+        description,
+        rows: progress
+            .iter()
+            .map(|p| (date(p), p.signed, p.total, pct(p)))
+            .collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "compliance.html")]
+struct ComplianceView {
+    nav: Nav,
+    school_name: String,
+    policy: Option<PolicySection>,
+    policies: Vec<Option_>,
+    can_set_days: bool,
+    days_to_sign: u16,
+    errors: Vec<FieldError>,
+}
+
+struct PolicySection {
+    id: i64,
+    title: String,
+    number: i32,
+    asking_number: i32,
+    asked_at: String,
+    overall: Share,
+    overdue: usize,
+    due: usize,
+    declined: usize,
+    shares: Vec<(&'static str, Vec<Share>)>,
+    chart: Chart,
+    roles: Vec<Option_>,
+    statuses: Vec<Option_>,
+    versions: Vec<Option_>,
+    rows: Vec<Row>,
+    heading: String,
+    query: String,
+}
+
+fn options(values: Vec<(String, String)>, chosen: &str, any: &str) -> Vec<Option_> {
+    let mut out = vec![Option_ {
+        value: String::new(),
+        label: any.to_string(),
+        selected: chosen.is_empty(),
+    }];
+    out.extend(values.into_iter().map(|(value, label)| Option_ {
+        selected: value == chosen,
+        value,
+        label,
+    }));
+    out
+}
+
+fn section(
+    report: &PolicyCompliance,
+    q: &DashboardQuery,
+    filter: &Filter,
+    timezone: &str,
+) -> PolicySection {
+    let roles: Vec<(String, String)> = Role::ALL
+        .iter()
+        .filter(|r| report.people.iter().any(|p| p.roles.contains(r)))
+        .map(|r| (r.as_str().to_string(), r.label().to_string()))
+        .collect();
+    let mut statuses = vec![Option_ {
+        value: "all".into(),
+        label: "Everyone".into(),
+        selected: q.status.as_deref() == Some("all"),
+    }];
+    statuses.extend(StandingFilter::ALL.into_iter().map(|s| Option_ {
+        value: s.as_str().into(),
+        label: s.label().into(),
+        selected: q.status() == s.as_str(),
+    }));
+    let mut versions = vec![("never".to_string(), "Never signed".to_string())];
+    versions.extend(
+        (1..=report.number)
+            .rev()
+            .map(|n| (n.to_string(), format!("Version {n}"))),
+    );
+    let rows: Vec<Row> = report
+        .people
+        .iter()
+        .filter(|p| filter.matches(p))
+        .map(Row::of)
+        .collect();
+    let heading = match filter.standing {
+        Some(StandingFilter::Outstanding) => "Who has not signed",
+        Some(StandingFilter::Overdue) => "Who is overdue",
+        Some(StandingFilter::Declined) => "Who declined",
+        Some(StandingFilter::Signed) => "Who has signed",
+        None => "Everyone asked to sign",
+    };
+    PolicySection {
+        id: report.policy.0,
+        title: report.title.clone(),
+        number: report.number,
+        asking_number: report.asking_number,
+        asked_at: when(report.asked_at, timezone),
+        overall: report.overall.clone(),
+        overdue: report.count(Standing::Overdue),
+        due: report.count(Standing::Due),
+        declined: report.count(Standing::Declined),
+        shares: vec![
+            ("Audience", report.by_audience.clone()),
+            ("Role", report.by_role.clone()),
+        ],
+        chart: chart(&report.progress, &report.title),
+        roles: options(roles, q.role.trim(), "Any role"),
+        statuses,
+        versions: options(versions, q.version.trim(), "Any version"),
+        heading: format!("{heading} ({})", rows.len()),
+        rows,
+        query: q.query_string(report.policy.0),
+    }
+}
+
+async fn load(
+    state: &AppState,
+    user: &CurrentUser,
+    q: &DashboardQuery,
+) -> AppResult<(Option<PolicyCompliance>, Vec<Option_>, u16, Filter)> {
+    let viewer = viewer(user)?;
+    let filter = q.filter()?;
+    let facts = state.store.compliance_facts(&viewer).await?;
+    let days = facts.days_to_sign.get();
+    let report = facts.report(time::now());
+    let chosen = q.policy.trim().to_string();
+    let policies: Vec<Option_> = report
+        .iter()
+        .map(|p| Option_ {
+            value: p.policy.0.to_string(),
+            label: format!("{} (version {})", p.title, p.number),
+            selected: chosen == p.policy.0.to_string(),
+        })
+        .collect();
+    Ok((choose(report, &q.policy)?, policies, days, filter))
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<DashboardQuery>,
+) -> AppResult<Response> {
+    let (report, policies, days, filter) = load(&state, &user, &q).await?;
+    let view = ComplianceView {
+        nav: Nav::for_user(&user),
+        school_name: user.school.name.clone(),
+        policy: report
+            .as_ref()
+            .map(|r| section(r, &q, &filter, &user.school.timezone)),
+        policies,
+        can_set_days: user.actor.policy_publisher().is_some(),
+        days_to_sign: days,
+        errors: Vec::new(),
+    };
+    Ok(page(&view)?.into_response())
+}
+
+fn csv_response(filename: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn date_in(at: DateTime<Utc>, timezone: &str) -> String {
+    let zone = time::parse_zone(timezone).unwrap_or(chrono_tz::Europe::London);
+    at.with_timezone(&zone).format("%Y-%m-%d").to_string()
+}
+
+async fn outstanding_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<DashboardQuery>,
+) -> AppResult<Response> {
+    let (report, _, _, filter) = load(&state, &user, &q).await?;
+    let Some(report) = report else {
+        return Err(AppError::NotFound);
+    };
+    let rows = report
+        .people
+        .iter()
+        .filter(|p| p.standing.outstanding() && filter.matches(p))
+        .map(|p| {
+            vec![
+                p.full_name.clone(),
+                p.email.clone(),
+                roles_text(p),
+                format!("{} version {}", report.title, report.number),
+                p.standing.label().to_string(),
+                p.last_signed.map(|n| n.to_string()).unwrap_or_default(),
+                p.due.to_string(),
+                p.days_overdue.to_string(),
+            ]
+        });
+    let body = csv_document(
+        &[
+            "Name",
+            "Email",
+            "Roles",
+            "Policy",
+            "Status",
+            "Last version signed",
+            "Due",
+            "Days overdue",
+        ],
+        rows,
+    );
+    let today = date_in(time::now(), &user.school.timezone);
+    Ok(csv_response(
+        &format!("outstanding-{}-{today}.csv", user.school.slug),
+        body,
+    ))
+}
+
+async fn signatures_csv(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let viewer = viewer(&user)?;
+    let rows = state.store.signature_export(&viewer).await?;
+    let tz = user.school.timezone.clone();
+    let body = csv_document(
+        &[
+            "Name",
+            "Email",
+            "Person status",
+            "Policy",
+            "Version",
+            "Signed (school time)",
+            "Signed (UTC)",
+            "Typed name",
+            "Signature",
+            "Text SHA-256",
+            "IP address",
+            "Browser",
+            "Authenticated by",
+            "Ledger entry",
+            "Entry hash",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                r.full_name,
+                r.email,
+                r.person_status,
+                r.policy_title,
+                r.version_number.to_string(),
+                when(r.signed_at, &tz),
+                time::rfc3339(r.signed_at),
+                r.typed_name,
+                r.mark_kind,
+                r.text_sha256,
+                r.ip,
+                r.user_agent,
+                r.auth,
+                r.ledger_seq.to_string(),
+                r.ledger_hash,
+            ]
+        }),
+    );
+    let today = date_in(time::now(), &user.school.timezone);
+    Ok(csv_response(
+        &format!("signatures-{}-{today}.csv", user.school.slug),
+        body,
+    ))
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    days_to_sign: String,
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<SettingsForm>,
+) -> AppResult<Response> {
+    let by = user.actor.policy_publisher().ok_or(AppError::Forbidden)?;
+    user.check_csrf(&form.csrf_token)?;
+    match DaysToSign::parse(&form.days_to_sign) {
+        Ok(days) => {
+            state.store.set_days_to_sign(&by, days).await?;
+            Ok(Redirect::to("/compliance").into_response())
+        }
+        Err(e) => {
+            let q = DashboardQuery::default();
+            let (report, policies, days, filter) = load(&state, &user, &q).await?;
+            let view = ComplianceView {
+                nav: Nav::for_user(&user),
+                school_name: user.school.name.clone(),
+                policy: report
+                    .as_ref()
+                    .map(|r| section(r, &q, &filter, &user.school.timezone)),
+                policies,
+                can_set_days: true,
+                days_to_sign: days,
+                errors: vec![FieldError::new("days_to_sign", e.to_string())],
+            };
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response())
+        }
+    }
+}
+
+struct OrgRow {
+    school: String,
+    policy: String,
+    number: i32,
+    signed: usize,
+    total: usize,
+    percent: usize,
+    overdue: usize,
+}
+
+#[derive(Template)]
+#[template(path = "compliance_organisation.html")]
+struct OrganisationComplianceView {
+    nav: Nav,
+    rows: Vec<OrgRow>,
+    schools: usize,
+    signed: usize,
+    total: usize,
+    overdue: usize,
+}
+
+async fn organisation(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let viewer = user
+        .actor
+        .organisation_viewer()
+        .ok_or(AppError::Forbidden)?;
+    let facts = state.store.organisation_compliance_facts(&viewer).await?;
+    let now = time::now();
+    let mut rows = Vec::new();
+    for school in &facts {
+        for p in school.report(now) {
+            rows.push(OrgRow {
+                school: school.name.clone(),
+                policy: p.title.clone(),
+                number: p.number,
+                signed: p.overall.signed,
+                total: p.overall.total,
+                percent: p.overall.percent(),
+                overdue: p.count(Standing::Overdue),
+            });
+        }
+    }
+    let view = OrganisationComplianceView {
+        nav: Nav::for_user(&user),
+        schools: facts.len(),
+        signed: rows.iter().map(|r| r.signed).sum(),
+        total: rows.iter().map(|r| r.total).sum(),
+        overdue: rows.iter().map(|r| r.overdue).sum(),
+        rows,
+    };
+    Ok(page(&view)?.into_response())
+}
