@@ -1,0 +1,89 @@
+// The school administrator finds who has not signed the AUP, narrows the list to one role,
+// and downloads it as CSV; axe finds no serious or critical violation on the dashboard.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { startDemo } from '../lib/demo-server.mjs';
+import {
+  assertNoPageErrors,
+  assertNoSeriousA11yViolations,
+  describeViolations,
+  launchBrowser,
+  login,
+  newPage,
+} from '../lib/browser.mjs';
+
+describe('the compliance dashboard', () => {
+  let server;
+  let browser;
+  let page;
+  let admin;
+  const minor = [];
+  before(async () => {
+    server = await startDemo();
+    browser = await launchBrowser();
+    admin = server.account('School administrator', 0);
+    page = await newPage(browser, server.baseURL);
+  });
+  after(async () => {
+    if (minor.length) console.log(`axe: moderate or minor findings, for the record:\n${minor.join('\n')}`);
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function check(what) {
+    const rest = await assertNoSeriousA11yViolations(page, what);
+    if (rest.length) minor.push(`${what}:\n${describeViolations(rest)}`);
+  }
+
+  async function listed() {
+    return (await page.locator('table.people tbody tr td:first-child .name').allInnerTexts()).map((t) => t.trim());
+  }
+
+  it('the administrator finds who has not signed from the navigation', async () => {
+    await login(page, admin);
+    await Promise.all([
+      page.waitForURL('**/compliance'),
+      page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Compliance' }).click(),
+    ]);
+    const heading = (await page.locator('#people-heading').innerText()).trim();
+    assert.match(heading, /^Who has not signed \(\d+\)$/);
+    const names = await listed();
+    assert.ok(names.includes('Gareth Evans'), `the governor is listed: ${names}`);
+    assert.ok(names.includes('Sam Taylor'), `a member of staff is listed: ${names}`);
+    assert.ok(await page.locator('figure svg[role=img]').isVisible(), 'the progress chart is drawn');
+    assertNoPageErrors(page);
+  });
+
+  it('the dashboard has no serious or critical axe violations, with the progress table open', async () => {
+    await check('the compliance dashboard');
+    await page.locator('details summary', { hasText: 'Show the progress as a table' }).click();
+    await check('the compliance dashboard with the progress table open');
+  });
+
+  it('filtering by role leaves only the people in that role', async () => {
+    await page.getByLabel('Role', { exact: true }).selectOption({ label: 'Governor' });
+    await Promise.all([
+      page.waitForURL(/role=governor/),
+      page.getByRole('button', { name: 'Filter' }).click(),
+    ]);
+    assert.deepEqual(await listed(), ['Gareth Evans']);
+    assert.equal(await page.getByLabel('Role', { exact: true }).inputValue(), 'governor', 'the filter is kept');
+    await check('the filtered compliance dashboard');
+    assertNoPageErrors(page);
+  });
+
+  it('the filtered list downloads as a CSV with only those people', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download the people not signed, with these filters (CSV)' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^outstanding-demo-\d{4}-\d{2}-\d{2}\.csv$/);
+    const text = (await readFile(await download.path(), 'utf8')).replace(/^\uFEFF/, '');
+    const lines = text.trim().split(/\r\n/);
+    assert.match(lines[0], /^"Name","Email","Roles","Policy","Status"/);
+    assert.equal(lines.length, 2, text);
+    assert.match(lines[1], /^"Gareth Evans","governor@demo\.example","Governor","ICT Acceptable Use Policy version 1"/);
+  });
+});
