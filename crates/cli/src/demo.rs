@@ -155,6 +155,11 @@ pub async fn ensure(
         undersign_web::auth::check_new_password(pw, pw)
             .map_err(|e| anyhow!("--demo-password: {e}"))?;
     }
+    if extra > 0 && demo_password.is_none() {
+        return Err(anyhow!(
+            "--extra-staff needs --demo-password (the load-test accounts share it)"
+        ));
+    }
     let schools = store.schools().await?;
     let existing = match store.school_by_slug(SCHOOL_SLUG).await? {
         Some(s) => Some(s),
