@@ -67,6 +67,62 @@ impl Actor {
             school: self.school,
         })
     }
+
+    /// Reception: the receptionist, the leadership team and the headteacher see who is on
+    /// site, print the fire roll, sign visitors out and sign in for a visitor (assisted).
+    pub fn reception(&self) -> Option<Reception> {
+        self.has_any(&[Role::Receptionist, Role::LeadershipTeam, Role::Headteacher])
+            .then_some(Reception {
+                school: self.school,
+                by: self.person,
+            })
+    }
+
+    /// The school administrator and the headteacher register and revoke kiosks and set
+    /// the visitor rules (re-signing interval, retention).
+    pub fn kiosk_admin(&self) -> Option<KioskAdmin> {
+        self.has_any(&[Role::SchoolAdministrator, Role::Headteacher])
+            .then_some(KioskAdmin {
+                school: self.school,
+                by: self.person,
+            })
+    }
+}
+
+/// Works the reception desk of one school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reception {
+    school: SchoolId,
+    by: PersonId,
+}
+
+impl Reception {
+    pub fn school(&self) -> SchoolId {
+        self.school
+    }
+    pub fn by(&self) -> PersonId {
+        self.by
+    }
+}
+
+/// Registers and revokes kiosks and sets the visitor rules in one school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KioskAdmin {
+    school: SchoolId,
+    by: PersonId,
+}
+
+impl KioskAdmin {
+    pub fn school(&self) -> SchoolId {
+        self.school
+    }
+    pub fn by(&self) -> PersonId {
+        self.by
+    }
+    /// For the command line only (`undersign demo`), acting as the named administrator.
+    pub fn for_operator(school: SchoolId, by: PersonId) -> Self {
+        Self { school, by }
+    }
 }
 
 /// May create policies and publish versions in one school.
@@ -176,6 +232,23 @@ mod tests {
         for role in Role::ALL.into_iter().filter(|r| *r != Role::Headteacher) {
             assert!(actor(&[role]).policy_publisher().is_none(), "{role:?}");
         }
+    }
+
+    #[test]
+    fn reception_is_for_the_receptionist_leadership_and_headteacher() {
+        for role in [Role::Receptionist, Role::LeadershipTeam, Role::Headteacher] {
+            assert!(actor(&[role]).reception().is_some(), "{role:?}");
+        }
+        for role in [
+            Role::Staff,
+            Role::Governor,
+            Role::SchoolAdministrator,
+            Role::Dsl,
+        ] {
+            assert!(actor(&[role]).reception().is_none(), "{role:?}");
+        }
+        assert!(actor(&[Role::SchoolAdministrator]).kiosk_admin().is_some());
+        assert!(actor(&[Role::Receptionist]).kiosk_admin().is_none());
     }
 
     #[test]

@@ -42,4 +42,8 @@ id_type!(
     SignatureId,
     /// A recorded decline.
     DeclineId,
+    /// A reception kiosk (a tablet registered by the school administrator).
+    KioskId,
+    /// One visit: a visitor signed in at reception.
+    VisitId,
 );

@@ -13,10 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::ids::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
+use crate::ids::{
+    DeclineId, KioskId, PersonId, PolicyId, SchoolId, SignatureId, VersionId, VisitId,
+};
 use crate::person::{Audience, Role};
 use crate::policy::ChangeKind;
 use crate::signing::{AcknowledgedReference, AuthMethod};
+use crate::visits::SignOutBy;
 
 /// The hash before the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -82,6 +85,53 @@ pub enum Event {
         user_agent: String,
         auth: AuthMethod,
     },
+    /// A reception kiosk was registered (its device token is never recorded).
+    KioskRegistered {
+        kiosk: KioskId,
+        name: String,
+        by: PersonId,
+    },
+    /// A kiosk's token was revoked: it can sign nobody in from now on.
+    KioskRevoked {
+        kiosk: KioskId,
+        by: PersonId,
+    },
+    /// A visitor signed in. Their personal data is only present as a salted hash, so the
+    /// entry survives the purge of the data; `signature` is the visitor AUP signed now,
+    /// or `None` when the earlier visit `covered_by` still covers them.
+    VisitorSignedIn {
+        visit: VisitId,
+        host: PersonId,
+        personal_sha256: String,
+        signature: Option<VisitorSignatureEvidence>,
+        covered_by: Option<VisitId>,
+        ip: String,
+        user_agent: String,
+        auth: AuthMethod,
+    },
+    /// A visitor signed out, or was signed out at the end of the day (`flagged`).
+    VisitorSignedOut {
+        visit: VisitId,
+        by: SignOutBy,
+        flagged: bool,
+    },
+    /// The personal data of these visits (and the salts of their hashes) was removed at
+    /// the end of the school's retention period.
+    VisitorDataPurged {
+        visits: Vec<VisitId>,
+        retention_days: i64,
+    },
+}
+
+/// The visitor AUP as signed at a visit, without anything personal (the typed name and
+/// the signature's hash are inside the visit's salted personal hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorSignatureEvidence {
+    pub version: VersionId,
+    pub text_sha256: String,
+    pub declaration: String,
+    pub mark_kind: String,
+    pub references: Vec<AcknowledgedReference>,
 }
 
 impl Event {
@@ -94,6 +144,11 @@ impl Event {
             Event::Viewed { .. } => "viewed",
             Event::Signed { .. } => "signed",
             Event::Declined { .. } => "declined",
+            Event::KioskRegistered { .. } => "kiosk_registered",
+            Event::KioskRevoked { .. } => "kiosk_revoked",
+            Event::VisitorSignedIn { .. } => "visitor_signed_in",
+            Event::VisitorSignedOut { .. } => "visitor_signed_out",
+            Event::VisitorDataPurged { .. } => "visitor_data_purged",
         }
     }
 }

@@ -18,5 +18,6 @@ pub mod school;
 pub mod signing;
 pub mod store;
 pub mod time;
+pub mod visits;
 
 pub use ids::*;

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::access::OrganisationViewer;
-use crate::access::{ComplianceViewer, PeopleAdmin, PolicyPublisher, WebRulesOwner};
+use crate::access::{
+    ComplianceViewer, KioskAdmin, PeopleAdmin, PolicyPublisher, Reception, WebRulesOwner,
+};
 use crate::blocking::{BlockReport, NewBlockReport};
 use crate::compliance::{DaysToSign, SchoolFacts, SignatureExportRow};
 use crate::ids::*;
@@ -21,6 +23,9 @@ use crate::roster::{ExistingPerson, Roster, RosterError, RosterPlan};
 use crate::school::{NewSchool, Organisation, School};
 use crate::signing::{
     Decline, DeclineInput, Obligation, RequestContext, SignOutcome, Signature, SignatureInput,
+};
+use crate::visits::{
+    Coverage, Kiosk, KioskName, NewVisit, SignOutBy, Visit, VisitorDetails, VisitorSettings,
 };
 
 /// What can go wrong in a store. `Conflict` and `NotFound` carry messages fit for users;
@@ -284,6 +289,98 @@ pub trait RosterImport: Send + Sync {
     ) -> StoreResult<RosterOutcome>;
 }
 
+/// Reception: kiosks, visitor sign-in and sign-out, the visitor rules and the purge of
+/// visitor personal data.
+#[async_trait]
+pub trait Visits: Send + Sync {
+    /// Registers a kiosk waiting for enrolment with the one-time code whose hash is
+    /// `enrolment_sha256`, valid until `expires`. Recorded in the ledger.
+    async fn register_kiosk(
+        &self,
+        admin: &KioskAdmin,
+        name: &KioskName,
+        enrolment_sha256: &str,
+        expires: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Kiosk>;
+    /// Exchanges an unexpired, unused enrolment code for the device token (hash): the
+    /// code is spent. `None` if no kiosk waits for that code.
+    async fn enrol_kiosk(
+        &self,
+        enrolment_sha256: &str,
+        token_sha256: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Kiosk>>;
+    /// The enrolled, unrevoked kiosk holding this token.
+    async fn kiosk_by_token(&self, token_sha256: &str) -> StoreResult<Option<Kiosk>>;
+    async fn kiosks(&self, admin: &KioskAdmin) -> StoreResult<Vec<Kiosk>>;
+    /// Revokes a kiosk: its token is refused from now on. Recorded in the ledger.
+    async fn revoke_kiosk(
+        &self,
+        admin: &KioskAdmin,
+        kiosk: KioskId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Kiosk>;
+
+    /// The school's visitor rules (defaults until set).
+    async fn visitor_settings(&self, school: SchoolId) -> StoreResult<VisitorSettings>;
+    async fn set_visitor_settings(
+        &self,
+        admin: &KioskAdmin,
+        settings: VisitorSettings,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The version visitors sign now: the newest published version, for visitors, of the
+    /// first such policy by title.
+    async fn visitor_policy(&self, school: SchoolId) -> StoreResult<Option<PolicyVersion>>;
+    /// Whether this visitor (recognised by email or visitor code, and the same name) must
+    /// sign the visitor AUP now.
+    async fn coverage(
+        &self,
+        school: SchoolId,
+        details: &VisitorDetails,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Coverage>;
+    /// Signs a visitor in, with their signature or under an earlier one that still covers
+    /// them, and records it in the ledger. Refused if a signature is needed and missing,
+    /// or is of another version than the current visitor AUP.
+    async fn sign_in_visitor(&self, visit: NewVisit, at: DateTime<Utc>) -> StoreResult<Visit>;
+    async fn visit(&self, school: SchoolId, id: VisitId) -> StoreResult<Option<Visit>>;
+    /// Everyone on site now, by arrival.
+    async fn on_site(&self, reception: &Reception) -> StoreResult<Vec<Visit>>;
+    /// Visits that arrived since `since`, newest first (on site or not).
+    async fn visits_since(
+        &self,
+        reception: &Reception,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<Visit>>;
+    /// On-site visits whose visitor code, email or name is `who` (for signing out at a kiosk).
+    async fn find_on_site(&self, school: SchoolId, who: &str) -> StoreResult<Vec<Visit>>;
+    /// Signs a visitor out. Recorded in the ledger.
+    async fn sign_out_visitor(
+        &self,
+        school: SchoolId,
+        visit: VisitId,
+        by: SignOutBy,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Visit>;
+    /// Signs out (and flags) everyone still on site who arrived before `cutoff`.
+    async fn sign_out_overdue(
+        &self,
+        school: SchoolId,
+        cutoff: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitId>>;
+    /// Removes the personal data and salts of visits that arrived before `before` and
+    /// are no longer on site; records one `visitor_data_purged` entry naming them.
+    async fn purge_visitor_data(
+        &self,
+        school: SchoolId,
+        before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitId>>;
+}
+
 /// Everything the application needs from a database.
 pub trait Store:
     Schools
@@ -294,6 +391,7 @@ pub trait Store:
     + BlockReports
     + Compliance
     + RosterImport
+    + Visits
     + Send
     + Sync
 {

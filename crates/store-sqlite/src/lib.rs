@@ -28,6 +28,8 @@ mod roster;
 mod schools;
 #[path = "../../store-sql/signing.rs"]
 mod signing;
+#[path = "../../store-sql/visits.rs"]
+mod visits;
 
 /// The store the shared query modules implement the traits for.
 type BackendStore = SqliteStore;

@@ -3,9 +3,11 @@
 mod assets;
 mod blocked;
 mod compliance;
+mod kiosk;
 mod me;
 mod people;
 mod policies;
+mod reception;
 mod roster;
 mod signing;
 
@@ -23,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .merge(people::router())
         .merge(compliance::router())
         .merge(roster::router())
+        .merge(kiosk::router())
+        .merge(reception::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

@@ -19,6 +19,8 @@ pub struct Nav {
     pub can_see_compliance: bool,
     pub can_own_web_rules: bool,
     pub can_see_organisation: bool,
+    pub can_work_reception: bool,
+    pub can_manage_kiosks: bool,
 }
 
 impl Nav {
@@ -36,6 +38,8 @@ impl Nav {
             can_see_compliance: user.actor.compliance_viewer().is_some(),
             can_own_web_rules: user.actor.web_rules_owner().is_some(),
             can_see_organisation: user.actor.organisation_viewer().is_some(),
+            can_work_reception: user.actor.reception().is_some(),
+            can_manage_kiosks: user.actor.kiosk_admin().is_some(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod sessions;
 mod signing;
 mod tamper;
 mod tenancy;
+mod visits;
 
 undersign_store_contract::db_tests! {
     schools: [
@@ -80,6 +81,15 @@ undersign_store_contract::db_tests! {
     blocking: [
         a_report_is_kept_with_its_reporter_and_listed_newest_first,
         reports_are_seen_only_by_their_own_school,
+    ],
+    visits: [
+        a_kiosk_enrols_once_and_a_revoked_kiosk_is_refused,
+        a_visitor_signs_in_at_a_kiosk_and_out_again,
+        a_repeat_visitor_signs_again_only_after_a_major_version_or_n_days,
+        two_kiosks_sign_visitors_in_at_the_same_time,
+        visitors_left_on_site_are_signed_out_at_the_end_of_the_day_and_flagged,
+        the_purge_removes_visitor_names_and_the_chain_still_verifies,
+        a_host_from_another_school_is_refused_and_reception_sees_only_its_own,
     ],
     compliance: [
         the_dashboard_shows_who_signed_and_who_is_overdue,

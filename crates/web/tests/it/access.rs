@@ -15,10 +15,14 @@ enum Who {
     /// Only the person who made the seeded signature (the staff member).
     Signer,
     Roles(&'static [Role]),
+    /// No person at all: only an enrolled kiosk device (its own cookie, no login).
+    KioskOnly,
 }
 
 const PUBLISHER: &[Role] = &[Role::Headteacher];
 const PEOPLE_ADMIN: &[Role] = &[Role::Headteacher, Role::SchoolAdministrator];
+const KIOSK_ADMIN: &[Role] = &[Role::Headteacher, Role::SchoolAdministrator];
+const RECEPTION: &[Role] = &[Role::Receptionist, Role::LeadershipTeam, Role::Headteacher];
 const COMPLIANCE: &[Role] = &[
     Role::Headteacher,
     Role::LeadershipTeam,
@@ -45,6 +49,14 @@ fn sign_form(p: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
         ("signature_kind", "typed".into()),
         ("typed_signature", p.full_name.to_string()),
         ("ack", s.reference.to_string()),
+    ]
+}
+
+fn visitor_form(_: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", "Vera Visitor".into()),
+        ("host", s.people[&Role::Staff].id.to_string()),
+        ("reason", "Cannot use the screen".into()),
     ]
 }
 
@@ -107,6 +119,43 @@ fn routes() -> Vec<Route> {
             "/web-rules/reports",
             Roles(&[Role::NetworkManager]),
             none,
+        ),
+        r(Method::GET, "/kiosk", KioskOnly, none),
+        r(Method::GET, "/kiosk/sign-in", KioskOnly, none),
+        r(Method::POST, "/kiosk/sign-in", KioskOnly, visitor_form),
+        r(Method::POST, "/kiosk/sign", KioskOnly, visitor_form),
+        r(Method::GET, "/kiosk/welcome/1", KioskOnly, none),
+        r(Method::GET, "/kiosk/sign-out", KioskOnly, none),
+        r(Method::POST, "/kiosk/sign-out", KioskOnly, |_, _| {
+            vec![("who", "ABCD-EF23".into())]
+        }),
+        r(Method::GET, "/kiosk/enrol", Anyone, none),
+        r(Method::POST, "/kiosk/enrol", Anyone, |_, _| {
+            vec![("code", "not-a-code".into())]
+        }),
+        r(Method::GET, "/kiosks", Roles(KIOSK_ADMIN), none),
+        r(Method::POST, "/kiosks", Roles(KIOSK_ADMIN), |_, _| {
+            vec![("name", "Side door".into())]
+        }),
+        r(
+            Method::POST,
+            "/kiosks/settings",
+            Roles(KIOSK_ADMIN),
+            |_, _| {
+                vec![
+                    ("resign_after_days", "30".into()),
+                    ("retention_days", "90".into()),
+                ]
+            },
+        ),
+        r(Method::GET, "/reception", Roles(RECEPTION), none),
+        r(Method::GET, "/reception/fire-roll", Roles(RECEPTION), none),
+        r(Method::GET, "/reception/assist", Roles(RECEPTION), none),
+        r(
+            Method::POST,
+            "/reception/assist",
+            Roles(RECEPTION),
+            visitor_form,
         ),
         r(Method::GET, "/me", LoggedIn, none),
         r(Method::GET, "/account/password", LoggedIn, none),
@@ -278,6 +327,7 @@ fn allowed(who: Who, role: Option<Role>) -> bool {
         (Who::LoggedIn, Some(_)) => true,
         (Who::Signer, Some(r)) => r == Role::Staff,
         (Who::Roles(roles), Some(r)) => roles.contains(&r),
+        (Who::KioskOnly, _) => false,
     }
 }
 

@@ -6,5 +6,6 @@ mod access;
 mod blocked;
 mod compliance;
 mod forms;
+mod kiosk;
 mod roster;
 mod support;

@@ -1,0 +1,343 @@
+//! Reception: who is on site now (for the receptionist, the leadership team and the
+//! headteacher), the fire roll to print, signing a visitor out, and signing in for a
+//! visitor who cannot use the kiosk (recorded as assisted, by whom and why).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use chrono::Duration;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use undersign_core::access::Reception;
+use undersign_core::signing::AuthMethod;
+use undersign_core::visits::{AssistReason, NewVisit, SignOutBy, Visit, VisitState};
+use undersign_core::{ReferenceId, VisitId};
+
+use super::FieldError;
+use super::kiosk::{
+    DetailsForm, HostOption, PolicyShown, SigningForm, field_error, fresh_code_and_salt, hosts,
+    policy_shown, refusal_to_field,
+};
+use crate::AppState;
+use crate::auth::{Client, CurrentUser};
+use crate::error::{AppError, AppResult};
+use crate::render::{Nav, page, when};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reception", get(on_site))
+        .route("/reception/fire-roll", get(fire_roll))
+        .route("/reception/visits/{visit}/sign-out", post(sign_out))
+        .route("/reception/assist", get(assist_page).post(assist))
+}
+
+fn reception(user: &CurrentUser) -> AppResult<Reception> {
+    user.actor.reception().ok_or(AppError::Forbidden)
+}
+
+/// One visitor as listed at reception.
+struct VisitRow {
+    id: i64,
+    name: String,
+    organisation: String,
+    host: String,
+    car: String,
+    arrived: String,
+    left: String,
+    how: String,
+    flagged: bool,
+}
+
+fn row(v: &Visit, tz: &str) -> VisitRow {
+    let personal = v.personal.as_ref();
+    let how = match (&v.auth, v.signed_version.is_some()) {
+        (AuthMethod::Assisted { reason, .. }, _) => format!("Signed with help: {reason}"),
+        (_, true) => "Signed at the kiosk".to_string(),
+        (_, false) => "Earlier signature".to_string(),
+    };
+    let left = match &v.state {
+        VisitState::OnSite => String::new(),
+        VisitState::SignedOut { at, .. } | VisitState::AutoSignedOut { at } => when(*at, tz),
+    };
+    VisitRow {
+        id: v.id.0,
+        name: v.name().to_string(),
+        organisation: personal
+            .and_then(|p| p.organisation.clone())
+            .unwrap_or_default(),
+        host: v.host_name.clone(),
+        car: personal
+            .and_then(|p| p.car_registration.clone())
+            .unwrap_or_default(),
+        arrived: when(v.arrived_at, tz),
+        left,
+        how,
+        flagged: v.state.flagged(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reception.html")]
+struct ReceptionView {
+    nav: Nav,
+    on_site: Vec<VisitRow>,
+    recent: Vec<VisitRow>,
+}
+
+async fn on_site(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let desk = reception(&user)?;
+    let tz = &user.school.timezone;
+    let on_site = state
+        .store
+        .on_site(&desk)
+        .await?
+        .iter()
+        .map(|v| row(v, tz))
+        .collect();
+    let since = undersign_core::time::now() - Duration::days(7);
+    let recent = state
+        .store
+        .visits_since(&desk, since)
+        .await?
+        .iter()
+        .filter(|v| v.state != VisitState::OnSite)
+        .map(|v| row(v, tz))
+        .collect();
+    Ok(page(&ReceptionView {
+        nav: Nav::for_user(&user),
+        on_site,
+        recent,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "reception_fire_roll.html")]
+struct FireRollView {
+    nav: Nav,
+    school_name: String,
+    generated: String,
+    rows: Vec<VisitRow>,
+}
+
+async fn fire_roll(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let desk = reception(&user)?;
+    let tz = &user.school.timezone;
+    let rows = state
+        .store
+        .on_site(&desk)
+        .await?
+        .iter()
+        .map(|v| row(v, tz))
+        .collect();
+    Ok(page(&FireRollView {
+        nav: Nav::for_user(&user),
+        school_name: user.school.name.clone(),
+        generated: when(undersign_core::time::now(), tz),
+        rows,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<VisitId>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    let desk = reception(&user)?;
+    state
+        .store
+        .sign_out_visitor(
+            desk.school(),
+            id,
+            SignOutBy::Receptionist { person: desk.by() },
+            undersign_core::time::now(),
+        )
+        .await?;
+    Ok(Redirect::to("/reception").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "reception_assist.html")]
+struct AssistView {
+    nav: Nav,
+    hosts: Vec<HostOption>,
+    entered: DetailsForm,
+    reason: String,
+    policy: PolicyShown,
+    errors: Vec<FieldError>,
+    declaration_ticked: bool,
+    typed_name: String,
+    signature_kind: String,
+    typed_signature: String,
+}
+
+async fn assist_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let desk = reception(&user)?;
+    let version = state
+        .store
+        .visitor_policy(desk.school())
+        .await?
+        .ok_or_else(|| AppError::Conflict("no visitor policy is published yet".into()))?;
+    Ok(page(&AssistView {
+        nav: Nav::for_user(&user),
+        hosts: hosts(&state, desk.school()).await?,
+        entered: DetailsForm::default(),
+        reason: String::new(),
+        policy: policy_shown(&version, &BTreeSet::new())?,
+        errors: Vec::new(),
+        declaration_ticked: false,
+        typed_name: String::new(),
+        signature_kind: "typed".into(),
+        typed_signature: String::new(),
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct AssistPost {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    car_registration: String,
+    #[serde(default)]
+    visitor_code: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    declaration: Option<String>,
+    #[serde(default)]
+    typed_name: String,
+    #[serde(default)]
+    signature_kind: String,
+    #[serde(default)]
+    typed_signature: String,
+    #[serde(default)]
+    signature_png: String,
+    #[serde(default)]
+    ack: Vec<ReferenceId>,
+}
+
+async fn assist(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: Client,
+    Form(form): Form<AssistPost>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    let desk = reception(&user)?;
+    let hosts = hosts(&state, desk.school()).await?;
+    let entered = DetailsForm {
+        kiosk_token: String::new(),
+        name: form.name,
+        organisation: form.organisation,
+        host: form.host,
+        email: form.email,
+        car_registration: form.car_registration,
+        visitor_code: form.visitor_code,
+    };
+    let signing = SigningForm {
+        version: form.version,
+        declaration: form.declaration,
+        typed_name: form.typed_name,
+        signature_kind: form.signature_kind,
+        typed_signature: form.typed_signature,
+        signature_png: form.signature_png,
+        ack: form.ack,
+    };
+    let current = state
+        .store
+        .visitor_policy(desk.school())
+        .await?
+        .ok_or_else(|| AppError::Conflict("no visitor policy is published yet".into()))?;
+    let mut errors = Vec::new();
+    let reason = AssistReason::parse(&form.reason)
+        .map_err(|e| errors.push(field_error(&e)))
+        .ok();
+    let details = entered.check(&hosts).map_err(|e| errors.extend(e)).ok();
+    let shown_current = signing.version.trim() == current.id.to_string();
+    if !shown_current {
+        errors.push(FieldError::new(
+            "declaration",
+            "The visitor policy has just been replaced: read the new version below with the visitor, then sign",
+        ));
+    }
+    let signature = match &details {
+        Some(d) if shown_current => signing
+            .check(d, &current)
+            .map_err(|e| errors.extend(e))
+            .ok(),
+        _ => None,
+    };
+    if let (Some(details), Some(signature), Some(reason), true) =
+        (details, signature, reason, errors.is_empty())
+    {
+        let (new_code, salt) = fresh_code_and_salt();
+        let auth = AuthMethod::Assisted {
+            by: desk.by(),
+            reason: reason.as_str().to_string(),
+        };
+        match state
+            .store
+            .sign_in_visitor(
+                NewVisit {
+                    school: desk.school(),
+                    details,
+                    signature: Some(signature),
+                    kiosk: None,
+                    context: client.context(auth),
+                    new_code,
+                    salt,
+                },
+                undersign_core::time::now(),
+            )
+            .await
+        {
+            Ok(visit) => {
+                tracing::info!(school = %desk.school(), visit = %visit.id, by = %desk.by(), "visitor signed in with help");
+                return Ok(Redirect::to("/reception").into_response());
+            }
+            Err(e) => errors.push(refusal_to_field(e)?),
+        }
+    }
+    let acknowledged: BTreeSet<ReferenceId> = signing.ack.iter().copied().collect();
+    let view = AssistView {
+        nav: Nav::for_user(&user),
+        hosts,
+        entered,
+        reason: form.reason.chars().take(600).collect(),
+        policy: policy_shown(&current, &acknowledged)?,
+        errors,
+        declaration_ticked: signing.declaration.is_some() && shown_current,
+        typed_name: signing.typed_name,
+        signature_kind: if signing.signature_kind == "drawn" {
+            "drawn".into()
+        } else {
+            "typed".into()
+        },
+        typed_signature: signing.typed_signature,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response())
+}

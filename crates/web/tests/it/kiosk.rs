@@ -1,0 +1,526 @@
+//! The reception kiosk and the reception desk in process: enrolment, visitor sign-in and
+//! sign-out, repeat visitors, refusals that store nothing, revoked and forged kiosk keys,
+//! assisted signing, the fire roll and the end-of-day job.
+
+use axum::http::{Method, StatusCode, header};
+use undersign_core::access::KioskAdmin;
+use undersign_core::access::PolicyPublisher;
+use undersign_core::person::Role;
+use undersign_core::visits::{EnrolmentCode, KioskName};
+
+use crate::support::{Reply, SchoolSeed, Session, TestApp};
+
+/// A browser that is an enrolled kiosk: its cookie (no person session).
+async fn enrol(app: &TestApp, school: &SchoolSeed, n: u8) -> Session {
+    let admin =
+        KioskAdmin::for_operator(school.school, school.people[&Role::SchoolAdministrator].id);
+    let code = EnrolmentCode::from_random([n; 10]);
+    let now = undersign_core::time::now();
+    app.store
+        .register_kiosk(
+            &admin,
+            &KioskName::parse(&format!("Kiosk {n}")).unwrap(),
+            &code.sha256(),
+            now + chrono::Duration::hours(1),
+            now,
+        )
+        .await
+        .unwrap();
+    let reply = app
+        .send(
+            Method::POST,
+            "/kiosk/enrol",
+            None,
+            Some(&[("code", code.display().to_lowercase())]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let set = reply
+        .headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_string();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    Session {
+        cookie: set.split(';').next().unwrap().to_string(),
+        csrf: String::new(),
+    }
+}
+
+fn value_of(reply: &Reply, selector: &str) -> String {
+    let doc = scraper::Html::parse_document(&reply.body);
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap_or_else(|| panic!("no {selector} in {}", reply.body))
+        .to_string()
+}
+
+async fn kiosk_token(app: &TestApp, kiosk: &Session) -> String {
+    let page = app.get("/kiosk/sign-in", kiosk).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    value_of(&page, "input[name=kiosk_token]")
+}
+
+fn details(school: &SchoolSeed, name: &str, email: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.to_string()),
+        ("organisation", "Acme Ltd".into()),
+        ("host", school.people[&Role::Staff].id.to_string()),
+        ("email", email.to_string()),
+        ("car_registration", "ab12 cde".into()),
+        ("visitor_code", String::new()),
+    ]
+}
+
+async fn kiosk_post(
+    app: &TestApp,
+    kiosk: &Session,
+    path: &str,
+    fields: &[(&'static str, String)],
+) -> Reply {
+    let mut all = vec![("kiosk_token", kiosk_token(app, kiosk).await)];
+    all.extend(fields.iter().cloned());
+    app.send(Method::POST, path, Some(kiosk), Some(&all)).await
+}
+
+/// Gives the details, and signs if asked to; returns the final reply.
+async fn sign_in(
+    app: &TestApp,
+    kiosk: &Session,
+    school: &SchoolSeed,
+    name: &str,
+    email: &str,
+) -> Reply {
+    let fields = details(school, name, email);
+    let first = kiosk_post(app, kiosk, "/kiosk/sign-in", &fields).await;
+    if first.status != StatusCode::OK {
+        return first;
+    }
+    let mut signing = fields.clone();
+    signing.extend([
+        ("version", value_of(&first, "input[name=version]")),
+        ("declaration", "yes".into()),
+        ("typed_name", name.to_lowercase()),
+        ("signature_kind", "typed".into()),
+        ("typed_signature", name.to_string()),
+        ("ack", school.reference.to_string()),
+    ]);
+    kiosk_post(app, kiosk, "/kiosk/sign", &signing).await
+}
+
+async fn visits_in_ledger(app: &TestApp, school: &SchoolSeed) -> usize {
+    app.store
+        .ledger_entries(school.school)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "visitor_signed_in")
+        .count()
+}
+
+#[tokio::test]
+async fn a_visitor_signs_in_at_the_kiosk_reads_the_policy_and_signs_out_with_their_code() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 1).await;
+    let start = app.get("/kiosk", &kiosk).await;
+    assert_eq!(start.status, StatusCode::OK);
+    assert_eq!(start.select_text("h1"), vec!["Welcome to School school-a"]);
+
+    let fields = details(&app.a, "Vera Visitor", "vera@acme.example");
+    let sign_page = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+    assert_eq!(sign_page.status, StatusCode::OK, "{}", sign_page.body);
+    assert!(
+        sign_page
+            .select_text("article.policy-text")
+            .join(" ")
+            .contains("I will not share passwords")
+    );
+    assert_eq!(value_of(&sign_page, "input[name=name]"), "Vera Visitor");
+
+    let done = sign_in(&app, &kiosk, &app.a, "Vera Visitor", "vera@acme.example").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let welcome = app.get(done.location(), &kiosk).await;
+    assert_eq!(welcome.status, StatusCode::OK);
+    let code = welcome.select_text("#visitor-code").join("");
+    assert_eq!(code.len(), 9, "{code}");
+
+    let entry = app
+        .store
+        .ledger_entries(app.a.school)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(entry.kind, "visitor_signed_in");
+    let payload: serde_json::Value = serde_json::from_str(&entry.payload).unwrap();
+    assert_eq!(payload["event"]["auth"]["method"], "kiosk");
+    assert!(!entry.payload.contains("Vera"));
+
+    let desk = app.login(&app.a.people[&Role::Receptionist]).await;
+    let list = app.get("/reception", &desk).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let cells = list.select_text("#on-site tbody td");
+    assert_eq!(cells[0], "Vera Visitor");
+    assert_eq!(cells[1], "Acme Ltd");
+    assert_eq!(cells[4], "AB12 CDE");
+    assert_eq!(cells[5], "Signed at the kiosk");
+
+    let out = kiosk_post(
+        &app,
+        &kiosk,
+        "/kiosk/sign-out",
+        &[("who", code.to_lowercase())],
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert_eq!(out.select_text("h1"), vec!["Goodbye, Vera Visitor"]);
+    let list = app.get("/reception", &desk).await;
+    assert_eq!(list.select_text("#no-visitors").len(), 1);
+    // The welcome page of a visit is not shown on another kiosk.
+    let other = enrol(&app, &app.a, 2).await;
+    assert_eq!(
+        app.get(done.location(), &other).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_returning_visitor_signs_again_only_after_a_major_version() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 3).await;
+    let first = sign_in(&app, &kiosk, &app.a, "Rita Repeat", "rita@acme.example").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    // Straight to the welcome page: no policy to read, no signature.
+    let again = kiosk_post(
+        &app,
+        &kiosk,
+        "/kiosk/sign-in",
+        &details(&app.a, "Rita Repeat", "RITA@acme.example"),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let welcome = app.get(again.location(), &kiosk).await;
+    assert!(
+        welcome
+            .select_text(".notice")
+            .join(" ")
+            .contains("earlier signature")
+    );
+    assert_eq!(visits_in_ledger(&app, &app.a).await, 2);
+
+    let head = app.a.people[&Role::Headteacher].id;
+    app.store
+        .publish(
+            &PolicyPublisher::for_operator(app.a.school, head),
+            app.a.draft,
+            undersign_core::time::now(),
+        )
+        .await
+        .unwrap();
+    let after_major = kiosk_post(
+        &app,
+        &kiosk,
+        "/kiosk/sign-in",
+        &details(&app.a, "Rita Repeat", "rita@acme.example"),
+    )
+    .await;
+    assert_eq!(after_major.status, StatusCode::OK, "{}", after_major.body);
+    assert!(after_major.select_text("#sign-form").len() == 1);
+    assert!(
+        after_major
+            .select_text(".lead")
+            .join(" ")
+            .contains("sign it again")
+    );
+    assert_eq!(
+        visits_in_ledger(&app, &app.a).await,
+        2,
+        "nothing stored before signing"
+    );
+}
+
+#[tokio::test]
+async fn bad_visitor_input_is_refused_with_a_clear_message_and_nothing_stored() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 4).await;
+    let entries = app.store.ledger_entries(app.a.school).await.unwrap().len();
+    let cases: Vec<(String, &str, &str)> = vec![
+        (String::new(), "Acme", "Enter your full name"),
+        ("x".repeat(5000), "Acme", "at most 100 characters"),
+        ("<script>alert(1)</script>".into(), "Acme", "not '<'"),
+        (
+            "Vera Visitor".into(),
+            "<img src=x onerror=alert(1)>",
+            "Organisation may contain only",
+        ),
+    ];
+    for (name, organisation, message) in cases {
+        let mut fields = details(&app.a, &name, "");
+        fields[1].1 = organisation.to_string();
+        let reply = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:.40}");
+        let summary = reply.select_text(".error-summary li").join(" ");
+        assert!(summary.contains(message), "{summary}");
+        assert!(
+            !reply.body.contains("<script>alert"),
+            "input must be escaped"
+        );
+        assert!(!reply.body.contains("<img src=x"), "input must be escaped");
+    }
+    // Skipping the details step with a script in the hidden fields is refused as well.
+    let mut forged = details(&app.a, "<script>x</script>", "");
+    forged.extend([("declaration", "yes".into()), ("typed_name", "x".into())]);
+    let reply = kiosk_post(&app, &kiosk, "/kiosk/sign", &forged).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A typed name that is not the visitor's.
+    let fields = details(&app.a, "Vera Visitor", "");
+    let page = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+    let mut wrong = fields.clone();
+    wrong.extend([
+        ("version", value_of(&page, "input[name=version]")),
+        ("declaration", "yes".into()),
+        ("typed_name", "Someone Else".into()),
+        ("typed_signature", "Someone Else".into()),
+        ("ack", app.a.reference.to_string()),
+    ]);
+    let reply = kiosk_post(&app, &kiosk, "/kiosk/sign", &wrong).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reply
+            .select_text(".error-summary li")
+            .join(" ")
+            .contains("does not match the name you gave")
+    );
+    // A form without the kiosk's form token.
+    let bare = app
+        .send(
+            Method::POST,
+            "/kiosk/sign-in",
+            Some(&kiosk),
+            Some(&details(&app.a, "Vera Visitor", "")),
+        )
+        .await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.store.ledger_entries(app.a.school).await.unwrap().len(),
+        entries
+    );
+}
+
+#[tokio::test]
+async fn a_forged_or_revoked_kiosk_key_is_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let forged = Session {
+        cookie: format!("undersign_kiosk={}", "A".repeat(43)),
+        csrf: String::new(),
+    };
+    let garbage = Session {
+        cookie: "undersign_kiosk=<script>".into(),
+        csrf: String::new(),
+    };
+    for who in [&forged, &garbage] {
+        let reply = app.get("/kiosk/sign-in", who).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(
+            reply
+                .select_text("h1")
+                .join("")
+                .contains("cannot sign visitors in")
+        );
+        let post = app
+            .send(
+                Method::POST,
+                "/kiosk/sign-in",
+                Some(who),
+                Some(&details(&app.a, "Vera Visitor", "")),
+            )
+            .await;
+        assert_eq!(post.status, StatusCode::FORBIDDEN);
+    }
+    let none = app.send(Method::GET, "/kiosk", None, None).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+
+    let kiosk = enrol(&app, &app.a, 5).await;
+    let token = kiosk_token(&app, &kiosk).await;
+    let admin = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let list = app.get("/kiosks", &admin).await;
+    assert!(list.select_text("tbody td").contains(&"in use".to_string()));
+    let kiosk_id = app
+        .store
+        .kiosks(&KioskAdmin::for_operator(
+            app.a.school,
+            app.a.people[&Role::SchoolAdministrator].id,
+        ))
+        .await
+        .unwrap()[0]
+        .id;
+    // Another school's administrator cannot revoke it.
+    let admin_b = app.login(&app.b.people[&Role::SchoolAdministrator]).await;
+    let foreign = app
+        .post(&format!("/kiosks/{kiosk_id}/revoke"), &admin_b, &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/kiosk", &kiosk).await.status, StatusCode::OK);
+
+    let revoked = app
+        .post(&format!("/kiosks/{kiosk_id}/revoke"), &admin, &[])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let refused = app.get("/kiosk", &kiosk).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.select_text(".lead").join("").contains("revoked"));
+    let mut fields = vec![("kiosk_token", token)];
+    fields.extend(details(&app.a, "Vera Visitor", ""));
+    let post = app
+        .send(Method::POST, "/kiosk/sign-in", Some(&kiosk), Some(&fields))
+        .await;
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
+    assert_eq!(visits_in_ledger(&app, &app.a).await, 0);
+    // A spent or unknown enrolment code does not enrol anything.
+    let reuse = app
+        .send(
+            Method::POST,
+            "/kiosk/enrol",
+            None,
+            Some(&[("code", EnrolmentCode::from_random([5; 10]).display())]),
+        )
+        .await;
+    assert_eq!(reuse.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reuse
+            .select_text(".error-summary li")
+            .join("")
+            .contains("not valid")
+    );
+}
+
+#[tokio::test]
+async fn two_kiosks_sign_visitors_in_at_the_same_time() {
+    let app = TestApp::new().await;
+    let north = enrol(&app, &app.a, 6).await;
+    let south = enrol(&app, &app.a, 7).await;
+    let (a, b) = tokio::join!(
+        sign_in(&app, &north, &app.a, "Nora North", "nora@example.org"),
+        sign_in(&app, &south, &app.a, "Sid South", "sid@example.org"),
+    );
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(b.status, StatusCode::SEE_OTHER, "{}", b.body);
+    let desk = app.login(&app.a.people[&Role::Receptionist]).await;
+    let mut names = app
+        .get("/reception/fire-roll", &desk)
+        .await
+        .select_text("#fire-roll tbody td:nth-child(2)");
+    names.sort();
+    assert_eq!(names, vec!["Nora North", "Sid South"]);
+    let entries = app.store.ledger_entries(app.a.school).await.unwrap();
+    undersign_core::ledger::verify_chain(app.a.school, &entries).unwrap();
+}
+
+#[tokio::test]
+async fn a_receptionist_signs_for_a_visitor_and_it_is_recorded_as_assisted() {
+    let app = TestApp::new().await;
+    let receptionist = &app.a.people[&Role::Receptionist];
+    let desk = app.login(receptionist).await;
+    let page = app.get("/reception/assist", &desk).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let mut fields = details(&app.a, "Ada Assisted", "");
+    fields.extend([
+        ("version", value_of(&page, "input[name=version]")),
+        ("declaration", "yes".into()),
+        ("typed_name", "Ada Assisted".into()),
+        ("signature_kind", "typed".into()),
+        ("typed_signature", "Ada Assisted".into()),
+        ("ack", app.a.reference.to_string()),
+    ]);
+    let no_reason = app.post("/reception/assist", &desk, &fields).await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        no_reason
+            .select_text(".error-summary li")
+            .join(" ")
+            .contains("Say why")
+    );
+    assert_eq!(visits_in_ledger(&app, &app.a).await, 0);
+
+    fields.push(("reason", "Cannot use the touch screen".into()));
+    let done = app.post("/reception/assist", &desk, &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let entry = app
+        .store
+        .ledger_entries(app.a.school)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&entry.payload).unwrap();
+    assert_eq!(payload["event"]["auth"]["method"], "assisted");
+    assert_eq!(payload["event"]["auth"]["by"], receptionist.id.0);
+    assert_eq!(
+        payload["event"]["auth"]["reason"],
+        "Cannot use the touch screen"
+    );
+    let list = app.get("/reception", &desk).await;
+    assert!(
+        list.select_text("#on-site td")
+            .contains(&"Signed with help: Cannot use the touch screen".to_string())
+    );
+}
+
+#[tokio::test]
+async fn reception_signs_visitors_out_the_end_of_day_job_flags_the_rest_and_other_schools_cannot() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 8).await;
+    sign_in(&app, &kiosk, &app.a, "Olga One", "").await;
+    sign_in(&app, &kiosk, &app.a, "Tim Two", "").await;
+    let desk = app.login(&app.a.people[&Role::Receptionist]).await;
+    let roll = app.get("/reception/fire-roll", &desk).await;
+    assert_eq!(roll.select_text("#fire-roll tbody tr").len(), 2);
+    let visits = app.store.on_site(&KioskReception::of(&app)).await.unwrap();
+    let olga = visits.iter().find(|v| v.name() == "Olga One").unwrap().id;
+
+    let desk_b = app.login(&app.b.people[&Role::Receptionist]).await;
+    let foreign = app
+        .post(&format!("/reception/visits/{olga}/sign-out"), &desk_b, &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let out = app
+        .post(&format!("/reception/visits/{olga}/sign-out"), &desk, &[])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let twice = app
+        .post(&format!("/reception/visits/{olga}/sign-out"), &desk, &[])
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    // Tim never signs out: the job run the next day signs him out and flags him.
+    let tomorrow = undersign_core::time::now() + chrono::Duration::days(1);
+    let report = undersign_core::visits::housekeeping(app.store.as_ref(), tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(report.auto_signed_out, 1);
+    let list = app.get("/reception", &desk).await;
+    assert_eq!(list.select_text("#no-visitors").len(), 1);
+    assert_eq!(list.select_text("#recent .tag"), vec!["Did not sign out"]);
+    // Print CSS leaves the navigation off the fire roll.
+    let css = app.send(Method::GET, "/static/app.css", None, None).await;
+    assert!(css.body.contains("@media print"));
+}
+
+/// The reception capability of school A's headteacher, for reading the store directly.
+struct KioskReception;
+
+impl KioskReception {
+    fn of(app: &TestApp) -> undersign_core::access::Reception {
+        undersign_core::access::Actor {
+            school: app.a.school,
+            person: app.a.people[&Role::Headteacher].id,
+            roles: [Role::Headteacher].into(),
+        }
+        .reception()
+        .unwrap()
+    }
+}
