@@ -32,9 +32,15 @@ export async function launchBrowser() {
 /**
  * A fresh browser context (its own cookies) with a page whose uncaught script errors and
  * Content-Security-Policy refusals are collected: `assertNoPageErrors(page)` checks them.
+ * `contextOptions` are added to the context's (e.g. a tablet's `viewport` and `hasTouch`).
  */
-export async function newPage(browser, baseURL) {
-  const context = await browser.newContext({ baseURL, locale: 'en-GB', timezoneId: 'Europe/London' });
+export async function newPage(browser, baseURL, contextOptions = {}) {
+  const context = await browser.newContext({
+    baseURL,
+    locale: 'en-GB',
+    timezoneId: 'Europe/London',
+    ...contextOptions,
+  });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   page.problems = [];

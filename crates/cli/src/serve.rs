@@ -35,6 +35,7 @@ impl Server {
             self.keys_dir.clone(),
             self.checkpoint_every,
         ));
+        let visitors = tokio::spawn(visitor_housekeeping(store.clone()));
         let state = AppState::new(
             store.clone(),
             WebConfig {
@@ -50,6 +51,7 @@ impl Server {
         );
         let served = undersign_web::serve(listener, state, shutdown_signal()).await;
         job.abort();
+        visitors.abort();
         tracing::info!("stopped serving; checkpointing before exit");
         match crate::checkpoint::checkpoint_all(store.as_ref(), &self.keys_dir).await {
             Ok(results) => {
@@ -62,6 +64,30 @@ impl Server {
             Err(e) => tracing::error!("checkpoint on exit failed: {e:#}"),
         }
         served.context("the server stopped with an error")
+    }
+}
+
+/// How often visitors left on site from an earlier day are signed out (and flagged), and
+/// visitor personal data past the school's retention period is removed.
+const VISITOR_HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Runs the visitor housekeeping now and then every [`VISITOR_HOUSEKEEPING_EVERY`]. Each
+/// step only touches rows that still need it, so several servers may run it at once.
+async fn visitor_housekeeping(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(VISITOR_HOUSEKEEPING_EVERY);
+    loop {
+        tick.tick().await;
+        match undersign_core::visits::housekeeping(store.as_ref(), undersign_core::time::now())
+            .await
+        {
+            Ok(r) if r.auto_signed_out + r.purged > 0 => tracing::info!(
+                auto_signed_out = r.auto_signed_out,
+                purged = r.purged,
+                "visitor housekeeping"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("visitor housekeeping failed: {e}"),
+        }
     }
 }
 
