@@ -17,8 +17,9 @@ use undersign_core::store::{Signing, StoreError, StoreResult};
 use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
 
 use crate::BackendStore;
+use crate::db::constraint;
 use crate::db::{Conn, Reserved, from_json, lock_school, micros, next_id, to_json, ts};
-use crate::errors::{constraint, db};
+use crate::errors::db;
 use crate::ledger::append;
 use crate::people::load_person;
 use crate::policies::{load_version, parse_audiences, parse_change_kind};

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::de::DeserializeOwned;
+use sqlx::error::ErrorKind;
 use undersign_core::SchoolId;
 use undersign_core::store::{StoreError, StoreResult};
 
@@ -73,4 +74,14 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 pub(crate) fn trusted<T: DeserializeOwned>(column: &str, text: String) -> StoreResult<T> {
     serde_json::from_value(serde_json::Value::String(text))
         .map_err(|e| StoreError::Backend(format!("column {column} is unreadable: {e}")))
+}
+
+/// The name of the constraint `e` broke, if it is one of ours.
+pub(crate) fn constraint(e: &sqlx::Error) -> Option<&str> {
+    let d = e.as_database_error()?;
+    match d.kind() {
+        ErrorKind::UniqueViolation => d.constraint(),
+        ErrorKind::ForeignKeyViolation => Some("foreign_key"),
+        _ => None,
+    }
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::de::DeserializeOwned;
+use sqlx::error::ErrorKind;
 use undersign_core::SchoolId;
 use undersign_core::store::{StoreError, StoreResult};
 
@@ -69,4 +70,51 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 pub(crate) fn trusted<T: DeserializeOwned>(column: &str, text: String) -> StoreResult<T> {
     serde_json::from_value(serde_json::Value::String(text))
         .map_err(|e| StoreError::Backend(format!("column {column} is unreadable: {e}")))
+}
+
+/// SQLite names the columns of a broken UNIQUE constraint, not the constraint: this maps
+/// them back to the names in the migration (and in the PostgreSQL schema).
+const UNIQUE_COLUMNS: &[(&str, &str)] = &[
+    ("schools.slug", "schools_slug_key"),
+    (
+        "people.school_id, people.email",
+        "people_school_id_email_key",
+    ),
+    (
+        "policy_versions.school_id, policy_versions.policy_id, policy_versions.number",
+        "policy_versions_policy_id_number_key",
+    ),
+    (
+        "signatures.school_id, signatures.person_id, signatures.version_id",
+        "signatures_person_version_key",
+    ),
+    (
+        "ledger_entries.school_id, ledger_entries.seq",
+        "ledger_entries_school_id_seq_key",
+    ),
+    (
+        "roster_members.school_id, roster_members.mis_id",
+        "roster_members_mis_id_key",
+    ),
+    (
+        "checkpoints.school_id, checkpoints.seq",
+        "checkpoints_school_id_seq_key",
+    ),
+];
+
+/// The name of the constraint `e` broke, if it is one of ours.
+pub(crate) fn constraint(e: &sqlx::Error) -> Option<&'static str> {
+    let d = e.as_database_error()?;
+    let message = d.message();
+    match d.kind() {
+        ErrorKind::UniqueViolation => {
+            let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+            UNIQUE_COLUMNS
+                .iter()
+                .find(|(cols, _)| *cols == columns)
+                .map(|(_, name)| *name)
+        }
+        ErrorKind::ForeignKeyViolation => Some("foreign_key"),
+        _ => None,
+    }
 }

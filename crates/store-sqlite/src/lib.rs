@@ -7,6 +7,7 @@
 //! never wait for the writer.
 
 mod db;
+#[path = "../../store-sql/errors.rs"]
 mod errors;
 
 // The use-case queries are one source shared by both stores (`crates/store-sql/`): each

@@ -568,10 +568,17 @@ async fn details(
     }
 }
 
+/// A visitor's details with their signature, as posted by the kiosk's sign step and by
+/// reception's assisted sign-in (which adds `csrf_token` and `reason`; the kiosk sends
+/// `kiosk_token`). Each handler reads the fields of its own form and ignores the others.
 #[derive(Deserialize)]
-struct SignPost {
+pub(super) struct VisitorSignPost {
     #[serde(default)]
-    kiosk_token: String,
+    pub(super) kiosk_token: String,
+    #[serde(default)]
+    pub(super) csrf_token: String,
+    #[serde(default)]
+    pub(super) reason: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -600,10 +607,10 @@ struct SignPost {
     ack: Vec<ReferenceId>,
 }
 
-impl SignPost {
-    fn split(self) -> (String, DetailsForm, SigningForm) {
+impl VisitorSignPost {
+    /// The visitor's details and the signing step, checked separately.
+    pub(super) fn split(self) -> (DetailsForm, SigningForm) {
         (
-            self.kiosk_token,
             DetailsForm {
                 kiosk_token: String::new(),
                 name: self.name,
@@ -630,10 +637,10 @@ async fn sign(
     State(state): State<AppState>,
     device: KioskDevice,
     client: Client,
-    Form(form): Form<SignPost>,
+    Form(form): Form<VisitorSignPost>,
 ) -> AppResult<Response> {
-    let (token, entered, signing) = form.split();
-    device.check_form(&token)?;
+    device.check_form(&form.kiosk_token)?;
+    let (entered, signing) = form.split();
     let hosts = hosts(&state, device.school.id).await?;
     let details = match entered.check(&hosts) {
         Ok(d) => d,

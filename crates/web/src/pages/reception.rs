@@ -19,7 +19,7 @@ use undersign_core::{ReferenceId, VisitId};
 
 use super::FieldError;
 use super::kiosk::{
-    DetailsForm, HostOption, PolicyShown, SigningForm, field_error, fresh_code_and_salt, hosts,
+    DetailsForm, HostOption, PolicyShown, VisitorSignPost, field_error, fresh_code_and_salt, hosts,
     policy_shown, refusal_to_field,
 };
 use crate::AppState;
@@ -206,74 +206,24 @@ async fn assist_page(State(state): State<AppState>, user: CurrentUser) -> AppRes
     .into_response())
 }
 
-#[derive(Deserialize)]
-struct AssistPost {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    organisation: String,
-    #[serde(default)]
-    host: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    car_registration: String,
-    #[serde(default)]
-    visitor_code: String,
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    declaration: Option<String>,
-    #[serde(default)]
-    typed_name: String,
-    #[serde(default)]
-    signature_kind: String,
-    #[serde(default)]
-    typed_signature: String,
-    #[serde(default)]
-    signature_png: String,
-    #[serde(default)]
-    ack: Vec<ReferenceId>,
-}
-
 async fn assist(
     State(state): State<AppState>,
     user: CurrentUser,
     client: Client,
-    Form(form): Form<AssistPost>,
+    Form(form): Form<VisitorSignPost>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     let desk = reception(&user)?;
     let hosts = hosts(&state, desk.school()).await?;
-    let entered = DetailsForm {
-        kiosk_token: String::new(),
-        name: form.name,
-        organisation: form.organisation,
-        host: form.host,
-        email: form.email,
-        car_registration: form.car_registration,
-        visitor_code: form.visitor_code,
-    };
-    let signing = SigningForm {
-        version: form.version,
-        declaration: form.declaration,
-        typed_name: form.typed_name,
-        signature_kind: form.signature_kind,
-        typed_signature: form.typed_signature,
-        signature_png: form.signature_png,
-        ack: form.ack,
-    };
+    let reason_text = form.reason.clone();
+    let (entered, signing) = form.split();
     let current = state
         .store
         .visitor_policy(desk.school())
         .await?
         .ok_or_else(|| AppError::Conflict("no visitor policy is published yet".into()))?;
     let mut errors = Vec::new();
-    let reason = AssistReason::parse(&form.reason)
+    let reason = AssistReason::parse(&reason_text)
         .map_err(|e| errors.push(field_error(&e)))
         .ok();
     let details = entered.check(&hosts).map_err(|e| errors.extend(e)).ok();
@@ -327,7 +277,7 @@ async fn assist(
         nav: Nav::for_user(&user),
         hosts,
         entered,
-        reason: form.reason.chars().take(600).collect(),
+        reason: reason_text.chars().take(600).collect(),
         policy: policy_shown(&current, &acknowledged)?,
         errors,
         declaration_ticked: signing.declaration.is_some() && shown_current,

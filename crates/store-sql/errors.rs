@@ -1,19 +1,11 @@
 //! Database errors to store errors. A broken constraint is named (by the name given in the
 //! migration) and turned into a message fit for users in [`db`], the one place that does
 //! it; a refusal by an immutability trigger becomes `Refused`; anything else is `Backend`.
+//! Shared by both stores; each names a broken constraint its own way in `db::constraint`.
 
-use sqlx::error::ErrorKind;
 use undersign_core::store::{StoreError, StoreResult};
 
-/// The name of the constraint `e` broke, if it is one of ours.
-pub(crate) fn constraint(e: &sqlx::Error) -> Option<&str> {
-    let d = e.as_database_error()?;
-    match d.kind() {
-        ErrorKind::UniqueViolation => d.constraint(),
-        ErrorKind::ForeignKeyViolation => Some("foreign_key"),
-        _ => None,
-    }
-}
+use crate::db::constraint;
 
 /// Whether `e` is a refusal raised by one of the immutability triggers.
 fn trigger_refusal(e: &sqlx::Error) -> Option<String> {
