@@ -8,17 +8,17 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
 use undersign_core::access::{ComplianceViewer, OrganisationViewer, PolicyPublisher};
 use undersign_core::compliance::{
-    DaysToSign, PersonFacts, PolicyFacts, SchoolFacts, SignatureExportRow, SignedFacts,
-    VersionFacts,
+    DaysToSign, PersonFacts, PolicyFacts, SchoolFacts, SchoolSummaryState, SignatureExportRow,
+    SignedFacts, StoredSummary, SummaryLine, VersionFacts,
 };
 use undersign_core::person::Role;
 use undersign_core::signing::AuthMethod;
-use undersign_core::store::{Compliance, StoreResult};
+use undersign_core::store::{Compliance, StoreError, StoreResult};
 use undersign_core::time;
 use undersign_core::{PersonId, PolicyId, SchoolId, VersionId};
 
 use crate::BackendStore;
-use crate::db::{from_json, ts};
+use crate::db::{Conn, from_json, ts};
 use crate::errors::db;
 use crate::policies::{parse_audiences, parse_change_kind};
 
@@ -265,6 +265,41 @@ struct ExportRow {
     ledger_hash: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct SummaryStateRow {
+    id: i64,
+    name: String,
+    head_seq: i64,
+    ledger_seq: Option<i64>,
+    valid_until: Option<DateTime<Utc>>,
+    lines: Option<String>,
+}
+
+/// Fails with `NotFound` unless `school` belongs to the organisation of `from`.
+async fn same_organisation(conn: &mut Conn, from: SchoolId, school: SchoolId) -> StoreResult<()> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT b.id FROM schools a JOIN schools b ON b.organisation_id = a.organisation_id
+         WHERE a.id = $1 AND b.id = $2",
+    )
+    .bind(from.0)
+    .bind(school.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// Drops the organisation-view summary of a school after a change the chain head does
+/// not show (its days to sign, its roster's start dates).
+pub(crate) async fn forget_summary(conn: &mut Conn, school: SchoolId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM compliance_summaries WHERE school_id = $1")
+        .bind(school.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Compliance for BackendStore {
     async fn compliance_facts(&self, viewer: &ComplianceViewer) -> StoreResult<SchoolFacts> {
@@ -280,6 +315,89 @@ impl Compliance for BackendStore {
         viewer: &OrganisationViewer,
     ) -> StoreResult<Vec<SchoolFacts>> {
         self.facts(viewer.school(), Scope::Organisation).await
+    }
+
+    async fn organisation_summary_states(
+        &self,
+        viewer: &OrganisationViewer,
+    ) -> StoreResult<Vec<SchoolSummaryState>> {
+        // The head through the (school_id, seq) index, one school at a time: a grouped
+        // MAX(seq) would read every entry of the organisation.
+        let rows: Vec<SummaryStateRow> = sqlx::query_as(
+            "SELECT s.id, s.name,
+                    COALESCE((SELECT l.seq FROM ledger_entries l WHERE l.school_id = s.id
+                              ORDER BY l.seq DESC LIMIT 1), 0) AS head_seq,
+                    c.ledger_seq, c.valid_until, c.lines
+             FROM schools s LEFT JOIN compliance_summaries c ON c.school_id = s.id
+             WHERE s.organisation_id = (SELECT organisation_id FROM schools WHERE id = $1)
+             ORDER BY s.name, s.id",
+        )
+        .bind(viewer.school().0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                let stored = match (r.ledger_seq, r.valid_until, r.lines) {
+                    (Some(ledger_seq), Some(valid_until), Some(lines)) => Some(StoredSummary {
+                        ledger_seq,
+                        valid_until,
+                        lines: from_json::<Vec<SummaryLine>>("compliance_summaries.lines", &lines)?,
+                    }),
+                    _ => None,
+                };
+                Ok(SchoolSummaryState {
+                    school: SchoolId(r.id),
+                    name: r.name,
+                    head_seq: r.head_seq,
+                    stored,
+                })
+            })
+            .collect()
+    }
+
+    async fn organisation_school_facts(
+        &self,
+        viewer: &OrganisationViewer,
+        school: SchoolId,
+    ) -> StoreResult<SchoolFacts> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        same_organisation(&mut conn, viewer.school(), school).await?;
+        drop(conn);
+        self.facts(school, Scope::School)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn keep_compliance_summary(
+        &self,
+        viewer: &OrganisationViewer,
+        school: SchoolId,
+        summary: &StoredSummary,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let lines = serde_json::to_string(&summary.lines)
+            .map_err(|e| StoreError::Backend(format!("cannot encode a summary: {e}")))?;
+        let mut conn = self.write.acquire().await.map_err(db)?;
+        same_organisation(&mut conn, viewer.school(), school).await?;
+        sqlx::query(
+            "INSERT INTO compliance_summaries (school_id, ledger_seq, valid_until, lines, computed_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (school_id) DO UPDATE
+             SET ledger_seq = excluded.ledger_seq, valid_until = excluded.valid_until,
+                 lines = excluded.lines, computed_at = excluded.computed_at",
+        )
+        .bind(school.0)
+        .bind(summary.ledger_seq)
+        .bind(ts(summary.valid_until))
+        .bind(lines)
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn signature_export(
@@ -327,6 +445,7 @@ impl Compliance for BackendStore {
 
     #[tracing::instrument(skip_all, fields(school = %by.school()))]
     async fn set_days_to_sign(&self, by: &PolicyPublisher, days: DaysToSign) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
         sqlx::query(
             "INSERT INTO compliance_settings (school_id, days_to_sign, updated_at)
              VALUES ($1, $2, $3)
@@ -336,9 +455,10 @@ impl Compliance for BackendStore {
         .bind(by.school().0)
         .bind(i32::from(days.get()))
         .bind(ts(time::now()))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        forget_summary(&mut tx, by.school()).await?;
+        tx.commit().await.map_err(db)
     }
 }

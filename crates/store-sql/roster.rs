@@ -227,6 +227,7 @@ impl RosterImport for BackendStore {
             done += 1;
             progress(done, total);
         }
+        crate::compliance::forget_summary(&mut tx, school).await?;
         tx.commit().await.map_err(db)?;
         tracing::info!(
             joiners = plan.joiners.len(),

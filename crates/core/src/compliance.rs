@@ -8,9 +8,9 @@
 //! them (the newest major version, or the first version if none is major) and the day
 //! they joined (their MIS start date, or the day they were added).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
@@ -599,6 +599,124 @@ where
         line(&mut out, row);
     }
     out
+}
+
+/// One policy of one school, as the organisation view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryLine {
+    pub policy: String,
+    pub number: i32,
+    pub signed: usize,
+    pub total: usize,
+    pub overdue: usize,
+}
+
+impl SummaryLine {
+    pub fn percent(&self) -> usize {
+        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+    }
+}
+
+/// A school's summary as kept by the store: right while the school's chain head is still
+/// `ledger_seq` (every signature, decline, publication and change to a person moves it)
+/// and the time is before `valid_until` (the next local midnight, when people who were
+/// due become overdue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSummary {
+    pub ledger_seq: i64,
+    pub valid_until: DateTime<Utc>,
+    pub lines: Vec<SummaryLine>,
+}
+
+/// One school of an organisation: its chain head now and the summary kept for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolSummaryState {
+    pub school: SchoolId,
+    pub name: String,
+    /// The newest entry of the school's chain (0 for an empty chain).
+    pub head_seq: i64,
+    pub stored: Option<StoredSummary>,
+}
+
+impl SchoolSummaryState {
+    /// The kept summary, if nothing has happened since that could change it.
+    pub fn fresh(&self, now: DateTime<Utc>) -> Option<&StoredSummary> {
+        self.stored
+            .as_ref()
+            .filter(|s| s.ledger_seq == self.head_seq && now < s.valid_until)
+    }
+}
+
+/// One school in the organisation view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolSummary {
+    pub school: SchoolId,
+    pub name: String,
+    pub lines: Vec<SummaryLine>,
+}
+
+impl SchoolFacts {
+    /// The organisation view's lines for this school, and until when they hold if nothing
+    /// is recorded meanwhile: the school's next local midnight, when overdue counts move.
+    pub fn summary(&self, now: DateTime<Utc>) -> (Vec<SummaryLine>, DateTime<Utc>) {
+        let lines = self
+            .report(now)
+            .iter()
+            .map(|p| SummaryLine {
+                policy: p.title.clone(),
+                number: p.number,
+                signed: p.overall.signed,
+                total: p.overall.total,
+                overdue: p.count(Standing::Overdue),
+            })
+            .collect();
+        let zone = self.zone();
+        let tomorrow = now.with_timezone(&zone).date_naive() + Duration::days(1);
+        let valid_until = zone
+            .from_local_datetime(&tomorrow.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now + Duration::hours(1));
+        (lines, valid_until)
+    }
+}
+
+/// The organisation view: every school's lines, recomputing (and keeping) only the
+/// schools whose kept summary is missing or out of date. A school whose chain moves
+/// while it is being recomputed keeps a summary under the older head, so the next view
+/// recomputes it again: a summary is never kept as fresher than the facts it was made of.
+pub async fn organisation_summary(
+    store: &dyn crate::store::Store,
+    viewer: &crate::access::OrganisationViewer,
+    now: DateTime<Utc>,
+) -> crate::store::StoreResult<Vec<SchoolSummary>> {
+    let mut out = Vec::new();
+    for state in store.organisation_summary_states(viewer).await? {
+        let lines = match state.fresh(now) {
+            Some(kept) => kept.lines.clone(),
+            None => {
+                let facts = store
+                    .organisation_school_facts(viewer, state.school)
+                    .await?;
+                let (lines, valid_until) = facts.summary(now);
+                let kept = StoredSummary {
+                    ledger_seq: state.head_seq,
+                    valid_until,
+                    lines,
+                };
+                store
+                    .keep_compliance_summary(viewer, state.school, &kept, now)
+                    .await?;
+                kept.lines
+            }
+        };
+        out.push(SchoolSummary {
+            school: state.school,
+            name: state.name,
+            lines,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

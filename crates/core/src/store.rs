@@ -14,7 +14,9 @@ use crate::access::{
     ComplianceViewer, KioskAdmin, PeopleAdmin, PolicyPublisher, Reception, WebRulesOwner,
 };
 use crate::blocking::{BlockReport, NewBlockReport};
-use crate::compliance::{DaysToSign, SchoolFacts, SignatureExportRow};
+use crate::compliance::{
+    DaysToSign, SchoolFacts, SchoolSummaryState, SignatureExportRow, StoredSummary,
+};
 use crate::ids::*;
 use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 use crate::person::{Email, NewPerson, Person, PersonUpdate};
@@ -251,6 +253,26 @@ pub trait Compliance: Send + Sync {
         &self,
         viewer: &OrganisationViewer,
     ) -> StoreResult<Vec<SchoolFacts>>;
+    /// Every school of the viewer's organisation, by name, with its chain head and the
+    /// organisation-view summary kept for it (if any).
+    async fn organisation_summary_states(
+        &self,
+        viewer: &OrganisationViewer,
+    ) -> StoreResult<Vec<SchoolSummaryState>>;
+    /// The facts of one school of the viewer's organisation (`NotFound` for any other).
+    async fn organisation_school_facts(
+        &self,
+        viewer: &OrganisationViewer,
+        school: SchoolId,
+    ) -> StoreResult<SchoolFacts>;
+    /// Keeps (replaces) the organisation-view summary of one school of the organisation.
+    async fn keep_compliance_summary(
+        &self,
+        viewer: &OrganisationViewer,
+        school: SchoolId,
+        summary: &StoredSummary,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Every signature of the school (leavers' too), oldest first.
     async fn signature_export(
         &self,

@@ -202,3 +202,71 @@ pub async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
             .all(|p| p.due == published + Duration::days(3))
     );
 }
+
+pub async fn the_organisation_summary_is_kept_until_the_school_changes(db: TestDb) {
+    use undersign_core::compliance::organisation_summary;
+    let s = &*db.store;
+    let seed = seed_school(s, "kept-first").await;
+    let other = seed_school(s, "kept-elsewhere").await;
+    let trust_admin = Actor {
+        school: seed.school.id,
+        person: seed.head.id,
+        roles: [Role::TrustAdministrator].into(),
+    };
+    let viewer = trust_admin.organisation_viewer().unwrap();
+    let now = time::now();
+    let first = organisation_summary(s, &viewer, now).await.unwrap();
+    assert_eq!(first.len(), 1, "only the viewer's organisation");
+    assert_eq!((first[0].lines[0].signed, first[0].lines[0].total), (0, 5));
+    let states = s.organisation_summary_states(&viewer).await.unwrap();
+    let kept = states[0]
+        .fresh(now)
+        .expect("kept after the first view")
+        .clone();
+    assert_eq!(kept.ledger_seq, states[0].head_seq);
+    assert!(kept.valid_until > now && kept.valid_until <= now + Duration::hours(25));
+
+    // A signature moves the chain head, so the next view counts it.
+    s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
+        .await
+        .unwrap();
+    assert!(
+        s.organisation_summary_states(&viewer).await.unwrap()[0]
+            .fresh(now)
+            .is_none()
+    );
+    let second = organisation_summary(s, &viewer, now).await.unwrap();
+    assert_eq!(second[0].lines[0].signed, 1);
+
+    // Past the school's next midnight, people due become overdue: recomputed.
+    let later = organisation_summary(s, &viewer, now + Duration::days(20))
+        .await
+        .unwrap();
+    assert_eq!(later[0].lines[0].overdue, 4);
+
+    // A change the chain does not show (days to sign) forgets the kept summary.
+    let publisher = seed.actor(&seed.head).policy_publisher().unwrap();
+    s.set_days_to_sign(&publisher, DaysToSign::parse("60").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        s.organisation_summary_states(&viewer).await.unwrap()[0]
+            .stored
+            .is_none()
+    );
+    let relaxed = organisation_summary(s, &viewer, now + Duration::days(20))
+        .await
+        .unwrap();
+    assert_eq!(relaxed[0].lines[0].overdue, 0);
+
+    // Another organisation's school can neither be read nor kept through this viewer.
+    assert!(matches!(
+        s.organisation_school_facts(&viewer, other.school.id).await,
+        Err(undersign_core::store::StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.keep_compliance_summary(&viewer, other.school.id, &kept, now)
+            .await,
+        Err(undersign_core::store::StoreError::NotFound)
+    ));
+}

@@ -96,6 +96,7 @@ undersign_store_contract::db_tests! {
         a_major_version_makes_earlier_signatures_stale_and_a_minor_one_does_not,
         declines_are_shown_and_leavers_are_not_counted,
         the_organisation_view_covers_its_schools_and_no_other,
+        the_organisation_summary_is_kept_until_the_school_changes,
         the_signature_export_lists_every_signature_of_the_school_only,
         days_to_sign_is_kept_per_school_and_moves_due_dates,
     ],

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use undersign_core::access::ComplianceViewer;
 use undersign_core::compliance::{
-    DaysToSign, Filter, PersonStanding, PolicyCompliance, ProgressPoint, Share, Standing,
+    self, DaysToSign, Filter, PersonStanding, PolicyCompliance, ProgressPoint, Share, Standing,
     StandingFilter, csv_document,
 };
 use undersign_core::person::Role;
@@ -564,25 +564,25 @@ async fn organisation(State(state): State<AppState>, user: CurrentUser) -> AppRe
         .actor
         .organisation_viewer()
         .ok_or(AppError::Forbidden)?;
-    let facts = state.store.organisation_compliance_facts(&viewer).await?;
-    let now = time::now();
+    let schools =
+        compliance::organisation_summary(state.store.as_ref(), &viewer, time::now()).await?;
     let mut rows = Vec::new();
-    for school in &facts {
-        for p in school.report(now) {
+    for school in &schools {
+        for line in &school.lines {
             rows.push(OrgRow {
                 school: school.name.clone(),
-                policy: p.title.clone(),
-                number: p.number,
-                signed: p.overall.signed,
-                total: p.overall.total,
-                percent: p.overall.percent(),
-                overdue: p.count(Standing::Overdue),
+                policy: line.policy.clone(),
+                number: line.number,
+                signed: line.signed,
+                total: line.total,
+                percent: line.percent(),
+                overdue: line.overdue,
             });
         }
     }
     let view = OrganisationComplianceView {
         nav: Nav::for_user(&user),
-        schools: facts.len(),
+        schools: schools.len(),
         signed: rows.iter().map(|r| r.signed).sum(),
         total: rows.iter().map(|r| r.total).sum(),
         overdue: rows.iter().map(|r| r.overdue).sum(),
