@@ -6,12 +6,16 @@
 
 pub mod access;
 pub mod blocking;
+pub mod chasing;
 pub mod compliance;
 pub mod ids;
 pub mod ledger;
+pub mod login_link;
+pub mod mail;
 pub mod markdown;
 pub mod person;
 pub mod policy;
+pub mod receipt;
 pub mod redline;
 pub mod roster;
 pub mod school;

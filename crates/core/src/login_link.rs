@@ -1,0 +1,102 @@
+//! Sign-in by email link, for people who rarely log in (governors): a random token sent
+//! by email, stored only as its SHA-256, valid for [`LINK_VALID_FOR`] and usable once.
+//! Using it creates a session in the same transaction that spends it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::ids::{PersonId, SchoolId};
+use crate::mail::NewMail;
+use crate::person::{Email, Person};
+use crate::store::{SessionRecord, StoreResult};
+
+/// How long a sign-in link works after it is sent.
+pub const LINK_VALID_FOR: TimeDelta = TimeDelta::minutes(15);
+
+/// The `auth_method` of a session started from an email link (see
+/// [`crate::signing::AuthMethod::EmailLink`]).
+pub const EMAIL_LINK_METHOD: &str = "email_link";
+
+/// A sign-in link's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LoginLinkId(pub i64);
+
+impl std::fmt::Display for LoginLinkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Someone a link may be sent to: an active person with this email, in one school.
+#[derive(Debug, Clone)]
+pub struct LinkAccount {
+    pub person: Person,
+    pub school_name: String,
+}
+
+/// A link to store: the token's hash, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLoginLink {
+    pub school: SchoolId,
+    pub person: PersonId,
+    pub token_sha256: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The session to start when a link is used; its school and person come from the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLinkSession {
+    pub token_sha256: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a link is worth now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Unused and in time, for an active person.
+    Valid {
+        school: SchoolId,
+        person: PersonId,
+        expires_at: DateTime<Utc>,
+    },
+    Used,
+    Expired,
+    /// No such link, or its person has left.
+    Unknown,
+}
+
+/// What using a link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkUse {
+    /// The link is spent and this session started.
+    SignedIn(SessionRecord),
+    /// Nothing was done, for this reason (never `LinkState::Valid`).
+    Refused(LinkState),
+}
+
+/// Sign-in links.
+#[async_trait]
+pub trait LoginLinks: Send + Sync {
+    /// Active people with this email in any school, password or not, by school name.
+    async fn link_accounts(&self, email: &Email) -> StoreResult<Vec<LinkAccount>>;
+    /// Stores the link and queues its email in one transaction. The mail's dedupe key is
+    /// replaced by `login:<link id>`, so each link is mailed once.
+    async fn issue_login_link(&self, link: NewLoginLink, mail: NewMail)
+    -> StoreResult<LoginLinkId>;
+    /// What the link with this token hash is worth at `now`, without using it.
+    async fn login_link_state(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LinkState>;
+    /// Spends the link and starts the session in one transaction, if the link is valid
+    /// at `now`; of two simultaneous uses exactly one signs in.
+    async fn use_login_link(
+        &self,
+        token_sha256: &str,
+        session: NewLinkSession,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LinkUse>;
+}
