@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod person;
 pub mod policy;
 pub mod receipt;
+pub mod receipt;
 pub mod redline;
 pub mod roster;
 pub mod school;
