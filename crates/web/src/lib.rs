@@ -8,6 +8,7 @@
 pub mod auth;
 mod csrf;
 pub mod error;
+pub mod keys;
 mod pages;
 mod render;
 mod security;
