@@ -72,6 +72,19 @@ struct CheckpointRow {
     signature: String,
 }
 
+impl EntryRow {
+    fn into_entry(self) -> LedgerEntry {
+        LedgerEntry {
+            school: SchoolId(self.school_id),
+            seq: self.seq,
+            kind: self.kind,
+            payload: self.payload,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
 #[async_trait]
 impl Ledger for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %school))]
@@ -84,17 +97,21 @@ impl Ledger for BackendStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| LedgerEntry {
-                school: SchoolId(r.school_id),
-                seq: r.seq,
-                kind: r.kind,
-                payload: r.payload,
-                prev_hash: r.prev_hash,
-                hash: r.hash,
-            })
-            .collect())
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
+    async fn entries_with_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<LedgerEntry>> {
+        // Matched on `substr(hash, 1, 20)`, the expression the code index is built on.
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT school_id, seq, kind, payload, prev_hash, hash
+             FROM ledger_entries WHERE substr(hash, 1, 20) = $1
+             ORDER BY school_id, seq LIMIT 10",
+        )
+        .bind(prefix)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
     }
 
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>> {

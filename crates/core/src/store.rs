@@ -226,6 +226,9 @@ pub trait Ledger: Send + Sync {
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>>;
     async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
     async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>>;
+    /// The entries, in any school, whose hash starts with `prefix` (20 lower-case hex
+    /// characters: what a receipt code stands for). Normally one; none for a wrong code.
+    async fn entries_with_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<LedgerEntry>>;
 }
 
 /// Reports from the block page that something was blocked wrongly.
@@ -414,6 +417,9 @@ pub trait Store:
     + Compliance
     + RosterImport
     + Visits
+    + crate::chasing::Chasing
+    + crate::mail::Outbox
+    + crate::login_link::LoginLinks
     + Send
     + Sync
 {

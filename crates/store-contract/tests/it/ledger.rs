@@ -81,3 +81,29 @@ pub async fn a_checkpoint_is_recorded_once(db: TestDb) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(s.checkpoints(school).await.unwrap(), vec![cp]);
 }
+
+pub async fn an_entry_is_found_by_the_start_of_its_hash(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "by-code").await;
+    let other = seed_school(s, "by-code-other").await;
+    let signed = s
+        .record_signature(signature_input(&seed.staff, &seed.aup), time::now())
+        .await
+        .unwrap();
+    s.record_signature(signature_input(&other.staff, &other.aup), time::now())
+        .await
+        .unwrap();
+    let sig = signed.signature();
+    let found = s
+        .entries_with_hash_prefix(&sig.ledger_hash[..20])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].school, found[0].seq, found[0].hash.as_str()),
+        (seed.school.id, sig.ledger_seq, sig.ledger_hash.as_str())
+    );
+    assert_eq!(found[0].kind, "signed");
+    let unknown = if sig.ledger_hash.starts_with('0') { "1" } else { "0" }.repeat(20);
+    assert!(s.entries_with_hash_prefix(&unknown).await.unwrap().is_empty());
+}

@@ -4,6 +4,7 @@
 
 mod backends;
 mod blocking;
+mod chasing;
 mod compliance;
 mod helpers;
 mod ledger;
@@ -77,6 +78,7 @@ undersign_store_contract::db_tests! {
         the_head_is_the_last_entry,
         checkpoints_round_trip_in_seq_order,
         a_checkpoint_is_recorded_once,
+        an_entry_is_found_by_the_start_of_its_hash,
     ],
     blocking: [
         a_report_is_kept_with_its_reporter_and_listed_newest_first,
@@ -90,6 +92,13 @@ undersign_store_contract::db_tests! {
         visitors_left_on_site_are_signed_out_at_the_end_of_the_day_and_flagged,
         the_purge_removes_visitor_names_and_the_chain_still_verifies,
         a_host_from_another_school_is_refused_and_reception_sees_only_its_own,
+    ],
+    chasing: [
+        the_schedule_is_the_default_until_set_and_kept_per_school,
+        the_database_refuses_a_schedule_out_of_range_or_out_of_order,
+        holidays_are_replaced_whole_and_read_in_date_order,
+        two_lists_saved_at_once_leave_one_of_them_whole,
+        the_chase_facts_name_line_managers_of_active_people_only,
     ],
     compliance: [
         the_dashboard_shows_who_signed_and_who_is_overdue,
