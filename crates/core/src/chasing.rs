@@ -25,15 +25,18 @@
 //! Running the plan again plans the same mails under the same dedupe keys, so the outbox
 //! (which ignores a key it has seen) sends each once however often the plan runs.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
+use crate::access::PeopleAdmin;
 use crate::compliance::{PersonFacts, PersonStanding, PolicyCompliance, SchoolFacts, Standing};
-use crate::ids::{PersonId, PolicyId, VersionId};
+use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
 use crate::person::{InputError, Role, collapse_spaces};
+use crate::store::StoreResult;
 
 /// Reminders and digests are sent on school days from this time, school time.
 pub const SEND_FROM: NaiveTime = match NaiveTime::from_hms_opt(8, 0, 0) {
@@ -176,7 +179,7 @@ impl Default for ChaseSettings {
 }
 
 /// A holiday's name: plain text, 1–100 characters, spaces collapsed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct HolidayName(String);
 
@@ -502,6 +505,33 @@ pub struct ChaseFacts {
     pub school: SchoolFacts,
     /// Active person → their line manager.
     pub line_managers: BTreeMap<PersonId, PersonId>,
+}
+
+/// The storage of chasing: each school's schedule and holidays, and the facts the plan
+/// is made from. Settings and holidays are changed by a [`PeopleAdmin`] (the school
+/// administrator or the headteacher): the administrator keeps the roster and chases
+/// signatures, and knows the school's term dates.
+#[async_trait]
+pub trait Chasing: Send + Sync {
+    /// The school's schedule: [`ChaseSettings::DEFAULT`] until it is set.
+    async fn chase_settings(&self, school: SchoolId) -> StoreResult<ChaseSettings>;
+    async fn set_chase_settings(
+        &self,
+        admin: &PeopleAdmin,
+        settings: ChaseSettings,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The school's holidays in date order.
+    async fn holidays(&self, school: SchoolId) -> StoreResult<Vec<Holiday>>;
+    /// Replaces the school's whole holiday list (in one transaction).
+    async fn replace_holidays(
+        &self,
+        admin: &PeopleAdmin,
+        holidays: &[Holiday],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The school's compliance facts (active people only) and who line-manages whom.
+    async fn chase_facts(&self, school: SchoolId) -> StoreResult<ChaseFacts>;
 }
 
 /// What a planned mail is.
@@ -988,7 +1018,10 @@ impl Texts<'_> {
         )
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one digest, its list and where it stands in time")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one digest, its list and where it stands in time"
+    )]
     fn head_digest(
         &self,
         head: &PersonFacts,

@@ -15,6 +15,8 @@ mod errors;
 // messages) and migrations, and names itself `BackendStore` for the shared modules.
 #[path = "../../store-sql/blocking.rs"]
 mod blocking;
+#[path = "../../store-sql/chasing.rs"]
+mod chasing;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
 #[path = "../../store-sql/ledger.rs"]

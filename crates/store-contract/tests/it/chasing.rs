@@ -1,0 +1,152 @@
+//! Chasing: each school's reminder schedule and holidays, and the facts the plan is made
+//! from.
+
+use undersign_core::chasing::{ChaseSettings, Holiday, parse_holidays};
+use undersign_core::person::PersonStatus;
+use undersign_core::time;
+use undersign_store_contract::{TestDb, seed_school};
+
+use crate::helpers::unchanged;
+
+pub async fn the_schedule_is_the_default_until_set_and_kept_per_school(db: TestDb) {
+    let s = &*db.store;
+    let a = seed_school(s, "chase-a").await;
+    let b = seed_school(s, "chase-b").await;
+    assert_eq!(
+        s.chase_settings(a.school.id).await.unwrap(),
+        ChaseSettings::DEFAULT
+    );
+    let admin = a.actor(&a.admin).people_admin().unwrap();
+    let weekly = ChaseSettings::new(5, 7, 12, 30).unwrap();
+    s.set_chase_settings(&admin, weekly, time::now())
+        .await
+        .unwrap();
+    assert_eq!(s.chase_settings(a.school.id).await.unwrap(), weekly);
+    assert_eq!(
+        s.chase_settings(b.school.id).await.unwrap(),
+        ChaseSettings::DEFAULT
+    );
+    // Set again (by the operator this time): replaced, not added.
+    let daily = ChaseSettings::new(1, 1, 2, 3).unwrap();
+    s.set_chase_settings(&a.people_admin(), daily, time::now())
+        .await
+        .unwrap();
+    assert_eq!(s.chase_settings(a.school.id).await.unwrap(), daily);
+}
+
+pub async fn the_database_refuses_a_schedule_out_of_range_or_out_of_order(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "chase-check").await;
+    let id = seed.school.id.0;
+    let insert = |first: i64, manager: i64, head: i64| {
+        format!(
+            "INSERT INTO chase_settings (school_id, first_reminder_days, reminder_every_days,
+                escalate_to_manager_days, escalate_to_head_days, updated_at)
+             VALUES ({id}, {first}, 7, {manager}, {head}, '2026-11-23T09:00:00.000000Z')"
+        )
+    };
+    let err = db.try_exec(&insert(3, 10, 10)).await.unwrap_err();
+    assert!(
+        err.contains("chase_settings_head_after_manager_check") || err.contains("CHECK"),
+        "{err}"
+    );
+    assert!(db.try_exec(&insert(0, 10, 20)).await.is_err());
+    assert!(db.try_exec(&insert(3, 10, 366)).await.is_err());
+    db.exec(&insert(3, 10, 11)).await;
+    assert_eq!(
+        s.chase_settings(seed.school.id).await.unwrap(),
+        ChaseSettings::new(3, 7, 10, 11).unwrap()
+    );
+}
+
+fn list(text: &str) -> Vec<Holiday> {
+    parse_holidays(text).unwrap()
+}
+
+pub async fn holidays_are_replaced_whole_and_read_in_date_order(db: TestDb) {
+    let s = &*db.store;
+    let a = seed_school(s, "holidays-a").await;
+    let b = seed_school(s, "holidays-b").await;
+    assert!(s.holidays(a.school.id).await.unwrap().is_empty());
+    let admin = a.actor(&a.head).people_admin().unwrap();
+    let year = list(
+        "2027-02-15,2027-02-19,February half term\n\
+         2026-12-21,2027-01-01,\"Christmas, and New Year\"\n\
+         2026-11-20,,INSET day\n",
+    );
+    s.replace_holidays(&admin, &year, time::now())
+        .await
+        .unwrap();
+    let got = s.holidays(a.school.id).await.unwrap();
+    let names: Vec<&str> = got.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["INSET day", "Christmas, and New Year", "February half term"]
+    );
+    assert_eq!(got[1].first_day.to_string(), "2026-12-21");
+    assert_eq!(got[1].last_day.to_string(), "2027-01-01");
+    assert_eq!(got[0].first_day, got[0].last_day);
+    assert!(s.holidays(b.school.id).await.unwrap().is_empty());
+
+    s.replace_holidays(&admin, &year[..1], time::now())
+        .await
+        .unwrap();
+    assert_eq!(s.holidays(a.school.id).await.unwrap(), year[..1].to_vec());
+    s.replace_holidays(&admin, &[], time::now()).await.unwrap();
+    assert!(s.holidays(a.school.id).await.unwrap().is_empty());
+}
+
+pub async fn two_lists_saved_at_once_leave_one_of_them_whole(db: TestDb) {
+    let s = db.store.clone();
+    let seed = seed_school(&*s, "holidays-race").await;
+    let admin = seed.people_admin();
+    let first = list("2026-10-26,2026-10-30,Half term\n2026-12-21,2027-01-01,Christmas\n");
+    let second = list(
+        "2027-02-15,2027-02-19,February\n2027-04-05,2027-04-16,Easter\n2027-05-31,2027-06-04,May\n",
+    );
+    for _ in 0..5 {
+        let (x, y) = (s.clone(), s.clone());
+        let (f, g) = (first.clone(), second.clone());
+        let (one, two) = tokio::join!(
+            tokio::spawn(async move { x.replace_holidays(&admin, &f, time::now()).await }),
+            tokio::spawn(async move { y.replace_holidays(&admin, &g, time::now()).await }),
+        );
+        one.unwrap().unwrap();
+        two.unwrap().unwrap();
+        let got = s.holidays(seed.school.id).await.unwrap();
+        assert!(got == first || got == second, "a mix: {got:?}");
+    }
+}
+
+pub async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "chase-facts").await;
+    let other = seed_school(s, "chase-facts-other").await;
+    let facts = s.chase_facts(seed.school.id).await.unwrap();
+    assert_eq!(facts.school.school, seed.school.id);
+    assert_eq!(facts.school.name, "School chase-facts");
+    assert_eq!(
+        facts.line_managers,
+        [(seed.staff.id, seed.head.id)].into(),
+        "Sam Staff reports to the headteacher; nobody else has a line manager"
+    );
+    assert_eq!(facts.school.policies.len(), 1);
+    assert_eq!(facts.school.people.len(), 5);
+    // Sam leaves: no longer among the people, nor among those line-managed.
+    let admin = seed.people_admin();
+    let mut left = unchanged(&seed.staff);
+    left.status = PersonStatus::Left;
+    s.update_person(&admin, seed.staff.id, left).await.unwrap();
+    let facts = s.chase_facts(seed.school.id).await.unwrap();
+    assert!(facts.line_managers.is_empty());
+    assert!(facts.school.people.iter().all(|p| p.id != seed.staff.id));
+    // The other school's facts are its own.
+    let theirs = s.chase_facts(other.school.id).await.unwrap();
+    assert!(
+        theirs
+            .school
+            .people
+            .iter()
+            .all(|p| p.email.ends_with("chase-facts-other.sch.uk"))
+    );
+}
