@@ -16,13 +16,13 @@ pub mod markdown;
 pub mod person;
 pub mod policy;
 pub mod receipt;
-pub mod receipt;
 pub mod redline;
 pub mod roster;
 pub mod school;
 pub mod signing;
 pub mod store;
 pub mod time;
+pub mod verification;
 pub mod visits;
 
 pub use ids::*;

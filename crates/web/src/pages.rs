@@ -10,6 +10,7 @@ mod policies;
 mod reception;
 mod roster;
 mod signing;
+mod verify;
 
 use axum::Router;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(roster::router())
         .merge(kiosk::router())
         .merge(reception::router())
+        .merge(verify::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

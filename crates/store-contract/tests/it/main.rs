@@ -9,8 +9,10 @@ mod compliance;
 mod helpers;
 mod ledger;
 mod obligations;
+mod outbox;
 mod people;
 mod policies;
+mod receipts;
 mod roster;
 mod schools;
 mod sessions;
@@ -99,6 +101,14 @@ undersign_store_contract::db_tests! {
         holidays_are_replaced_whole_and_read_in_date_order,
         two_lists_saved_at_once_leave_one_of_them_whole,
         the_chase_facts_name_line_managers_of_active_people_only,
+        chasing_twice_queues_nothing_new_and_a_signature_cancels_the_reminder,
+        nothing_is_sent_in_a_holiday_or_at_a_weekend,
+        a_leaver_is_not_chased_and_their_team_is_reported_to_no_one,
+    ],
+    receipts: [
+        a_receipt_code_verifies_and_names_the_signature,
+        a_sealed_receipt_verifies_and_one_changed_byte_does_not,
+        a_receipt_for_a_tampered_entry_fails_with_the_entry_named,
     ],
     compliance: [
         the_dashboard_shows_who_signed_and_who_is_overdue,
@@ -114,6 +124,20 @@ undersign_store_contract::db_tests! {
         a_file_that_cannot_be_applied_changes_nothing,
         a_preview_that_is_out_of_date_is_not_applied,
         a_joiners_due_date_counts_from_their_start_date,
+    ],
+    outbox: [
+        a_dedupe_key_queues_a_message_once_per_school,
+        a_message_is_not_claimed_before_its_time,
+        two_claimers_never_get_the_same_message,
+        an_expired_lease_is_claimed_again_and_only_its_holder_records,
+        a_failed_attempt_is_retried_at_its_time_then_given_up,
+        a_reminder_is_cancelled_once_its_person_signs_that_version,
+        attachments_round_trip_byte_for_byte,
+        the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own,
+        a_sign_in_link_is_mailed_once_and_signs_in_once,
+        an_expired_or_unknown_link_or_a_leavers_link_is_refused,
+        two_uses_of_one_link_at_once_sign_in_once,
+        links_go_to_active_people_with_the_email_in_every_school,
     ],
     tamper: [
         an_untouched_chain_verifies,

@@ -107,6 +107,11 @@ fn routes() -> Vec<Route> {
             Anyone,
             none,
         ),
+        r(Method::GET, "/verify", Anyone, none),
+        r(Method::POST, "/verify/code", Anyone, |_, _| {
+            vec![("code", "ABCD-EFGH-JKMN-PQRS".into())]
+        }),
+        r(Method::POST, "/verify/file", Anyone, none),
         r(Method::POST, "/blocked", Anyone, |_, _| {
             vec![
                 ("url", "http://facebook.com/".into()),
