@@ -35,8 +35,10 @@ use std::fmt;
 use crate::access::PeopleAdmin;
 use crate::compliance::{PersonFacts, PersonStanding, PolicyCompliance, SchoolFacts, Standing};
 use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
+use crate::mail::NewMail;
+use crate::person::Email;
 use crate::person::{InputError, Role, collapse_spaces};
-use crate::store::StoreResult;
+use crate::store::{Store, StoreError, StoreResult};
 
 /// Reminders and digests are sent on school days from this time, school time.
 pub const SEND_FROM: NaiveTime = match NaiveTime::from_hms_opt(8, 0, 0) {
@@ -1080,6 +1082,105 @@ impl Outstanding<'_> {
     fn standing_published_at(&self) -> DateTime<Utc> {
         self.policy.asked_at
     }
+}
+
+/// What one run of the chase did in one school.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChaseReport {
+    /// Mails the plan gave (most were queued by an earlier run and are ignored).
+    pub planned: usize,
+    /// Mails new to the outbox.
+    pub queued: usize,
+    /// Planned mails left out because the person's stored email is not a valid address.
+    pub bad_addresses: usize,
+}
+
+impl ChaseReport {
+    fn add(&mut self, other: &ChaseReport) {
+        self.planned += other.planned;
+        self.queued += other.queued;
+        self.bad_addresses += other.bad_addresses;
+    }
+}
+
+/// Turns planned mails into outbox messages of `school`, leaving out (and counting) any
+/// whose address is not valid.
+pub fn to_outbox(school: SchoolId, planned: Vec<PlannedMail>) -> (Vec<NewMail>, usize) {
+    let mut bad = 0;
+    let mails = planned
+        .into_iter()
+        .filter_map(|m| match Email::parse(&m.to_email) {
+            Ok(to_email) => Some(NewMail {
+                school,
+                dedupe_key: m.dedupe_key,
+                to_email,
+                to_name: m.to_name,
+                subject: m.subject,
+                text_body: m.text_body,
+                attachments: Vec::new(),
+                not_before: m.not_before,
+                unless_signed: m.unless_signed,
+            }),
+            Err(_) => {
+                bad += 1;
+                None
+            }
+        })
+        .collect();
+    (mails, bad)
+}
+
+/// Plans the school's mails due at `now` and queues them in one transaction. Running it
+/// again queues nothing new (the outbox ignores dedupe keys it has seen), so it is safe
+/// to run often and from several servers at once.
+pub async fn chase_school(
+    store: &dyn Store,
+    school: SchoolId,
+    now: DateTime<Utc>,
+    public_url: &url::Url,
+) -> StoreResult<ChaseReport> {
+    let settings = store.chase_settings(school).await?;
+    let holidays = store.holidays(school).await?;
+    let facts = store.chase_facts(school).await?;
+    let zone = crate::time::parse_zone(&facts.school.timezone).unwrap_or(chrono_tz::Europe::London);
+    let calendar = SchoolCalendar::new(zone, holidays);
+    let planned = plan(&facts, &settings, &calendar, now, public_url);
+    let count = planned.len();
+    let (mails, bad_addresses) = to_outbox(school, planned);
+    let queued = if mails.is_empty() {
+        0
+    } else {
+        store.enqueue_mails(mails, now).await?
+    };
+    Ok(ChaseReport {
+        planned: count,
+        queued,
+        bad_addresses,
+    })
+}
+
+/// What one run of the chase did across every school.
+#[derive(Debug, Default)]
+pub struct ChaseAllReport {
+    pub total: ChaseReport,
+    /// Schools whose chase failed, with why; the others were chased all the same.
+    pub failed: Vec<(SchoolId, StoreError)>,
+}
+
+/// [`chase_school`] for every school; one school's failure does not stop the others.
+pub async fn chase_all(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    public_url: &url::Url,
+) -> StoreResult<ChaseAllReport> {
+    let mut report = ChaseAllReport::default();
+    for school in store.schools().await? {
+        match chase_school(store, school.id, now, public_url).await {
+            Ok(r) => report.total.add(&r),
+            Err(e) => report.failed.push((school.id, e)),
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

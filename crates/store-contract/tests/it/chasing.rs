@@ -1,10 +1,13 @@
 //! Chasing: each school's reminder schedule and holidays, and the facts the plan is made
 //! from.
 
-use undersign_core::chasing::{ChaseSettings, Holiday, parse_holidays};
+use chrono::{DateTime, Datelike, Duration, TimeDelta, TimeZone, Utc, Weekday};
+use undersign_core::chasing::{ChaseSettings, Holiday, chase_all, chase_school, parse_holidays};
+use undersign_core::mail::MailState;
 use undersign_core::person::PersonStatus;
+use undersign_core::store::Store;
 use undersign_core::time;
-use undersign_store_contract::{TestDb, seed_school};
+use undersign_store_contract::{TestDb, seed_school, signature_input};
 
 use crate::helpers::unchanged;
 
@@ -148,5 +151,163 @@ pub async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb
             .people
             .iter()
             .all(|p| p.email.ends_with("chase-facts-other.sch.uk"))
+    );
+}
+
+/// 09:00 school time on the first Monday at least `days` days after the seed's AUP was
+/// published (the schedule counts from that day).
+fn monday_after(seed: &undersign_store_contract::Seed, days: i64) -> DateTime<Utc> {
+    let london = time::parse_zone("Europe/London").unwrap();
+    let published = seed.aup.published_at.unwrap();
+    let mut day = published.with_timezone(&london).date_naive() + Duration::days(days);
+    while day.weekday() != Weekday::Mon {
+        day = day.succ_opt().unwrap();
+    }
+    london
+        .from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn base_url() -> url::Url {
+    url::Url::parse("https://aup.example.sch.uk/").unwrap()
+}
+
+async fn keys(s: &dyn Store, seed: &undersign_store_contract::Seed) -> Vec<(String, MailState)> {
+    let page = s.outbox_page(&seed.people_admin(), 0, 500).await.unwrap();
+    let mut out: Vec<(String, MailState)> = page
+        .mails
+        .into_iter()
+        .map(|m| (format!("{} {}", m.to_email, m.subject), m.state))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+pub async fn chasing_twice_queues_nothing_new_and_a_signature_cancels_the_reminder(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "chase-run").await;
+    let other = seed_school(s, "chase-run-other").await;
+    // Three weeks on: a reminder each (nobody has signed), the headteacher's digest as
+    // Sam's line manager and as headteacher.
+    let now = monday_after(&seed, 21);
+    let first = chase_school(s, seed.school.id, now, &base_url())
+        .await
+        .unwrap();
+    assert_eq!(first.planned, 7, "5 reminders and 2 digests");
+    assert_eq!(first.queued, 7);
+    assert_eq!(first.bad_addresses, 0);
+    let again = chase_school(s, seed.school.id, now + Duration::minutes(10), &base_url())
+        .await
+        .unwrap();
+    assert_eq!((again.planned, again.queued), (7, 0));
+    // The other school's outbox is untouched.
+    assert_eq!(
+        s.outbox_page(&other.people_admin(), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // Sam signs (the version the reminder links to) before it is sent: it is cancelled.
+    s.record_signature(signature_input(&seed.staff, &seed.aup), now)
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_mail(
+            "test",
+            now + Duration::minutes(11),
+            TimeDelta::minutes(5),
+            100,
+        )
+        .await
+        .unwrap();
+    let to: Vec<String> = claimed.iter().map(|m| m.to_email.to_string()).collect();
+    assert_eq!(claimed.len(), 6, "{to:?}");
+    assert!(
+        !claimed
+            .iter()
+            .any(|m| m.dedupe_key.contains(&format!(":p{}:", seed.staff.id)))
+    );
+    for m in &claimed {
+        assert!(
+            s.mark_mail_sent(m.id, "test", now + Duration::minutes(12))
+                .await
+                .unwrap()
+        );
+    }
+    let states = keys(s, &seed).await;
+    let sam: Vec<&(String, MailState)> = states
+        .iter()
+        .filter(|(k, _)| k.starts_with("staff@"))
+        .collect();
+    assert_eq!(sam.len(), 1);
+    assert_eq!(sam[0].1, MailState::Cancelled);
+    // Next week, nothing more for Sam, and the headteacher's digest no longer names him.
+    let later = monday_after(&seed, 28);
+    chase_school(s, seed.school.id, later, &base_url())
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_mail(
+            "test",
+            later + Duration::minutes(1),
+            TimeDelta::minutes(5),
+            100,
+        )
+        .await
+        .unwrap();
+    // Adam, Gary, Helen and Tina's reminders and the headteacher's digest; no digest
+    // to Sam's line manager, whose only report has signed.
+    assert_eq!(claimed.len(), 5);
+    for m in &claimed {
+        assert_ne!(m.to_email, seed.staff.email, "{}", m.dedupe_key);
+        assert!(!m.text_body.contains("Sam Staff"), "{}", m.text_body);
+    }
+}
+
+pub async fn nothing_is_sent_in_a_holiday_or_at_a_weekend(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "chase-holiday").await;
+    let monday = monday_after(&seed, 21);
+    let day = monday
+        .with_timezone(&time::parse_zone("Europe/London").unwrap())
+        .date_naive();
+    let week = parse_holidays(&format!("{},{},Half term\n", day, day + Duration::days(4))).unwrap();
+    s.replace_holidays(&seed.people_admin(), &week, monday)
+        .await
+        .unwrap();
+    for d in 0..7 {
+        let r = chase_school(s, seed.school.id, monday + Duration::days(d), &base_url())
+            .await
+            .unwrap();
+        assert_eq!((r.planned, r.queued), (0, 0), "day {d}");
+    }
+    let back = chase_school(s, seed.school.id, monday + Duration::days(7), &base_url())
+        .await
+        .unwrap();
+    assert_eq!(back.queued, 7);
+}
+
+pub async fn a_leaver_is_not_chased_and_their_team_is_reported_to_no_one(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "chase-leaver").await;
+    let admin = seed.people_admin();
+    let mut left = unchanged(&seed.teacher);
+    left.status = PersonStatus::Left;
+    s.update_person(&admin, seed.teacher.id, left)
+        .await
+        .unwrap();
+    let r = chase_all(s, monday_after(&seed, 21), &base_url())
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty());
+    assert_eq!(r.total.queued, 6, "4 reminders and 2 digests");
+    let states = keys(s, &seed).await;
+    assert!(
+        states.iter().all(|(k, _)| !k.starts_with("teacher@")),
+        "{states:?}"
     );
 }
