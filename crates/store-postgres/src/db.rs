@@ -25,6 +25,10 @@ pub(crate) fn ts(at: DateTime<Utc>) -> DateTime<Utc> {
     micros(at)
 }
 
+/// What a claim query adds to its candidate rows: lock them, and pass over rows another
+/// transaction has locked, so servers claiming at once get disjoint rows without waiting.
+pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
 /// Serialises appends to one school's ledger across every connection and server: a
 /// transaction-scoped advisory lock keyed on the school, released at commit or rollback.
 /// Taken before the chain's head (or anything the append depends on) is read.

@@ -21,6 +21,8 @@ mod chasing;
 mod compliance;
 #[path = "../../store-sql/ledger.rs"]
 mod ledger;
+#[path = "../../store-sql/outbox.rs"]
+mod outbox;
 #[path = "../../store-sql/people.rs"]
 mod people;
 #[path = "../../store-sql/policies.rs"]

@@ -26,6 +26,10 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
     undersign_core::time::rfc3339(at)
 }
 
+/// What a claim query adds to its candidate rows. Nothing on SQLite: every write
+/// transaction runs alone, so two claims never see the same free row.
+pub(crate) const SKIP_LOCKED: &str = "";
+
 /// Serialises appends to one school's ledger. On SQLite every write already goes through
 /// the one writer connection, so there is nothing more to do.
 pub(crate) async fn lock_school(_conn: &mut Conn, _school: SchoolId) -> StoreResult<()> {
