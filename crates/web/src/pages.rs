@@ -3,6 +3,7 @@
 mod assets;
 mod blocked;
 mod compliance;
+pub(crate) mod documents;
 mod kiosk;
 mod me;
 mod people;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(kiosk::router())
         .merge(reception::router())
         .merge(verify::router())
+        .merge(documents::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

@@ -99,6 +99,7 @@ struct Option_ {
 }
 
 struct Row {
+    person: i64,
     name: String,
     email: String,
     roles: String,
@@ -112,6 +113,7 @@ struct Row {
 impl Row {
     fn of(p: &PersonStanding) -> Self {
         Self {
+            person: p.person.0,
             name: p.full_name.clone(),
             email: p.email.clone(),
             roles: roles_text(p),

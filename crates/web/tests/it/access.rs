@@ -107,6 +107,24 @@ fn routes() -> Vec<Route> {
             Anyone,
             none,
         ),
+        r(
+            Method::GET,
+            "/me/signatures/{signature}/receipt.pdf",
+            Signer,
+            none,
+        ),
+        r(
+            Method::GET,
+            "/compliance/people/{person}/evidence.pdf",
+            Roles(COMPLIANCE),
+            none,
+        ),
+        r(
+            Method::GET,
+            "/compliance/report.pdf",
+            Roles(COMPLIANCE),
+            none,
+        ),
         r(Method::GET, "/verify", Anyone, none),
         r(Method::POST, "/verify/code", Anyone, |_, _| {
             vec![("code", "ABCD-EFGH-JKMN-PQRS".into())]

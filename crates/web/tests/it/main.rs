@@ -5,6 +5,7 @@
 mod access;
 mod blocked;
 mod compliance;
+mod documents;
 mod forms;
 mod kiosk;
 mod roster;

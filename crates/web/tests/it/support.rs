@@ -64,6 +64,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as sent (for PDFs and other files).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -99,7 +101,13 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
 
 pub const POLICY_TEXT: &str = "# ICT Acceptable Use Policy\n\n- I will not share passwords.\n- I will not install software without permission.\n";
 
-async fn seed_school(store: &dyn Store, slug: &str, hash: &str) -> SchoolSeed {
+async fn seed_school(
+    store: &dyn Store,
+    keys_dir: &std::path::Path,
+    slug: &str,
+    hash: &str,
+) -> SchoolSeed {
+    let key = undersign_web::keys::generate();
     let org = store
         .create_organisation(&format!("Trust of {slug}"))
         .await
@@ -111,11 +119,12 @@ async fn seed_school(store: &dyn Store, slug: &str, hash: &str) -> SchoolSeed {
                 name: format!("School {slug}"),
                 slug: SchoolSlug::parse(slug).unwrap(),
                 timezone: "Europe/London".into(),
-                public_key: "00".repeat(32),
+                public_key: undersign_web::keys::public_hex(&key),
             },
         )
         .await
         .unwrap();
+    undersign_web::keys::write(keys_dir, school.id, &key).unwrap();
     let admin = PeopleAdmin::for_operator(school.id);
     let mut people = BTreeMap::new();
     for role in ROLES {
@@ -241,9 +250,14 @@ impl TestApp {
         store.migrate().await.unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
         let hash = undersign_web::auth::hash_password(PASSWORD).unwrap();
-        let a = seed_school(store.as_ref(), "school-a", &hash).await;
-        let b = seed_school(store.as_ref(), "school-b", &hash).await;
-        let app = undersign_web::app(AppState::new(store.clone(), WebConfig::default()));
+        let keys_dir = dir.path().join("keys");
+        let a = seed_school(store.as_ref(), &keys_dir, "school-a", &hash).await;
+        let b = seed_school(store.as_ref(), &keys_dir, "school-b", &hash).await;
+        let config = WebConfig {
+            keys_dir,
+            ..WebConfig::default()
+        };
+        let app = undersign_web::app(AppState::new(store.clone(), config));
         TestApp {
             app,
             store,
@@ -293,7 +307,39 @@ impl TestApp {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
+    }
+
+    /// Sends one file as a `multipart/form-data` POST, as a browser's upload form does.
+    pub async fn upload(
+        &self,
+        path: &str,
+        session: Option<&Session>,
+        field: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Reply {
+        let boundary = "undersign-test-boundary-7d1f";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        if let Some(s) = session {
+            req = req.header(header::COOKIE, &s.cookie);
+        }
+        self.raw(req.body(Body::from(body)).unwrap()).await
     }
 
     pub async fn get(&self, path: &str, session: &Session) -> Reply {

@@ -1,0 +1,198 @@
+//! The PDF documents: a signer's receipt (sealed with the school's key), a person's
+//! evidence pack and the school's compliance report, for the people who may see them.
+//! Typesetting takes a noticeable fraction of a second of CPU, so it runs on the blocking
+//! pool, never on the threads that answer other requests.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::HashMap;
+use undersign_core::ledger::verifying_key_from_hex;
+use undersign_core::person::Person;
+use undersign_core::receipt::{ReceiptFacts, seal};
+use undersign_core::school::School;
+use undersign_core::signing::Signature;
+use undersign_core::store::Store;
+use undersign_core::{PersonId, SignatureId, VersionId, time};
+use undersign_pdf::{
+    ChainStatus, ComplianceReport, EvidencePack, PdfError, PersonEvent, SignedVersion,
+};
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me/signatures/{id}/receipt.pdf", get(my_receipt))
+        .route(
+            "/compliance/people/{person}/evidence.pdf",
+            get(evidence_pack),
+        )
+        .route("/compliance/report.pdf", get(compliance_report))
+}
+
+/// Runs a typesetting job on the blocking pool.
+async fn typeset<F>(job: F) -> AppResult<Vec<u8>>
+where
+    F: FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| AppError::Internal(format!("the typesetting task failed: {e}")))?
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+fn pdf(bytes: Vec<u8>, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A receipt for `sig`, typeset and sealed with the school's key from the key directory.
+/// Fails (without a receipt) if the key file is missing or is not the school's.
+pub async fn sealed_receipt(
+    state: &AppState,
+    school: &School,
+    person: &Person,
+    sig: &Signature,
+) -> AppResult<(ReceiptFacts, Vec<u8>)> {
+    let key = crate::keys::read_matching(&state.config.keys_dir, school.id, &school.public_key)
+        .map_err(|e| AppError::Internal(format!("cannot read the school's key: {e:#}")))?
+        .ok_or_else(|| {
+            AppError::Internal(format!(
+                "the key file of school {} is missing from {}; receipts cannot be sealed",
+                school.slug,
+                state.config.keys_dir.display()
+            ))
+        })?;
+    let facts = ReceiptFacts::new(
+        school,
+        person.full_name.as_str(),
+        person.email.as_str(),
+        sig,
+        time::now(),
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let for_pdf = facts.clone();
+    let unsealed = typeset(move || undersign_pdf::receipt(&for_pdf)).await?;
+    let sealed = seal(&unsealed, &facts, &key).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((facts, sealed))
+}
+
+async fn my_receipt(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<SignatureId>,
+) -> AppResult<Response> {
+    let sig = state
+        .store
+        .signature(user.school.id, id)
+        .await?
+        .filter(|s| s.person == user.person.id)
+        .ok_or(AppError::NotFound)?;
+    let (facts, bytes) = sealed_receipt(&state, &user.school, &user.person, &sig).await?;
+    Ok(pdf(bytes, &format!("receipt-{}.pdf", facts.code)))
+}
+
+/// "Acceptable Use Policy version 3" for every version of the school's policies.
+async fn version_names(
+    store: &dyn Store,
+    school: &School,
+) -> AppResult<HashMap<VersionId, String>> {
+    let mut names = HashMap::new();
+    for policy in store.policies(school.id).await? {
+        for v in store.versions(school.id, policy.policy.id).await? {
+            names.insert(
+                v.id,
+                format!("{} version {}", policy.policy.title, v.number),
+            );
+        }
+    }
+    Ok(names)
+}
+
+async fn evidence_pack(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(person_id): Path<PersonId>,
+) -> AppResult<Response> {
+    user.actor.compliance_viewer().ok_or(AppError::Forbidden)?;
+    let store = state.store.as_ref();
+    let school = user.school.clone();
+    let person = store
+        .person(school.id, person_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let now = time::now();
+    let mut signed = Vec::new();
+    for sig in store
+        .signatures_of(school.id, person.id)
+        .await?
+        .into_iter()
+        .rev()
+    {
+        let version = store
+            .version(school.id, sig.version)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let receipt = ReceiptFacts::new(
+            &school,
+            person.full_name.as_str(),
+            person.email.as_str(),
+            &sig,
+            now,
+        )
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        signed.push(SignedVersion {
+            published_at: version.published_at,
+            body_md: version.body_md,
+            receipt,
+        });
+    }
+    let names = version_names(store, &school).await?;
+    let entries = store.ledger_entries(school.id).await?;
+    let events = PersonEvent::concerning(&entries, person.id, |v| names.get(&v).cloned());
+    let filename = format!("evidence-{}-{}.pdf", school.slug, person.id);
+    let pack = EvidencePack {
+        school,
+        person,
+        produced_at: now,
+        signed,
+        events,
+    };
+    let bytes = typeset(move || undersign_pdf::evidence_pack(&pack)).await?;
+    Ok(pdf(bytes, &filename))
+}
+
+async fn compliance_report(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Response> {
+    let viewer = user.actor.compliance_viewer().ok_or(AppError::Forbidden)?;
+    let store = state.store.as_ref();
+    let school = &user.school;
+    let facts = store.compliance_facts(&viewer).await?;
+    let entries = store.ledger_entries(school.id).await?;
+    let checkpoints = store.checkpoints(school.id).await?;
+    let key = verifying_key_from_hex(&school.public_key).ok_or_else(|| {
+        AppError::Internal("the school's public key on record is not readable".into())
+    })?;
+    let chain = ChainStatus::verify(school.id, &entries, &checkpoints, &key);
+    let now = time::now();
+    let report = ComplianceReport::from_facts(&facts, now, chain);
+    let filename = format!("compliance-{}-{}.pdf", school.slug, now.format("%Y-%m-%d"));
+    let bytes = typeset(move || undersign_pdf::compliance_report(&report)).await?;
+    Ok(pdf(bytes, &filename))
+}

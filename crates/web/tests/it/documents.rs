@@ -1,0 +1,148 @@
+//! Receipts, evidence packs and the compliance report, downloaded as the people who may
+//! see them; receipts checked back through the public `/verify` page.
+
+use axum::http::{StatusCode, header};
+use undersign_core::ledger::verifying_key_from_hex;
+use undersign_core::person::Role;
+use undersign_core::receipt;
+
+use crate::support::{Reply, TestApp};
+
+fn assert_pdf(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(reply.bytes.starts_with(b"%PDF-"), "not a PDF");
+}
+
+/// The text of a PDF, as `pdftotext` reads it.
+fn text_of(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_signer_downloads_a_sealed_receipt_that_verify_accepts_and_a_changed_copy_fails() {
+    let app = TestApp::new().await;
+    let staff = &app.a.people[&Role::Staff];
+    let session = app.login(staff).await;
+    let path = format!("/me/signatures/{}/receipt.pdf", app.a.signature);
+    let reply = app.get(&path, &session).await;
+    assert_pdf(&reply);
+    let school = app.store.school(app.a.school).await.unwrap().unwrap();
+    let key = verifying_key_from_hex(&school.public_key).unwrap();
+    let facts = receipt::verify(&reply.bytes, &key).expect("sealed with the school's key");
+    assert_eq!(facts.signer.full_name, staff.full_name.as_str());
+    assert_eq!(facts.signature, app.a.signature);
+    let disposition = reply.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(disposition.contains(&facts.code), "{disposition}");
+    let text = text_of(&reply.bytes);
+    assert!(text.contains(&facts.code), "{text}");
+
+    // Anyone (no login) can check it at /verify.
+    let valid = app
+        .upload("/verify/file", None, "receipt", "receipt.pdf", &reply.bytes)
+        .await;
+    assert_eq!(valid.status, StatusCode::OK);
+    assert_eq!(valid.select_text("#verdict h2"), vec!["Valid receipt"]);
+    let mut changed = reply.bytes.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x20;
+    let refused = app
+        .upload("/verify/file", None, "receipt", "receipt.pdf", &changed)
+        .await;
+    assert_eq!(refused.select_text("#verdict h2"), vec!["Not valid"]);
+    assert!(
+        refused.body.contains("changed after it was issued"),
+        "{}",
+        refused.body
+    );
+
+    // Someone else cannot download this person's receipt.
+    let other = app.login(&app.a.people[&Role::Governor]).await;
+    assert_eq!(app.get(&path, &other).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_receipt_code_is_checked_without_logging_in() {
+    let app = TestApp::new().await;
+    let session = app.login(&app.a.people[&Role::Staff]).await;
+    let path = format!("/me/signatures/{}/receipt.pdf", app.a.signature);
+    let reply = app.get(&path, &session).await;
+    let code = receipt::open(&reply.bytes).unwrap().facts.code;
+    let anonymous = app
+        .send(
+            axum::http::Method::POST,
+            "/verify/code",
+            None,
+            Some(&[("code", code.to_lowercase())]),
+        )
+        .await;
+    assert_eq!(anonymous.select_text("#verdict h2"), vec!["Valid receipt"]);
+    assert!(
+        !anonymous.body.contains("undersign-tests"),
+        "the device is shown only from the PDF"
+    );
+    let wrong = app
+        .send(
+            axum::http::Method::POST,
+            "/verify/code",
+            None,
+            Some(&[("code", "0000-0000-0000-0000".into())]),
+        )
+        .await;
+    assert_eq!(wrong.select_text("#verdict h2"), vec!["Not valid"]);
+    let empty = app
+        .send(
+            axum::http::Method::POST,
+            "/verify/code",
+            None,
+            Some(&[("code", " ".into())]),
+        )
+        .await;
+    assert_eq!(
+        empty.select_text(".field-error"),
+        vec!["Enter the receipt code, printed at the top of the receipt"]
+    );
+}
+
+#[tokio::test]
+async fn the_administrator_downloads_an_evidence_pack_and_the_compliance_report() {
+    let app = TestApp::new().await;
+    let admin = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let staff = &app.a.people[&Role::Staff];
+    let pack = app
+        .get(
+            &format!("/compliance/people/{}/evidence.pdf", staff.id),
+            &admin,
+        )
+        .await;
+    assert_pdf(&pack);
+    let text = text_of(&pack.bytes);
+    assert!(text.contains(staff.full_name.as_str()), "{text}");
+    assert!(
+        text.contains("I will not share passwords."),
+        "the text as signed: {text}"
+    );
+    // A person of another school is not found through this school's pages.
+    let elsewhere = app.b.people[&Role::Staff].id;
+    let refused = app
+        .get(
+            &format!("/compliance/people/{elsewhere}/evidence.pdf"),
+            &admin,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+
+    let report = app.get("/compliance/report.pdf", &admin).await;
+    assert_pdf(&report);
+    let text = text_of(&report.bytes);
+    assert!(text.contains("School school-a"), "{text}");
+}
