@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use undersign_core::ledger::verifying_key_from_hex;
+use undersign_core::mail::{Attachment, NewMail};
 use undersign_core::person::Person;
 use undersign_core::receipt::{ReceiptFacts, seal};
 use undersign_core::school::School;
@@ -34,11 +35,20 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/report.pdf", get(compliance_report))
 }
 
-/// Runs a typesetting job on the blocking pool.
+/// How many documents are typeset at once: each takes a core for a fraction of a second,
+/// and a burst of signings (each emailing a receipt) must not take every core from the
+/// requests being answered.
+static TYPESETTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs a typesetting job on the blocking pool, at most [`TYPESETTING`] at a time.
 async fn typeset<F>(job: F) -> AppResult<Vec<u8>>
 where
     F: FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
 {
+    let _turn = TYPESETTING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(format!("the typesetting queue is closed: {e}")))?;
     tokio::task::spawn_blocking(job)
         .await
         .map_err(|e| AppError::Internal(format!("the typesetting task failed: {e}")))?
@@ -89,6 +99,55 @@ pub async fn sealed_receipt(
     let unsealed = typeset(move || undersign_pdf::receipt(&for_pdf)).await?;
     let sealed = seal(&unsealed, &facts, &key).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok((facts, sealed))
+}
+
+/// Queues an email to the signer with their sealed receipt attached; at most once per
+/// signature, whatever the number of calls. Run in the background after a signing: a
+/// failure is logged, and the signer can still download the receipt from their page.
+pub async fn email_receipt(state: AppState, school: School, person: Person, sig: Signature) {
+    let (facts, bytes) = match sealed_receipt(&state, &school, &person, &sig).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(school = %school.id, signature = %sig.id, "cannot make the receipt to email: {e}");
+            return;
+        }
+    };
+    let text_body = format!(
+        "Dear {name},\n\n\
+         Thank you for signing {title}, version {number}, at {school_name} on {when}.\n\n\
+         Your receipt is attached. Keep it: it is sealed with the school's key, and anyone \
+         (you, the school, an inspector) can check it on the school's Undersign site at \
+         {verify} with the file or with its code, {code}.\n\n\
+         You can download it again at any time from your page.\n",
+        name = person.full_name.as_str(),
+        title = facts.policy.title,
+        number = facts.version.number,
+        school_name = school.name,
+        when = facts.local_time,
+        verify = undersign_core::receipt::VERIFY_PATH,
+        code = facts.code,
+    );
+    let mail = NewMail {
+        school: school.id,
+        dedupe_key: format!("receipt:{}", sig.id),
+        to_email: person.email.clone(),
+        to_name: person.full_name.to_string(),
+        subject: format!(
+            "Your receipt: {} version {}",
+            facts.policy.title, facts.version.number
+        ),
+        text_body,
+        attachments: vec![Attachment {
+            filename: format!("receipt-{}.pdf", facts.code),
+            content_type: "application/pdf".into(),
+            bytes,
+        }],
+        not_before: time::now(),
+        unless_signed: None,
+    };
+    if let Err(e) = state.store.enqueue_mail(mail, time::now()).await {
+        tracing::error!(school = %school.id, signature = %sig.id, "cannot queue the receipt email: {e}");
+    }
 }
 
 async fn my_receipt(

@@ -388,6 +388,12 @@ async fn sign(
         .await?;
     if let SignOutcome::Recorded(sig) = &outcome {
         tracing::info!(school = %user.school.id, person = %user.person.id, version = %version.id, seq = sig.ledger_seq, "signed");
+        tokio::spawn(super::documents::email_receipt(
+            state.clone(),
+            user.school.clone(),
+            user.person.clone(),
+            sig.clone(),
+        ));
     }
     Ok(Redirect::to(&format!("/me/signatures/{}", outcome.signature().id)).into_response())
 }

@@ -99,11 +99,28 @@ async fn a_governor_signs_with_a_typed_name_and_finds_it_under_signed() {
     let me = app.get("/me", &s).await;
     assert!(me.select_text(".card h3").is_empty());
     assert_eq!(
-        me.select_text("table tbody td a"),
+        me.select_text("table tbody td:first-child a"),
         vec!["ICT Acceptable Use Policy"]
     );
     let receipt = app.get(reply.location(), &s).await;
     assert!(receipt.body.contains(&sig[0].text_sha256));
+
+    // The sealed receipt is queued for the signer by email, in the background.
+    let admin = undersign_core::access::PeopleAdmin::for_operator(app.a.school);
+    let mut queued = Vec::new();
+    for _ in 0..100 {
+        queued = app.store.outbox_page(&admin, 0, 10).await.unwrap().mails;
+        if !queued.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(queued.len(), 1, "one receipt email");
+    assert_eq!(queued[0].to_name, name);
+    assert_eq!(
+        queued[0].subject,
+        "Your receipt: ICT Acceptable Use Policy version 1"
+    );
 }
 
 #[tokio::test]
