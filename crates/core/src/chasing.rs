@@ -174,6 +174,49 @@ impl ChaseSettings {
     }
 }
 
+/// When the mails of a schedule would go for someone asked on one day, for the settings
+/// page to show what the numbers mean.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulePreview {
+    pub asked: NaiveDate,
+    /// The days of the first reminders actually sent (reminders that a holiday pushes onto
+    /// the same school day go as one).
+    pub reminders: Vec<NaiveDate>,
+    /// The first day the line manager's digest could name them.
+    pub manager: Option<NaiveDate>,
+    /// The first day the headteacher's digest could name them.
+    pub head: Option<NaiveDate>,
+}
+
+impl ChaseSettings {
+    /// The first `count` reminder days and the first digest days for someone asked on
+    /// `asked`, in `calendar`.
+    pub fn preview(
+        &self,
+        calendar: &SchoolCalendar,
+        asked: NaiveDate,
+        count: usize,
+    ) -> SchedulePreview {
+        let mut reminders: Vec<NaiveDate> = Vec::new();
+        let mut n = 1;
+        while reminders.len() < count && n <= 1000 {
+            if let Some(day) = calendar.next_school_day(self.reminder_day(asked, n))
+                && reminders.last() != Some(&day)
+            {
+                reminders.push(day);
+            }
+            n += 1;
+        }
+        let after = |days: u16| calendar.next_school_day(asked + Duration::days(i64::from(days)));
+        SchedulePreview {
+            asked,
+            reminders,
+            manager: after(self.escalate_to_manager_days),
+            head: after(self.escalate_to_head_days),
+        }
+    }
+}
+
 impl Default for ChaseSettings {
     fn default() -> Self {
         Self::DEFAULT

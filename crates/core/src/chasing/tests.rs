@@ -722,3 +722,23 @@ fn links_work_with_or_without_a_trailing_slash() {
         "https://example.org/undersign/login/link"
     );
 }
+
+#[test]
+fn the_preview_shows_the_days_the_schedule_gives() {
+    let cal = calendar(christmas());
+    // Asked on Monday 7 December: reminders on Thursday 10th and 17th; the 24th and 31st
+    // fall in the holidays and go as one on Monday 4 January; the line manager from
+    // Thursday 17 December, the headteacher from Monday 4 January.
+    let p = ChaseSettings::DEFAULT.preview(&cal, date("2026-12-07"), 4);
+    assert_eq!(
+        p.reminders,
+        vec![
+            date("2026-12-10"),
+            date("2026-12-17"),
+            date("2027-01-04"),
+            date("2027-01-07")
+        ]
+    );
+    assert_eq!(p.manager, Some(date("2026-12-17")));
+    assert_eq!(p.head, Some(date("2027-01-04")));
+}
