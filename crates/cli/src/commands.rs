@@ -1,6 +1,6 @@
 //! The command line: arguments (clap) and what each subcommand does. Exit codes: 0 done,
-//! 1 `verify` found a broken chain, 2 an operational failure (bad arguments, a database
-//! or file that cannot be used).
+//! 1 `verify` found a broken chain or `verify-receipt` an invalid receipt, 2 an operational
+//! failure (bad arguments, a database or file that cannot be used).
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
@@ -71,6 +71,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: undersign_filter::cli::FilterCommand,
     },
+    /// Check a receipt PDF offline with the school's public key.
+    #[command(name = "verify-receipt")]
+    VerifyReceipt(crate::receipt::VerifyReceiptArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +147,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Err(e) => failed(e),
         },
         Command::Filter { cmd } => undersign_filter::cli::run_filter(cmd).unwrap_or_else(failed),
+        Command::VerifyReceipt(args) => crate::receipt::run(&args),
         command => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -164,7 +168,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
         Command::Import { cmd } => return crate::import::run(cmd).await,
-        Command::SquidHelper(_) | Command::Filter { .. } => Err(anyhow!(
+        Command::SquidHelper(_) | Command::Filter { .. } | Command::VerifyReceipt(_) => Err(anyhow!(
             "this command does not run inside the async runtime"
         )),
     };
@@ -257,6 +261,10 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     println!(
         "School signing key: {} — back it up; it is not in the database.",
         created.key_path.display()
+    );
+    println!(
+        "Public key (to check receipts offline): {}",
+        school.public_key
     );
     println!("Headteacher: {} <{}>", head.full_name, head.email);
     println!("Password (shown once, ask them to change it): {password}");
