@@ -168,9 +168,9 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
         Command::Import { cmd } => return crate::import::run(cmd).await,
-        Command::SquidHelper(_) | Command::Filter { .. } | Command::VerifyReceipt(_) => Err(anyhow!(
-            "this command does not run inside the async runtime"
-        )),
+        Command::SquidHelper(_) | Command::Filter { .. } | Command::VerifyReceipt(_) => Err(
+            anyhow!("this command does not run inside the async runtime"),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod import;
 pub mod password;
 pub mod provision;
+pub mod receipt;
 pub mod serve;
 pub mod store;
 pub mod verify;

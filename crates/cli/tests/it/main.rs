@@ -6,5 +6,6 @@
 mod commands;
 mod crash;
 mod import;
+mod receipt;
 mod support;
 mod tamper;
