@@ -1,6 +1,7 @@
 //! Test support for every crate that needs a real database: a fresh, migrated store of
 //! each backend ([`TestDb`]), a seeded school ([`seed_school`]), and [`db_tests!`], which
 //! instantiates one async test body as `sqlite::…` and `postgres::…` tests.
+//! [`smtp::SmtpListener`] is a real SMTP server (Postfix's `smtp-sink`) for mail tests.
 //!
 //! PostgreSQL comes from `TEST_POSTGRES_URL` when set (a fresh database is created on that
 //! server for every test and dropped after it), else from a throw-away cluster started
@@ -14,6 +15,7 @@
 
 mod postgres;
 mod seed;
+pub mod smtp;
 
 pub use seed::{AUP_BODY, Seed, context, draft, png_mark, seed_school, signature_input};
 
@@ -78,6 +80,23 @@ impl TestDb {
     /// PostgreSQL is available and `UNDERSIGN_REQUIRE_POSTGRES` is not `1`.
     pub async fn postgres() -> Option<TestDb> {
         postgres::fresh().await
+    }
+
+    /// A second, independent store on the same database, as another server would open
+    /// it (on SQLite: the same file, with its own writer connection).
+    pub async fn open_again(&self) -> Arc<dyn Store> {
+        match self.raw {
+            Raw::Sqlite(_) => Arc::new(
+                SqliteStore::open(&self.url)
+                    .await
+                    .expect("open the SQLite file again"),
+            ),
+            Raw::Postgres(_) => Arc::new(
+                undersign_store_postgres::PostgresStore::connect(&self.url)
+                    .await
+                    .expect("connect to PostgreSQL again"),
+            ),
+        }
     }
 
     /// Runs raw SQL (several statements allowed) outside the store; panics on error.
