@@ -104,6 +104,16 @@ pub async fn an_entry_is_found_by_the_start_of_its_hash(db: TestDb) {
         (seed.school.id, sig.ledger_seq, sig.ledger_hash.as_str())
     );
     assert_eq!(found[0].kind, "signed");
-    let unknown = if sig.ledger_hash.starts_with('0') { "1" } else { "0" }.repeat(20);
-    assert!(s.entries_with_hash_prefix(&unknown).await.unwrap().is_empty());
+    let unknown = if sig.ledger_hash.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    }
+    .repeat(20);
+    assert!(
+        s.entries_with_hash_prefix(&unknown)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
