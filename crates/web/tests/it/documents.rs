@@ -14,18 +14,28 @@ fn assert_pdf(reply: &Reply) {
     assert!(reply.bytes.starts_with(b"%PDF-"), "not a PDF");
 }
 
-/// The text of a PDF, as `pdftotext` reads it.
-fn text_of(pdf: &[u8]) -> String {
+/// The text of a PDF, as `pdftotext` reads it; `None` (the text checks are skipped, said
+/// loudly) where poppler-utils is not installed, except in CI.
+fn text_of(pdf: &[u8]) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doc.pdf");
     std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
+    let out = match std::process::Command::new("pdftotext")
         .arg(&path)
         .arg("-")
         .output()
-        .expect("pdftotext (poppler-utils) is installed");
+    {
+        Ok(out) => out,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "\n*** SKIPPED: the PDF text checks need pdftotext (apt-get install -y poppler-utils): {e} ***\n"
+            );
+            return None;
+        }
+        Err(e) => panic!("pdftotext (poppler-utils) must be installed in CI: {e}"),
+    };
     assert!(out.status.success(), "pdftotext failed");
-    String::from_utf8(out.stdout).unwrap()
+    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[tokio::test]
@@ -43,8 +53,9 @@ async fn a_signer_downloads_a_sealed_receipt_that_verify_accepts_and_a_changed_c
     assert_eq!(facts.signature, app.a.signature);
     let disposition = reply.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
     assert!(disposition.contains(&facts.code), "{disposition}");
-    let text = text_of(&reply.bytes);
-    assert!(text.contains(&facts.code), "{text}");
+    if let Some(text) = text_of(&reply.bytes) {
+        assert!(text.contains(&facts.code), "{text}");
+    }
 
     // Anyone (no login) can check it at /verify.
     let valid = app
@@ -125,12 +136,13 @@ async fn the_administrator_downloads_an_evidence_pack_and_the_compliance_report(
         )
         .await;
     assert_pdf(&pack);
-    let text = text_of(&pack.bytes);
-    assert!(text.contains(staff.full_name.as_str()), "{text}");
-    assert!(
-        text.contains("I will not share passwords."),
-        "the text as signed: {text}"
-    );
+    if let Some(text) = text_of(&pack.bytes) {
+        assert!(text.contains(staff.full_name.as_str()), "{text}");
+        assert!(
+            text.contains("I will not share passwords."),
+            "the text as signed: {text}"
+        );
+    }
     // A person of another school is not found through this school's pages.
     let elsewhere = app.b.people[&Role::Staff].id;
     let refused = app
@@ -143,6 +155,7 @@ async fn the_administrator_downloads_an_evidence_pack_and_the_compliance_report(
 
     let report = app.get("/compliance/report.pdf", &admin).await;
     assert_pdf(&report);
-    let text = text_of(&report.bytes);
-    assert!(text.contains("School school-a"), "{text}");
+    if let Some(text) = text_of(&report.bytes) {
+        assert!(text.contains("School school-a"), "{text}");
+    }
 }
