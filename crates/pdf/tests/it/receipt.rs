@@ -116,3 +116,23 @@ fn the_same_facts_always_give_the_same_bytes() {
         info(&first, "CreationDate")
     );
 }
+
+#[test]
+fn names_in_other_scripts_print_and_the_seal_keeps_them_exactly() {
+    let name = "Ολυμπία Иванова محمد 王小明";
+    let (_, facts) = signed(name);
+    let sealed = seal(&undersign_pdf::receipt(&facts).unwrap(), &facts, &key()).unwrap();
+    let text = text_of(&sealed);
+    // Greek, Cyrillic and Arabic are in the built-in fonts.
+    for part in ["Ολυμπία", "Иванова", "محمد"] {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+    // Chinese is not (it shows as boxes on the page), but the sealed facts keep it.
+    assert_eq!(
+        verify(&sealed, &key().verifying_key())
+            .unwrap()
+            .signer
+            .full_name,
+        name
+    );
+}
