@@ -963,6 +963,32 @@ mod tests {
     }
 
     #[test]
+    fn base64_with_non_canonical_trailing_bits_is_refused() {
+        // 64 signature bytes take 86 characters whose last one carries 4 unused bits:
+        // a character that differs only in those bits decodes to the same bytes with a
+        // lax decoder. Ours refuses it, so no byte of the seal can change unnoticed.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let k = key(1);
+        let sealed = seal(PDF, &facts(&k), &k).unwrap();
+        let last = sealed.len() - 2;
+        let index = ALPHABET.iter().position(|&c| c == sealed[last]).unwrap();
+        let twin = ALPHABET[(index & !0x0f) | ((index + 1) & 0x0f)];
+        let mut changed = sealed.clone();
+        changed[last] = twin;
+        let err = verify(&changed, &k.verifying_key()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReceiptError::SealDamaged {
+                    part: SealPart::Signature,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn only_pdfs_are_sealed_and_only_once() {
         let k = key(1);
         assert_eq!(
