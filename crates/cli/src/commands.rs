@@ -131,6 +131,11 @@ pub struct DemoArgs {
     /// Add this many extra staff for load tests (needs --demo-password).
     #[arg(long, default_value_t = 0)]
     pub extra_staff: usize,
+    /// Send the demo's mail (sign-in links, reminders) to this SMTP server, plain SMTP
+    /// without a login, e.g. a test server on `127.0.0.1:2525`. Without it mail stays
+    /// queued in the outbox.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp: Option<String>,
 }
 
 /// Runs a parsed command line. The web-rules commands are synchronous and never start an
@@ -201,6 +206,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: settings.secure_cookies,
         trust_forwarded_for: settings.trust_forwarded_for,
         checkpoint_every: Duration::from_secs(settings.checkpoint_minutes * 60),
+        public_url: settings.public_url,
+        smtp: settings.smtp,
     }
     .run(store, listener)
     .await
@@ -330,6 +337,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ),
     };
     let keys_dir = args.data_dir.join("keys");
+    let smtp = args.smtp.as_deref().map(demo_smtp).transpose()?;
     let store = open_store(&database_url).await?;
     let setup = crate::demo::ensure(
         store.as_ref(),
@@ -354,7 +362,26 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         secure_cookies: false,
         trust_forwarded_for: false,
         checkpoint_every: Duration::from_secs(crate::config::DEFAULT_CHECKPOINT_MINUTES * 60),
+        public_url: crate::config::parse_public_url(&url)?,
+        smtp,
     }
     .run(store, listener)
     .await
+}
+
+/// `--smtp HOST:PORT`: plain SMTP, no login, from the demo school's address.
+fn demo_smtp(raw: &str) -> anyhow::Result<undersign_mail::SmtpSettings> {
+    let (host, port) = raw
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim(), p.trim().parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| anyhow!("--smtp {raw:?} is not HOST:PORT, e.g. 127.0.0.1:2525"))?;
+    Ok(undersign_mail::SmtpSettings {
+        host: host.to_string(),
+        port,
+        tls: undersign_mail::TlsMode::None,
+        credentials: None,
+        from: undersign_mail::SmtpSettings::sender("undersign@demo.example", "Undersign demo")?,
+        timeout: undersign_mail::SmtpSettings::DEFAULT_TIMEOUT,
+    })
 }

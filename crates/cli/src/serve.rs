@@ -1,5 +1,6 @@
-//! Running the web application: bind, serve until SIGTERM or ctrl-c, and checkpoint every
-//! school's chain head in the background (and once more on the way out).
+//! Running the web application: bind, serve until SIGTERM or ctrl-c, checkpoint every
+//! school's chain head in the background (and once more on the way out), and deliver the
+//! email outbox when a mail server is configured.
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -7,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use undersign_core::store::Store;
+use undersign_mail::{DeliveryWorker, SmtpSettings, WorkerOptions};
 use undersign_web::{AppState, WebConfig};
 
 /// What the server needs once the store is open.
@@ -17,6 +20,10 @@ pub struct Server {
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
     pub checkpoint_every: Duration,
+    /// The base of links in emails.
+    pub public_url: url::Url,
+    /// The mail server; `None` leaves mail queued in the outbox.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// Binds the address, so that a port in use fails before anything is printed.
@@ -36,14 +43,42 @@ impl Server {
             self.checkpoint_every,
         ));
         let visitors = tokio::spawn(visitor_housekeeping(store.clone()));
+        let mail_wake = Arc::new(Notify::new());
+        let delivery = match &self.smtp {
+            Some(smtp) => {
+                let worker = DeliveryWorker::new(
+                    store.clone(),
+                    smtp,
+                    mail_wake.clone(),
+                    WorkerOptions::default(),
+                )
+                .context("the SMTP settings cannot be used")?;
+                tracing::info!(
+                    worker = worker.id(),
+                    "sending mail through {}:{} ({:?})",
+                    smtp.host,
+                    smtp.port,
+                    smtp.tls
+                );
+                Some(tokio::spawn(worker.run()))
+            }
+            None => {
+                tracing::warn!(
+                    "no SMTP settings: mail (sign-in links, reminders) stays queued in the outbox until [smtp] is configured"
+                );
+                None
+            }
+        };
         let state = AppState::new(
             store.clone(),
             WebConfig {
                 secure_cookies: self.secure_cookies,
                 keys_dir: self.keys_dir.clone(),
                 trust_forwarded_for: self.trust_forwarded_for,
+                public_url: self.public_url.clone(),
             },
-        );
+        )
+        .with_mail_wake(mail_wake);
         tracing::info!(
             backend = store.backend(),
             "listening on http://{addr}/ (checkpoints every {} min)",
@@ -52,6 +87,11 @@ impl Server {
         let served = undersign_web::serve(listener, state, shutdown_signal()).await;
         job.abort();
         visitors.abort();
+        if let Some(delivery) = delivery {
+            // A message being sent now keeps its lease and is sent again by the next
+            // server once the lease runs out (see undersign-mail).
+            delivery.abort();
+        }
         tracing::info!("stopped serving; checkpointing before exit");
         match crate::checkpoint::checkpoint_all(store.as_ref(), &self.keys_dir).await {
             Ok(results) => {

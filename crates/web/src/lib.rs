@@ -25,7 +25,7 @@ use undersign_core::store::Store;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Settings the web layer needs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Mark cookies `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
@@ -34,6 +34,26 @@ pub struct WebConfig {
     /// Take the client address from the last `X-Forwarded-For` hop (only behind a
     /// reverse proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// The address people use to reach Undersign: the base of links in emails (sign-in
+    /// links, invitations). Ends in `/`.
+    pub public_url: url::Url,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            keys_dir: PathBuf::new(),
+            trust_forwarded_for: false,
+            public_url: default_public_url(),
+        }
+    }
+}
+
+/// `http://localhost/`, until the operator says otherwise.
+fn default_public_url() -> url::Url {
+    #[expect(clippy::expect_used, reason = "a constant, valid URL")]
+    url::Url::parse("http://localhost/").expect("a valid URL")
 }
 
 /// Shared state of every handler.
@@ -41,6 +61,9 @@ pub struct WebConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
+    /// Wakes the mail delivery worker (`notify_one`) after queuing mail that should go
+    /// now, such as a sign-in link. Without a worker nobody listens, and mail waits.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -48,7 +71,14 @@ impl AppState {
         Self {
             store,
             config: Arc::new(config),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The same state, waking this delivery worker when mail is queued.
+    pub fn with_mail_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.mail_wake = wake;
+        self
     }
 }
 
