@@ -2,6 +2,7 @@
 
 mod assets;
 mod blocked;
+mod chasing;
 mod compliance;
 pub(crate) mod documents;
 mod kiosk;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(policies::router())
         .merge(people::router())
         .merge(compliance::router())
+        .merge(chasing::router())
         .merge(roster::router())
         .merge(kiosk::router())
         .merge(reception::router())

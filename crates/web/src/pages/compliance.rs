@@ -49,6 +49,8 @@ struct DashboardQuery {
     status: Option<String>,
     #[serde(default)]
     version: String,
+    /// Set after a Chase button: how many people a reminder was queued for.
+    chased: Option<usize>,
 }
 
 impl DashboardQuery {
@@ -100,6 +102,8 @@ struct Option_ {
 
 struct Row {
     person: i64,
+    /// Still has to sign and has not declined: a Chase button is shown.
+    chaseable: bool,
     name: String,
     email: String,
     roles: String,
@@ -114,6 +118,7 @@ impl Row {
     fn of(p: &PersonStanding) -> Self {
         Self {
             person: p.person.0,
+            chaseable: matches!(p.standing, Standing::Due | Standing::Overdue),
             name: p.full_name.clone(),
             email: p.email.clone(),
             roles: roles_text(p),
@@ -245,6 +250,9 @@ struct ComplianceView {
     can_set_days: bool,
     days_to_sign: u16,
     errors: Vec<FieldError>,
+    /// May set reminders and holidays, and chase.
+    can_chase: bool,
+    chased: Option<usize>,
 }
 
 struct PolicySection {
@@ -265,6 +273,11 @@ struct PolicySection {
     rows: Vec<Row>,
     heading: String,
     query: String,
+    /// The filters as chosen, sent back by the Chase buttons.
+    role: String,
+    status: String,
+    version: String,
+    chaseable: usize,
 }
 
 fn options(values: Vec<(String, String)>, chosen: &str, any: &str) -> Vec<Option_> {
@@ -340,8 +353,12 @@ fn section(
         statuses,
         versions: options(versions, q.version.trim(), "Any version"),
         heading: format!("{heading} ({})", rows.len()),
+        chaseable: rows.iter().filter(|r| r.chaseable).count(),
         rows,
         query: q.query_string(report.policy.0),
+        role: q.role.trim().to_string(),
+        status: q.status.as_deref().unwrap_or("outstanding").to_string(),
+        version: q.version.trim().to_string(),
     }
 }
 
@@ -383,6 +400,8 @@ async fn dashboard(
         can_set_days: user.actor.policy_publisher().is_some(),
         days_to_sign: days,
         errors: Vec::new(),
+        can_chase: user.actor.people_admin().is_some(),
+        chased: q.chased,
     };
     Ok(page(&view)?.into_response())
 }
@@ -534,6 +553,8 @@ async fn settings(
                 can_set_days: true,
                 days_to_sign: days,
                 errors: vec![FieldError::new("days_to_sign", e.to_string())],
+                can_chase: user.actor.people_admin().is_some(),
+                chased: None,
             };
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response())
         }

@@ -571,6 +571,7 @@ async fn publish(
         .publish(&by, id, undersign_core::time::now())
         .await?;
     tracing::info!(school = %user.school.id, version = %v.id, number = v.number, "published");
+    super::chasing::chase_in_background(&state, user.school.id);
     Ok(Redirect::to(&format!("/policies/{}", v.policy)).into_response())
 }
 

@@ -238,6 +238,60 @@ fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/compliance/reminders",
+            Roles(PEOPLE_ADMIN),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/compliance/reminders",
+            Roles(PEOPLE_ADMIN),
+            |_, _| {
+                vec![
+                    ("first_reminder_days", "3".into()),
+                    ("reminder_every_days", "7".into()),
+                    ("escalate_to_manager_days", "10".into()),
+                    ("escalate_to_head_days", "20".into()),
+                ]
+            },
+        ),
+        r(
+            Method::POST,
+            "/compliance/reminders/holidays",
+            Roles(PEOPLE_ADMIN),
+            |_, _| {
+                vec![
+                    ("name", "INSET day".into()),
+                    ("first_day", "2026-11-20".into()),
+                ]
+            },
+        ),
+        r(
+            Method::POST,
+            "/compliance/reminders/holidays/remove",
+            Roles(PEOPLE_ADMIN),
+            |_, _| vec![("holiday", "2026-11-20,2026-11-20,INSET day".into())],
+        ),
+        r(
+            Method::POST,
+            "/compliance/reminders/holidays/import",
+            Roles(PEOPLE_ADMIN),
+            |_, _| vec![("holidays", "2026-12-21,2027-01-01,Christmas\n".into())],
+        ),
+        r(
+            Method::POST,
+            "/compliance/chase",
+            Roles(PEOPLE_ADMIN),
+            |_, s| vec![("policy", s.policy.to_string())],
+        ),
+        r(
+            Method::POST,
+            "/compliance/chase/{person}",
+            Roles(PEOPLE_ADMIN),
+            |_, s| vec![("policy", s.policy.to_string())],
+        ),
+        r(
+            Method::GET,
             "/organisation/compliance",
             Roles(&[Role::TrustAdministrator]),
             none,

@@ -4,6 +4,7 @@
 
 mod access;
 mod blocked;
+mod chasing;
 mod compliance;
 mod documents;
 mod forms;
