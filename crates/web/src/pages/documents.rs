@@ -96,7 +96,8 @@ pub async fn sealed_receipt(
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let for_pdf = facts.clone();
-    let unsealed = typeset(move || undersign_pdf::receipt(&for_pdf)).await?;
+    let site = state.config.public_url.to_string();
+    let unsealed = typeset(move || undersign_pdf::receipt_for_site(&for_pdf, &site)).await?;
     let sealed = seal(&unsealed, &facts, &key).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok((facts, sealed))
 }
@@ -116,7 +117,7 @@ pub async fn email_receipt(state: AppState, school: School, person: Person, sig:
         "Dear {name},\n\n\
          Thank you for signing {title}, version {number}, at {school_name} on {when}.\n\n\
          Your receipt is attached. Keep it: it is sealed with the school's key, and anyone \
-         (you, the school, an inspector) can check it on the school's Undersign site at \
+         (you, the school, an inspector) can check it at \
          {verify} with the file or with its code, {code}.\n\n\
          You can download it again at any time from your page.\n",
         name = person.full_name.as_str(),
@@ -124,7 +125,14 @@ pub async fn email_receipt(state: AppState, school: School, person: Person, sig:
         number = facts.version.number,
         school_name = school.name,
         when = facts.local_time,
-        verify = undersign_core::receipt::VERIFY_PATH,
+        verify = state
+            .config
+            .public_url
+            .join(undersign_core::receipt::VERIFY_PATH.trim_start_matches('/'))
+            .map_or_else(
+                |_| undersign_core::receipt::VERIFY_PATH.to_string(),
+                |u| u.to_string()
+            ),
         code = facts.code,
     );
     let mail = NewMail {
@@ -145,8 +153,12 @@ pub async fn email_receipt(state: AppState, school: School, person: Person, sig:
         not_before: time::now(),
         unless_signed: None,
     };
-    if let Err(e) = state.store.enqueue_mail(mail, time::now()).await {
-        tracing::error!(school = %school.id, signature = %sig.id, "cannot queue the receipt email: {e}");
+    match state.store.enqueue_mail(mail, time::now()).await {
+        Ok(true) => state.mail_wake.notify_one(),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(school = %school.id, signature = %sig.id, "cannot queue the receipt email: {e}");
+        }
     }
 }
 
