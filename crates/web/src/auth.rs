@@ -411,13 +411,17 @@ async fn start_session(
             expires_at: now + Duration::hours(SESSION_HOURS),
         })
         .await?;
-    let cookie = Cookie::build((SESSION_COOKIE, token))
+    Ok(jar.add(session_cookie(state, token)))
+}
+
+/// The cookie that carries a session's token.
+pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.config.secure_cookies)
         .path("/")
-        .build();
-    Ok(jar.add(cookie))
+        .build()
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ pub mod auth;
 mod csrf;
 pub mod error;
 pub mod keys;
+mod login_link;
 mod pages;
 mod render;
 mod security;
@@ -87,6 +88,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(pages::router())
         .merge(auth::router())
+        .merge(login_link::router())
         .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,6 +7,7 @@ mod compliance;
 pub(crate) mod documents;
 mod kiosk;
 mod me;
+mod outbox;
 mod people;
 mod policies;
 mod reception;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(signing::router())
         .merge(policies::router())
         .merge(people::router())
+        .merge(outbox::router())
         .merge(compliance::router())
         .merge(chasing::router())
         .merge(roster::router())

@@ -126,6 +126,14 @@ fn routes() -> Vec<Route> {
             none,
         ),
         r(Method::GET, "/verify", Anyone, none),
+        r(Method::GET, "/login/link", Anyone, none),
+        r(Method::POST, "/login/link", Anyone, |p, _| {
+            vec![("email", p.email.to_string())]
+        }),
+        r(Method::GET, "/login/link/not-a-real-token", Anyone, none),
+        r(Method::POST, "/login/link/not-a-real-token", Anyone, none),
+        r(Method::GET, "/outbox", Roles(PEOPLE_ADMIN), none),
+        r(Method::GET, "/outbox?page=2", Roles(PEOPLE_ADMIN), none),
         r(Method::POST, "/verify/code", Anyone, |_, _| {
             vec![("code", "ABCD-EFGH-JKMN-PQRS".into())]
         }),
