@@ -1,6 +1,7 @@
 //! Running the web application: bind, serve until SIGTERM or ctrl-c, checkpoint every
-//! school's chain head in the background (and once more on the way out), and deliver the
-//! email outbox when a mail server is configured.
+//! school's chain head in the background (and once more on the way out), queue the
+//! reminders that chase signatures, and deliver the email outbox when a mail server is
+//! configured.
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -69,6 +70,11 @@ impl Server {
                 None
             }
         };
+        let chasing = tokio::spawn(chase_signatures(
+            store.clone(),
+            self.public_url.clone(),
+            mail_wake.clone(),
+        ));
         let state = AppState::new(
             store.clone(),
             WebConfig {
@@ -87,6 +93,7 @@ impl Server {
         let served = undersign_web::serve(listener, state, shutdown_signal()).await;
         job.abort();
         visitors.abort();
+        chasing.abort();
         if let Some(delivery) = delivery {
             // A message being sent now keeps its lease and is sent again by the next
             // server once the lease runs out (see undersign-mail).
@@ -127,6 +134,38 @@ async fn visitor_housekeeping(store: Arc<dyn Store>) {
             ),
             Ok(_) => {}
             Err(e) => tracing::error!("visitor housekeeping failed: {e}"),
+        }
+    }
+}
+
+/// How often every school's invitations, reminders and digests due are planned and queued.
+const CHASE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Plans and queues every school's chasing mail now and then every [`CHASE_EVERY`], and
+/// wakes the delivery worker when something new was queued. The outbox ignores a mail
+/// already queued (same school and dedupe key), so several servers may run it at once.
+async fn chase_signatures(store: Arc<dyn Store>, public_url: url::Url, wake: Arc<Notify>) {
+    let mut tick = tokio::time::interval(CHASE_EVERY);
+    loop {
+        tick.tick().await;
+        let now = undersign_core::time::now();
+        match undersign_core::chasing::chase_all(store.as_ref(), now, &public_url).await {
+            Ok(report) => {
+                for (school, e) in &report.failed {
+                    tracing::error!(school = %school, "chasing signatures failed: {e}");
+                }
+                if report.total.bad_addresses > 0 {
+                    tracing::warn!(
+                        people = report.total.bad_addresses,
+                        "people with an unusable email address were not emailed"
+                    );
+                }
+                if report.total.queued > 0 {
+                    tracing::info!(queued = report.total.queued, "chasing signatures");
+                    wake.notify_one();
+                }
+            }
+            Err(e) => tracing::error!("chasing signatures failed: {e}"),
         }
     }
 }
