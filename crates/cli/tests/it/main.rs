@@ -3,9 +3,16 @@
 //! test of `serve` under concurrent signings, and the operator commands — each on SQLite
 //! and on PostgreSQL.
 
+mod chasing;
 mod commands;
 mod crash;
 mod import;
 mod receipt;
 mod support;
 mod tamper;
+
+undersign_store_contract::db_tests! {
+    chasing: [
+        invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_signing,
+    ],
+}
