@@ -1,5 +1,7 @@
 // The school administrator finds who has not signed the AUP, narrows the list to one role,
-// and downloads it as CSV; axe finds no serious or critical violation on the dashboard.
+// downloads it as CSV and chases those people; sets the reminder schedule and adds a
+// holiday. axe finds no serious or critical violation on the dashboard or the reminders
+// page.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -85,5 +87,61 @@ describe('the compliance dashboard', () => {
     assert.match(lines[0], /^"Name","Email","Roles","Policy","Status"/);
     assert.equal(lines.length, 2, text);
     assert.match(lines[1], /^"Gareth Evans","governor@demo\.example","Governor","ICT Acceptable Use Policy version 1"/);
+  });
+
+  it('chasing everyone shown queues a reminder for them and says so', async () => {
+    await Promise.all([
+      page.waitForURL(/chased=1/),
+      page.getByRole('button', { name: /^Chase all shown/ }).click(),
+    ]);
+    assert.equal((await page.locator('#chased').innerText()).trim(), 'Reminder queued for 1 person.');
+    assert.deepEqual(await listed(), ['Gareth Evans'], 'the list is still filtered');
+    assert.equal(await page.getByLabel('Role', { exact: true }).inputValue(), 'governor');
+    await check('the compliance dashboard after chasing');
+    // The Chase button of one person says the same (a second press the same day sends
+    // nothing more, but the reminder is queued).
+    await Promise.all([
+      page.waitForURL(/chased=1/),
+      page.getByRole('button', { name: 'Chase Gareth Evans', exact: true }).click(),
+    ]);
+    assert.equal((await page.locator('#chased').innerText()).trim(), 'Reminder queued for 1 person.');
+    assertNoPageErrors(page);
+  });
+
+  it('the reminders page saves the schedule and a holiday, with errors beside the fields', async () => {
+    await Promise.all([
+      page.waitForURL('**/compliance/reminders'),
+      page.getByRole('link', { name: 'Reminders and holidays' }).click(),
+    ]);
+    await check('the reminders and holidays page');
+    await page.getByLabel('Tell the headteacher after (days)').fill('5');
+    await Promise.all([
+      page.waitForLoadState('load'),
+      page.getByRole('button', { name: 'Save the schedule' }).click(),
+    ]);
+    assert.match(
+      await page.locator('#escalate_to_head_days-error').innerText(),
+      /the headteacher is told after the line manager: enter more than 10 days/,
+    );
+    await check('the reminders page with an error');
+    await page.getByLabel('Tell the headteacher after (days)').fill('25');
+    await Promise.all([
+      page.waitForURL(/saved=schedule/),
+      page.getByRole('button', { name: 'Save the schedule' }).click(),
+    ]);
+    assert.equal(await page.getByLabel('Tell the headteacher after (days)').inputValue(), '25');
+
+    await page.getByLabel('Name', { exact: true }).fill('Christmas holidays');
+    await page.getByLabel('First day', { exact: true }).fill('2026-12-21');
+    await page.getByLabel('Last day', { exact: true }).fill('2027-01-01');
+    await Promise.all([
+      page.waitForURL(/saved=holidays/),
+      page.getByRole('button', { name: 'Add the holiday' }).click(),
+    ]);
+    const rows = await page.locator('table tbody tr td:first-child').allInnerTexts();
+    assert.deepEqual(rows.map((t) => t.trim()), ['Christmas holidays']);
+    assert.match(await page.getByLabel('Holidays, one a line').inputValue(), /^2026-12-21,2027-01-01,Christmas holidays$/m);
+    await check('the reminders page with a holiday');
+    assertNoPageErrors(page);
   });
 });
