@@ -9,5 +9,6 @@ mod compliance;
 mod documents;
 mod forms;
 mod kiosk;
+mod outbox;
 mod roster;
 mod support;
