@@ -1,7 +1,7 @@
 // The school administrator finds who has not signed the AUP, narrows the list to one role,
-// downloads it as CSV and chases those people; sets the reminder schedule and adds a
-// holiday. axe finds no serious or critical violation on the dashboard or the reminders
-// page.
+// downloads it as CSV, chases those people and downloads one person's evidence pack;
+// sets the reminder schedule and adds a holiday. axe finds no serious or critical
+// violation on the dashboard or the reminders page.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -105,6 +105,18 @@ describe('the compliance dashboard', () => {
       page.getByRole('button', { name: 'Chase Gareth Evans', exact: true }).click(),
     ]);
     assert.equal((await page.locator('#chased').innerText()).trim(), 'Reminder queued for 1 person.');
+    assertNoPageErrors(page);
+  });
+
+  it('the administrator downloads the evidence pack of a person on the list', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Evidence pack of Gareth Evans (PDF)' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^evidence-demo-\d+\.pdf$/);
+    const bytes = await readFile(await download.path());
+    assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+    assert.ok(bytes.includes('%%EOF'), 'a whole PDF');
     assertNoPageErrors(page);
   });
 
