@@ -191,16 +191,19 @@ impl Outbox for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         // Reminders stop the moment someone signs: cancel, rather than claim, every due
         // message whose person has signed its version. A message under a live lease is
-        // being sent right now and is left to its worker.
+        // being sent right now and is left to its worker. Rows another server has locked
+        // are passed over here too, so two claims never wait on (or deadlock over) each
+        // other; the server holding them deals with them.
         sqlx::query(&format!(
             "UPDATE outbox SET cancelled_at = $1
-             WHERE {QUEUED} AND next_attempt_at <= $1
-               AND (claimed_until IS NULL OR claimed_until <= $1)
-               AND unless_person_id IS NOT NULL
-               AND EXISTS (SELECT 1 FROM signatures s
-                           WHERE s.school_id = outbox.school_id
-                             AND s.person_id = outbox.unless_person_id
-                             AND s.version_id = outbox.unless_version_id)"
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE {QUEUED} AND next_attempt_at <= $1
+                            AND (claimed_until IS NULL OR claimed_until <= $1)
+                            AND unless_person_id IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM signatures s
+                                        WHERE s.school_id = outbox.school_id
+                                          AND s.person_id = outbox.unless_person_id
+                                          AND s.version_id = outbox.unless_version_id){SKIP_LOCKED})"
         ))
         .bind(ts(now))
         .execute(&mut *tx)
