@@ -190,7 +190,7 @@ impl Outbox for BackendStore {
     ) -> StoreResult<Vec<OutgoingMail>> {
         let mut tx = self.write.begin().await.map_err(db)?;
         // Reminders stop the moment someone signs: cancel, rather than claim, every due
-        // message whose person has signed its version. A message under a live lease is
+        // message whose person has signed its version or a later one of the same policy. A message under a live lease is
         // being sent right now and is left to its worker. Rows another server has locked
         // are passed over here too, so two claims never wait on (or deadlock over) each
         // other; the server holding them deals with them.
@@ -201,9 +201,15 @@ impl Outbox for BackendStore {
                             AND (claimed_until IS NULL OR claimed_until <= $1)
                             AND unless_person_id IS NOT NULL
                             AND EXISTS (SELECT 1 FROM signatures s
+                                        JOIN policy_versions sv
+                                          ON sv.school_id = s.school_id AND sv.id = s.version_id
+                                        JOIN policy_versions uv
+                                          ON uv.school_id = outbox.school_id
+                                         AND uv.id = outbox.unless_version_id
                                         WHERE s.school_id = outbox.school_id
                                           AND s.person_id = outbox.unless_person_id
-                                          AND s.version_id = outbox.unless_version_id){SKIP_LOCKED})"
+                                          AND sv.policy_id = uv.policy_id
+                                          AND sv.number >= uv.number){SKIP_LOCKED})"
         ))
         .bind(ts(now))
         .execute(&mut *tx)

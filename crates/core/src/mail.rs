@@ -40,7 +40,8 @@ pub struct NewMail {
     /// Not sent before this time.
     pub not_before: DateTime<Utc>,
     /// If set, the message is cancelled (never sent) once this person has signed this
-    /// version: reminders must stop the moment someone signs.
+    /// version or a later one of the same policy: reminders must stop the moment someone
+    /// signs, even if a newer version was published after the reminder was queued.
     pub unless_signed: Option<(PersonId, VersionId)>,
 }
 
@@ -212,7 +213,7 @@ pub trait Outbox: Send + Sync {
     /// Claims up to `limit` messages that are due at `now` (queued, past `not_before` and
     /// their next attempt, under no live lease) for `worker` until `now + lease`, and
     /// counts an attempt on each. Messages whose `unless_signed` person has signed that
-    /// version are cancelled instead, never returned. Safe with several workers on
+    /// version (or a later one of its policy) are cancelled instead, never returned. Safe with several workers on
     /// several servers: a message is held by one lease at a time.
     async fn claim_mail(
         &self,

@@ -132,6 +132,7 @@ undersign_store_contract::db_tests! {
         an_expired_lease_is_claimed_again_and_only_its_holder_records,
         a_failed_attempt_is_retried_at_its_time_then_given_up,
         a_reminder_is_cancelled_once_its_person_signs_that_version,
+        a_reminder_is_cancelled_when_its_person_signs_a_later_version,
         attachments_round_trip_byte_for_byte,
         the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own,
         a_sign_in_link_is_mailed_once_and_signs_in_once,

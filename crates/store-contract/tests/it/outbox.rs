@@ -254,6 +254,34 @@ pub async fn a_reminder_is_cancelled_once_its_person_signs_that_version(db: Test
     assert!(s.enqueue_mail(foreign, at(0, 0)).await.is_err());
 }
 
+pub async fn a_reminder_is_cancelled_when_its_person_signs_a_later_version(db: TestDb) {
+    use undersign_core::person::Audience;
+    use undersign_core::policy::ChangeKind;
+    let s = &*db.store;
+    let seed = seed_school(s, "outbox-later").await;
+    // Queued for version 1; a minor version 2 is published before it goes out, and the
+    // person signs version 2.
+    let mut reminder = mail(&seed, &seed.staff, "remind:v1");
+    reminder.unless_signed = Some((seed.staff.id, seed.aup.id));
+    let mut teacher = mail(&seed, &seed.teacher, "remind:v1:teacher");
+    teacher.unless_signed = Some((seed.teacher.id, seed.aup.id));
+    s.enqueue_mails(vec![reminder, teacher], at(0, 0))
+        .await
+        .unwrap();
+    let v2 = crate::helpers::publish_version(
+        s,
+        &seed,
+        "# AUP\n\n- I will not share passwords, ever.\n",
+        ChangeKind::Minor,
+        &[Audience::Staff, Audience::Governors],
+    )
+    .await;
+    s.record_signature(signature_input(&seed.staff, &v2), at(0, 30))
+        .await
+        .unwrap();
+    assert_eq!(keys(&claim(s, "w1", 1, 10).await), ["remind:v1:teacher"]);
+}
+
 pub async fn attachments_round_trip_byte_for_byte(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
