@@ -167,12 +167,7 @@ async fn my_receipt(
     user: CurrentUser,
     Path(id): Path<SignatureId>,
 ) -> AppResult<Response> {
-    let sig = state
-        .store
-        .signature(user.school.id, id)
-        .await?
-        .filter(|s| s.person == user.person.id)
-        .ok_or(AppError::NotFound)?;
+    let sig = super::me::own_signature(&state, &user, id).await?;
     let (facts, bytes) = sealed_receipt(&state, &user.school, &user.person, &sig).await?;
     Ok(pdf(bytes, &format!("receipt-{}.pdf", facts.code)))
 }

@@ -107,17 +107,26 @@ struct SignatureView {
     ledger_hash: String,
 }
 
+/// One of the logged-in person's own signatures; anyone else's is not found.
+pub(crate) async fn own_signature(
+    state: &AppState,
+    user: &CurrentUser,
+    id: SignatureId,
+) -> AppResult<undersign_core::signing::Signature> {
+    state
+        .store
+        .signature(user.school.id, id)
+        .await?
+        .filter(|s| s.person == user.person.id)
+        .ok_or(AppError::NotFound)
+}
+
 async fn signature_page(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<SignatureId>,
 ) -> AppResult<Response> {
-    let sig = state
-        .store
-        .signature(user.school.id, id)
-        .await?
-        .filter(|s| s.person == user.person.id)
-        .ok_or(AppError::NotFound)?;
+    let sig = own_signature(&state, &user, id).await?;
     let version = state
         .store
         .version(user.school.id, sig.version)
