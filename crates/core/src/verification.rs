@@ -57,8 +57,8 @@ pub async fn by_code(store: &dyn Store, code: &str, now: DateTime<Utc>) -> Store
         .and_then(|p| p.get("event").cloned())
         .and_then(|e| serde_json::from_value::<Event>(e).ok());
     let Some(Event::Signed { signature, .. }) = event else {
-        // A damaged payload is reported by the chain check below if it is a signature
-        // entry; otherwise the code does not belong to a receipt.
+        // A payload that no longer reads as a signature may have been edited: say so if
+        // the chain does not recompute; otherwise the code names some other event.
         let entries = store.ledger_entries(entry.school).await?;
         if let Err(e) = crate::ledger::verify_chain(entry.school, entries.iter()) {
             return Ok(Verdict::invalid(format!(
