@@ -115,7 +115,7 @@ describe('signing with a drawn signature', () => {
     assert.equal(signed[0].version, '1');
 
     // The row leads back to the same signature.
-    await page.locator('section[aria-labelledby="signed"]').getByRole('link', { name: AUP_TITLE }).click();
+    await page.locator('section[aria-labelledby="signed"]').getByRole('link', { name: AUP_TITLE, exact: true }).click();
     await page.waitForURL('**/me/signatures/*');
     await dd('Signature').getByRole('img', { name: 'Your drawn signature' }).waitFor();
 
