@@ -535,21 +535,7 @@ impl LoginLinks for BackendStore {
             created_at: now,
             expires_at: session.expires_at,
         };
-        sqlx::query(
-            "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
-                                   created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&record.token_sha256)
-        .bind(record.school.0)
-        .bind(record.person.0)
-        .bind(&record.csrf_token)
-        .bind(&record.auth_method)
-        .bind(ts(record.created_at))
-        .bind(ts(record.expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        crate::people::insert_session(&mut tx, &record).await?;
         tx.commit().await.map_err(db)?;
         Ok(LinkUse::SignedIn(record))
     }

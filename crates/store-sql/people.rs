@@ -47,6 +47,26 @@ impl PersonRow {
 }
 
 /// The person `id` of `school`, read on `conn` (so inside a transaction if there is one).
+/// Stores a new login session (password login, or a sign-in link inside its transaction).
+pub(crate) async fn insert_session(conn: &mut Conn, session: &SessionRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
+                               created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&session.token_sha256)
+    .bind(session.school.0)
+    .bind(session.person.0)
+    .bind(&session.csrf_token)
+    .bind(&session.auth_method)
+    .bind(ts(session.created_at))
+    .bind(ts(session.expires_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 pub(crate) async fn load_person(
     conn: &mut Conn,
     school: SchoolId,
@@ -288,22 +308,8 @@ impl People for BackendStore {
     }
 
     async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
-                                   created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&session.token_sha256)
-        .bind(session.school.0)
-        .bind(session.person.0)
-        .bind(&session.csrf_token)
-        .bind(&session.auth_method)
-        .bind(ts(session.created_at))
-        .bind(ts(session.expires_at))
-        .execute(&self.write)
-        .await
-        .map_err(db)?;
-        Ok(())
+        let mut conn = self.write.acquire().await.map_err(db)?;
+        insert_session(&mut conn, &session).await
     }
 
     async fn session(
