@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use undersign_core::access::{ComplianceViewer, PeopleAdmin};
-use undersign_core::chasing::{ChaseFacts, ChaseSettings, Chasing, Holiday, HolidayName};
-use undersign_core::store::{Compliance, StoreError, StoreResult};
+use undersign_core::chasing::{ChaseFacts, ChaseSettings, Holiday, HolidayName};
+use undersign_core::store::{Chasing, Compliance, StoreError, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;

@@ -172,7 +172,7 @@ impl BackendStore {
                     school: SchoolId(s.id),
                     name: s.name,
                     slug: s.slug,
-                    timezone: s.timezone,
+                    timezone: crate::schools::school_zone(s.id, &s.timezone)?,
                     days_to_sign: s
                         .days_to_sign
                         .map_or(DaysToSign::DEFAULT, DaysToSign::trusted),

@@ -3,11 +3,10 @@
 //! someone in the same school.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use undersign_core::access::PeopleAdmin;
 use undersign_core::ledger::Event;
 use undersign_core::person::{Email, NewPerson, Person, PersonStatus, PersonUpdate, Role, Roles};
-use undersign_core::store::{LoginAccount, People, SessionRecord, StoreError, StoreResult};
+use undersign_core::store::{LoginAccount, People, StoreError, StoreResult};
 use undersign_core::time;
 use undersign_core::{PersonId, SchoolId};
 
@@ -44,27 +43,6 @@ impl PersonRow {
                 .map_err(|e| StoreError::Backend(format!("people.status: {e}")))?,
         })
     }
-}
-
-/// The person `id` of `school`, read on `conn` (so inside a transaction if there is one).
-/// Stores a new login session (password login, or a sign-in link inside its transaction).
-pub(crate) async fn insert_session(conn: &mut Conn, session: &SessionRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
-                               created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&session.token_sha256)
-    .bind(session.school.0)
-    .bind(session.person.0)
-    .bind(&session.csrf_token)
-    .bind(&session.auth_method)
-    .bind(ts(session.created_at))
-    .bind(ts(session.expires_at))
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
 }
 
 pub(crate) async fn load_person(
@@ -128,20 +106,6 @@ fn recorded(person: &Person, by: Option<PersonId>) -> Event {
         line_manager: person.line_manager,
         by,
     }
-}
-
-/// How long a failed login is remembered for throttling.
-const LOGIN_FAILURES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    token_sha256: String,
-    school_id: i64,
-    person_id: i64,
-    csrf_token: String,
-    auth_method: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -305,95 +269,5 @@ impl People for BackendStore {
                 .await
                 .map_err(db)?;
         Ok(hash.flatten())
-    }
-
-    async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
-        let mut conn = self.write.acquire().await.map_err(db)?;
-        insert_session(&mut conn, &session).await
-    }
-
-    async fn session(
-        &self,
-        token_sha256: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<SessionRecord>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.token_sha256, s.school_id, s.person_id, s.csrf_token, s.auth_method,
-                    s.created_at, s.expires_at
-             FROM sessions s
-             JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
-             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'",
-        )
-        .bind(token_sha256)
-        .bind(ts(now))
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db)?;
-        Ok(row.map(|r| SessionRecord {
-            token_sha256: r.token_sha256,
-            school: SchoolId(r.school_id),
-            person: PersonId(r.person_id),
-            csrf_token: r.csrf_token,
-            auth_method: r.auth_method,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }))
-    }
-
-    async fn delete_session(&self, token_sha256: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
-            .bind(token_sha256)
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
-        Ok(())
-    }
-
-    async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE school_id = $1 AND person_id = $2")
-            .bind(school.0)
-            .bind(person.0)
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
-        Ok(())
-    }
-
-    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
-        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(ts(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        // Failures only matter for throttling: forget old ones so the table stays small.
-        sqlx::query("DELETE FROM login_failures WHERE at < $1")
-            .bind(ts(at - LOGIN_FAILURES_KEPT))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(())
-    }
-
-    async fn login_failures_since(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u32> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2")
-                .bind(key)
-                .bind(ts(since))
-                .fetch_one(&self.read)
-                .await
-                .map_err(db)?;
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
-    }
-
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
-        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use undersign_core::ledger::Event;
 use undersign_core::school::{NewSchool, Organisation, School};
 use undersign_core::store::{Schools, StoreError, StoreResult};
-use undersign_core::time;
+use undersign_core::time::{self, TimeZone};
 use undersign_core::{OrganisationId, SchoolId};
 
 use crate::BackendStore;
@@ -23,17 +23,24 @@ struct SchoolRow {
     public_key: String,
 }
 
-impl From<SchoolRow> for School {
-    fn from(r: SchoolRow) -> Self {
-        School {
+impl TryFrom<SchoolRow> for School {
+    type Error = StoreError;
+    fn try_from(r: SchoolRow) -> StoreResult<Self> {
+        Ok(School {
             id: SchoolId(r.id),
             organisation: OrganisationId(r.organisation_id),
+            timezone: school_zone(r.id, &r.timezone)?,
             name: r.name,
             slug: r.slug,
-            timezone: r.timezone,
             public_key: r.public_key,
-        }
+        })
     }
+}
+
+/// A school's zone as stored: a name that does not parse is a damaged row, reported
+/// with the school, never replaced by a guess.
+pub(crate) fn school_zone(school: i64, name: &str) -> StoreResult<TimeZone> {
+    TimeZone::parse(name).map_err(|e| StoreError::Backend(format!("school {school}: stored {e}")))
 }
 
 const SCHOOL_COLUMNS: &str = "id, organisation_id, name, slug, timezone, public_key";
@@ -81,7 +88,7 @@ impl Schools for BackendStore {
         .bind(org.0)
         .bind(&school.name)
         .bind(school.slug.as_str())
-        .bind(&school.timezone)
+        .bind(school.timezone.name())
         .bind(&school.public_key)
         .bind(ts(at))
         .fetch_one(&mut *tx)
@@ -92,7 +99,7 @@ impl Schools for BackendStore {
                 school.slug.as_str()
             ))
         })?;
-        let created = School::from(row);
+        let created = School::try_from(row)?;
         append(
             &mut tx,
             created.id,
@@ -115,7 +122,7 @@ impl Schools for BackendStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        Ok(row.map(School::from))
+        row.map(School::try_from).transpose()
     }
 
     async fn school_by_slug(&self, slug: &str) -> StoreResult<Option<School>> {
@@ -126,7 +133,7 @@ impl Schools for BackendStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        Ok(row.map(School::from))
+        row.map(School::try_from).transpose()
     }
 
     async fn schools(&self) -> StoreResult<Vec<School>> {
@@ -136,6 +143,6 @@ impl Schools for BackendStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        Ok(rows.into_iter().map(School::from).collect())
+        rows.into_iter().map(School::try_from).collect()
     }
 }

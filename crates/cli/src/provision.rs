@@ -9,6 +9,7 @@ use undersign_core::access::PeopleAdmin;
 use undersign_core::person::{Email, FullName, NewPerson, Person, Role, Roles};
 use undersign_core::school::{NewSchool, School, SchoolSlug};
 use undersign_core::store::Store;
+use undersign_core::time::TimeZone;
 use undersign_core::{OrganisationId, PersonId};
 
 /// A school just created, and where its key was written.
@@ -30,9 +31,7 @@ pub async fn create_school(
     keys_dir: &Path,
 ) -> anyhow::Result<CreatedSchool> {
     let slug = SchoolSlug::parse(slug).map_err(|e| anyhow!("{e}"))?;
-    if undersign_core::time::parse_zone(timezone).is_none() {
-        anyhow::bail!("{timezone:?} is not a time zone name such as Europe/London");
-    }
+    let timezone = TimeZone::parse(timezone).map_err(|e| anyhow!("{e}"))?;
     let name = undersign_core::person::collapse_spaces(name);
     if name.is_empty() {
         anyhow::bail!("the school needs a name");
@@ -49,7 +48,7 @@ pub async fn create_school(
             NewSchool {
                 name,
                 slug,
-                timezone: timezone.to_string(),
+                timezone,
                 public_key,
             },
         )

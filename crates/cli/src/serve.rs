@@ -124,7 +124,7 @@ async fn visitor_housekeeping(store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(VISITOR_HOUSEKEEPING_EVERY);
     loop {
         tick.tick().await;
-        match undersign_core::visits::housekeeping(store.as_ref(), undersign_core::time::now())
+        match undersign_core::use_cases::housekeeping(store.as_ref(), undersign_core::time::now())
             .await
         {
             Ok(r) if r.auto_signed_out + r.purged > 0 => tracing::info!(
@@ -149,7 +149,7 @@ async fn chase_signatures(store: Arc<dyn Store>, public_url: url::Url, wake: Arc
     loop {
         tick.tick().await;
         let now = undersign_core::time::now();
-        match undersign_core::chasing::chase_all(store.as_ref(), now, &public_url).await {
+        match undersign_core::use_cases::chase_all(store.as_ref(), now, &public_url).await {
             Ok(report) => {
                 for (school, e) in &report.failed {
                     tracing::error!(school = %school, "chasing signatures failed: {e}");

@@ -25,20 +25,17 @@
 //! Running the plan again plans the same mails under the same dedupe keys, so the outbox
 //! (which ignores a key it has seen) sends each once however often the plan runs.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use crate::access::PeopleAdmin;
 use crate::compliance::{PersonFacts, PersonStanding, PolicyCompliance, SchoolFacts, Standing};
 use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
-use crate::mail::NewMail;
+use crate::outbox::NewMail;
 use crate::person::Email;
 use crate::person::{InputError, Role, collapse_spaces};
-use crate::store::{Store, StoreError, StoreResult};
 
 /// Reminders and digests are sent on school days from this time, school time.
 pub const SEND_FROM: NaiveTime = match NaiveTime::from_hms_opt(8, 0, 0) {
@@ -552,33 +549,6 @@ pub struct ChaseFacts {
     pub line_managers: BTreeMap<PersonId, PersonId>,
 }
 
-/// The storage of chasing: each school's schedule and holidays, and the facts the plan
-/// is made from. Settings and holidays are changed by a [`PeopleAdmin`] (the school
-/// administrator or the headteacher): the administrator keeps the roster and chases
-/// signatures, and knows the school's term dates.
-#[async_trait]
-pub trait Chasing: Send + Sync {
-    /// The school's schedule: [`ChaseSettings::DEFAULT`] until it is set.
-    async fn chase_settings(&self, school: SchoolId) -> StoreResult<ChaseSettings>;
-    async fn set_chase_settings(
-        &self,
-        admin: &PeopleAdmin,
-        settings: ChaseSettings,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    /// The school's holidays in date order.
-    async fn holidays(&self, school: SchoolId) -> StoreResult<Vec<Holiday>>;
-    /// Replaces the school's whole holiday list (in one transaction).
-    async fn replace_holidays(
-        &self,
-        admin: &PeopleAdmin,
-        holidays: &[Holiday],
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    /// The school's compliance facts (active people only) and who line-manages whom.
-    async fn chase_facts(&self, school: SchoolId) -> StoreResult<ChaseFacts>;
-}
-
 /// What a planned mail is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -785,7 +755,7 @@ pub fn chase_now(
     public_url: &url::Url,
 ) -> Vec<PlannedMail> {
     let school = &facts.school;
-    let zone = crate::time::parse_zone(&school.timezone).unwrap_or(chrono_tz::Europe::London);
+    let zone = school.timezone.tz();
     let report: Vec<PolicyCompliance> = school
         .report(now)
         .into_iter()
@@ -1139,7 +1109,7 @@ pub struct ChaseReport {
 }
 
 impl ChaseReport {
-    fn add(&mut self, other: &ChaseReport) {
+    pub(crate) fn add(&mut self, other: &ChaseReport) {
         self.planned += other.planned;
         self.queued += other.queued;
         self.bad_addresses += other.bad_addresses;
@@ -1171,59 +1141,6 @@ pub fn to_outbox(school: SchoolId, planned: Vec<PlannedMail>) -> (Vec<NewMail>, 
         })
         .collect();
     (mails, bad)
-}
-
-/// Plans the school's mails due at `now` and queues them in one transaction. Running it
-/// again queues nothing new (the outbox ignores dedupe keys it has seen), so it is safe
-/// to run often and from several servers at once.
-pub async fn chase_school(
-    store: &dyn Store,
-    school: SchoolId,
-    now: DateTime<Utc>,
-    public_url: &url::Url,
-) -> StoreResult<ChaseReport> {
-    let settings = store.chase_settings(school).await?;
-    let holidays = store.holidays(school).await?;
-    let facts = store.chase_facts(school).await?;
-    let zone = crate::time::parse_zone(&facts.school.timezone).unwrap_or(chrono_tz::Europe::London);
-    let calendar = SchoolCalendar::new(zone, holidays);
-    let planned = plan(&facts, &settings, &calendar, now, public_url);
-    let count = planned.len();
-    let (mails, bad_addresses) = to_outbox(school, planned);
-    let queued = if mails.is_empty() {
-        0
-    } else {
-        store.enqueue_mails(mails, now).await?
-    };
-    Ok(ChaseReport {
-        planned: count,
-        queued,
-        bad_addresses,
-    })
-}
-
-/// What one run of the chase did across every school.
-#[derive(Debug, Default)]
-pub struct ChaseAllReport {
-    pub total: ChaseReport,
-    /// Schools whose chase failed, with why; the others were chased all the same.
-    pub failed: Vec<(SchoolId, StoreError)>,
-}
-
-/// [`chase_school`] for every school; one school's failure does not stop the others.
-pub async fn chase_all(
-    store: &dyn Store,
-    now: DateTime<Utc>,
-    public_url: &url::Url,
-) -> StoreResult<ChaseAllReport> {
-    let mut report = ChaseAllReport::default();
-    for school in store.schools().await? {
-        match chase_school(store, school.id, now, public_url).await {
-            Ok(r) => report.total.add(&r),
-            Err(e) => report.failed.push((school.id, e)),
-        }
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

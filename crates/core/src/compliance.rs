@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
 use crate::person::{Audience, InputError, Role, Roles, audiences_of};
 use crate::policy::ChangeKind;
+use crate::time::TimeZone as SchoolZone;
 
 /// Days a person has to sign, counted from publication or from joining: 1–365.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,7 +116,7 @@ pub struct SchoolFacts {
     pub school: SchoolId,
     pub name: String,
     pub slug: String,
-    pub timezone: String,
+    pub timezone: SchoolZone,
     pub days_to_sign: DaysToSign,
     pub policies: Vec<PolicyFacts>,
     pub people: Vec<PersonFacts>,
@@ -219,7 +220,7 @@ pub const MAX_PROGRESS_POINTS: i64 = 60;
 
 impl SchoolFacts {
     fn zone(&self) -> Tz {
-        crate::time::parse_zone(&self.timezone).unwrap_or(chrono_tz::Europe::London)
+        self.timezone.tz()
     }
 
     /// Compliance with every policy that has a published version, in title order.
@@ -681,44 +682,6 @@ impl SchoolFacts {
     }
 }
 
-/// The organisation view: every school's lines, recomputing (and keeping) only the
-/// schools whose kept summary is missing or out of date. A school whose chain moves
-/// while it is being recomputed keeps a summary under the older head, so the next view
-/// recomputes it again: a summary is never kept as fresher than the facts it was made of.
-pub async fn organisation_summary(
-    store: &dyn crate::store::Store,
-    viewer: &crate::access::OrganisationViewer,
-    now: DateTime<Utc>,
-) -> crate::store::StoreResult<Vec<SchoolSummary>> {
-    let mut out = Vec::new();
-    for state in store.organisation_summary_states(viewer).await? {
-        let lines = match state.fresh(now) {
-            Some(kept) => kept.lines.clone(),
-            None => {
-                let facts = store
-                    .organisation_school_facts(viewer, state.school)
-                    .await?;
-                let (lines, valid_until) = facts.summary(now);
-                let kept = StoredSummary {
-                    ledger_seq: state.head_seq,
-                    valid_until,
-                    lines,
-                };
-                store
-                    .keep_compliance_summary(viewer, state.school, &kept, now)
-                    .await?;
-                kept.lines
-            }
-        };
-        out.push(SchoolSummary {
-            school: state.school,
-            name: state.name,
-            lines,
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,7 +716,7 @@ mod tests {
             school: SchoolId(1),
             name: "School".into(),
             slug: "school".into(),
-            timezone: "Europe/London".into(),
+            timezone: chrono_tz::Europe::London.into(),
             days_to_sign: DaysToSign::parse("7").unwrap(),
             policies: vec![PolicyFacts {
                 id: PolicyId(1),

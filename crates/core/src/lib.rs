@@ -5,14 +5,14 @@
 //! (`FullName`, `Email`, `SignatureMark` …) and carried as such down to the store.
 
 pub mod access;
-pub mod blocking;
+pub mod block_reports;
 pub mod chasing;
 pub mod compliance;
 pub mod ids;
 pub mod ledger;
 pub mod login_link;
-pub mod mail;
 pub mod markdown;
+pub mod outbox;
 pub mod person;
 pub mod policy;
 pub mod receipt;
@@ -22,6 +22,7 @@ pub mod school;
 pub mod signing;
 pub mod store;
 pub mod time;
+pub mod use_cases;
 pub mod verification;
 pub mod visits;
 

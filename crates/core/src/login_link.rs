@@ -2,13 +2,10 @@
 //! by email, stored only as its SHA-256, valid for [`LINK_VALID_FOR`] and usable once.
 //! Using it creates a session in the same transaction that spends it.
 
-use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::ids::{PersonId, SchoolId};
-use crate::mail::NewMail;
-use crate::person::{Email, Person};
-use crate::store::{SessionRecord, StoreResult};
+use crate::person::Person;
 
 /// How long a sign-in link works after it is sent.
 pub const LINK_VALID_FOR: TimeDelta = TimeDelta::minutes(15);
@@ -65,38 +62,4 @@ pub enum LinkState {
     Expired,
     /// No such link, or its person has left.
     Unknown,
-}
-
-/// What using a link did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkUse {
-    /// The link is spent and this session started.
-    SignedIn(SessionRecord),
-    /// Nothing was done, for this reason (never `LinkState::Valid`).
-    Refused(LinkState),
-}
-
-/// Sign-in links.
-#[async_trait]
-pub trait LoginLinks: Send + Sync {
-    /// Active people with this email in any school, password or not, by school name.
-    async fn link_accounts(&self, email: &Email) -> StoreResult<Vec<LinkAccount>>;
-    /// Stores the link and queues its email in one transaction. The mail's dedupe key is
-    /// replaced by `login:<link id>`, so each link is mailed once.
-    async fn issue_login_link(&self, link: NewLoginLink, mail: NewMail)
-    -> StoreResult<LoginLinkId>;
-    /// What the link with this token hash is worth at `now`, without using it.
-    async fn login_link_state(
-        &self,
-        token_sha256: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<LinkState>;
-    /// Spends the link and starts the session in one transaction, if the link is valid
-    /// at `now`; of two simultaneous uses exactly one signs in.
-    async fn use_login_link(
-        &self,
-        token_sha256: &str,
-        session: NewLinkSession,
-        now: DateTime<Utc>,
-    ) -> StoreResult<LinkUse>;
 }

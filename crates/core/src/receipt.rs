@@ -20,6 +20,7 @@ use crate::ids::{PersonId, PolicyId, SchoolId, SignatureId, VersionId};
 use crate::ledger::{ChainError, Event, LedgerEntry, canonical_json, verify_chain};
 use crate::school::School;
 use crate::signing::Signature;
+use crate::time::TimeZone;
 
 /// The format tag of [`ReceiptFacts`]; also the first line of the signed message.
 pub const RECEIPT_FORMAT: &str = "undersign-receipt/1";
@@ -54,8 +55,8 @@ pub struct ReceiptFacts {
     /// When they signed, in UTC (the time in the ledger entry).
     #[serde(with = "micros")]
     pub signed_at: DateTime<Utc>,
-    /// The IANA zone of the school, e.g. `Europe/London`.
-    pub time_zone: String,
+    /// The school's zone, e.g. `Europe/London` (an IANA name in the sealed facts).
+    pub time_zone: TimeZone,
     /// `signed_at` as people in the school read it, zone named: "Tuesday 24 November 2026,
     /// 09:15 GMT".
     pub local_time: String,
@@ -120,8 +121,7 @@ pub struct ReceiptChain {
 
 impl ReceiptFacts {
     /// The facts of `signature`, signed by the person named, issued at `issued_at`. Times
-    /// are shown in the school's zone (UTC if the school's zone is not a known IANA name,
-    /// and then the receipt says UTC).
+    /// are shown in the school's zone, which the receipt names.
     pub fn new(
         school: &School,
         signer_full_name: &str,
@@ -130,10 +130,7 @@ impl ReceiptFacts {
         issued_at: DateTime<Utc>,
     ) -> Result<Self, CodeError> {
         let code = ReceiptCode::from_entry_hash(&signature.ledger_hash)?;
-        let (zone, time_zone) = match crate::time::parse_zone(&school.timezone) {
-            Some(z) => (z, school.timezone.clone()),
-            None => (chrono_tz::UTC, "UTC".to_string()),
-        };
+        let time_zone = school.timezone;
         Ok(Self {
             format: RECEIPT_FORMAT.to_string(),
             code: code.to_string(),
@@ -162,7 +159,7 @@ impl ReceiptFacts {
             declaration: signature.declaration.clone(),
             signed_at: signature.signed_at,
             time_zone,
-            local_time: local_time(signature.signed_at, zone),
+            local_time: local_time(signature.signed_at, time_zone.tz()),
             place: ReceiptPlace {
                 ip: signature.context.ip.clone(),
                 user_agent: signature.context.user_agent.clone(),
@@ -185,8 +182,7 @@ impl ReceiptFacts {
 
     /// `issued_at` as shown on the receipt, in the receipt's zone.
     pub fn issued_local_time(&self) -> String {
-        let zone = crate::time::parse_zone(&self.time_zone).unwrap_or(chrono_tz::UTC);
-        local_time(self.issued_at, zone)
+        local_time(self.issued_at, self.time_zone.tz())
     }
 }
 
@@ -737,7 +733,7 @@ mod tests {
             organisation: OrganisationId(1),
             name: "St Mary's Primary".into(),
             slug: "st-marys".into(),
-            timezone: "Europe/London".into(),
+            timezone: chrono_tz::Europe::London.into(),
             public_key: hex::encode(key.verifying_key().to_bytes()),
         }
     }
@@ -829,7 +825,7 @@ mod tests {
     fn facts_name_the_time_zone_and_derive_the_code_from_the_entry_hash() {
         let f = facts(&key(1));
         assert_eq!(f.local_time, "Tuesday 24 November 2026, 09:15 GMT");
-        assert_eq!(f.time_zone, "Europe/London");
+        assert_eq!(f.time_zone.name(), "Europe/London");
         assert_eq!(f.place.how, "password");
         let code = ReceiptCode::parse(&f.code).unwrap();
         assert!(f.chain.entry_hash.starts_with(&code.hash_prefix()));

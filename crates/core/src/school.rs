@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::ids::{OrganisationId, SchoolId};
 use crate::person::InputError;
+use crate::time::TimeZone;
 
 /// A short name for URLs and the command line: `a-z`, `0-9` and `-`, 2–50 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -45,8 +46,8 @@ pub struct School {
     pub organisation: OrganisationId,
     pub name: String,
     pub slug: String,
-    /// IANA zone the school's times are shown in, e.g. `Europe/London`.
-    pub timezone: String,
+    /// The zone the school's times are shown in, e.g. `Europe/London`.
+    pub timezone: TimeZone,
     /// Ed25519 public key (hex) that checks the school's checkpoints and receipts. The
     /// private key is kept outside the database.
     pub public_key: String,
@@ -56,7 +57,7 @@ pub struct School {
 pub struct NewSchool {
     pub name: String,
     pub slug: SchoolSlug,
-    pub timezone: String,
+    pub timezone: TimeZone,
     pub public_key: String,
 }
 

@@ -648,36 +648,6 @@ pub fn start_of_day(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
         .unwrap_or(now - Duration::hours(24))
 }
 
-/// What one run of the visitor housekeeping did in one school.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HousekeepingReport {
-    pub auto_signed_out: usize,
-    pub purged: usize,
-}
-
-/// The periodic job: in every school, signs out (and flags) visitors still on site from
-/// an earlier day, then removes visitor personal data older than the school's retention
-/// period. Safe to run often and from several servers (each step is one transaction that
-/// only touches rows still needing it).
-pub async fn housekeeping(
-    store: &dyn crate::store::Store,
-    now: DateTime<Utc>,
-) -> crate::store::StoreResult<HousekeepingReport> {
-    let mut report = HousekeepingReport::default();
-    for school in store.schools().await? {
-        let zone = crate::time::parse_zone(&school.timezone).unwrap_or(chrono_tz::Europe::London);
-        let cutoff = start_of_day(now, zone);
-        report.auto_signed_out += store.sign_out_overdue(school.id, cutoff, now).await?.len();
-        let settings = store.visitor_settings(school.id).await?;
-        let purge_before = now - Duration::days(settings.retention_days);
-        report.purged += store
-            .purge_visitor_data(school.id, purge_before, now)
-            .await?
-            .len();
-    }
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use undersign_core::SchoolId;
-use undersign_core::mail::{MailId, OutgoingMail};
+use undersign_core::outbox::{MailId, OutgoingMail};
 
 /// Why an outbox row cannot be made into an email. Permanent: trying again would not help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +65,7 @@ pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, Bui
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use undersign_core::mail::Attachment as MailAttachment;
+    use undersign_core::outbox::Attachment as MailAttachment;
     use undersign_core::person::Email;
 
     fn outgoing() -> OutgoingMail {

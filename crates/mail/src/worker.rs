@@ -1,6 +1,6 @@
 //! The delivery worker: claims due messages from the outbox with a lease, sends each
 //! through SMTP and records the outcome — sent; a retry at the time the schedule gives
-//! (`undersign_core::mail::next_attempt`) for a transient failure (4xx, connection
+//! (`undersign_core::outbox::next_attempt`) for a transient failure (4xx, connection
 //! refused, timeout); given up at once for a permanent refusal (5xx) or a message that
 //! cannot be built. It sleeps until the next message is due, at most
 //! [`WorkerOptions::poll`], and wakes early when its [`Notify`] is told (`notify_one`).
@@ -13,7 +13,8 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use undersign_core::mail::{Outbox, OutgoingMail, Retry, next_attempt};
+use undersign_core::outbox::{OutgoingMail, Retry, next_attempt};
+use undersign_core::store::Outbox;
 use undersign_core::store::StoreError;
 use undersign_core::time;
 

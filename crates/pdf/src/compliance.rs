@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
+use undersign_core::SchoolId;
 use undersign_core::compliance::{PolicyCompliance, SchoolFacts, Share};
 use undersign_core::ledger::{Checkpoint, LedgerEntry, verify_chain, verify_checkpoints};
 use undersign_core::receipt::local_time;
-use undersign_core::{SchoolId, time};
+use undersign_core::time::TimeZone;
 
 use crate::{Meta, PdfError, world};
 
@@ -23,8 +24,8 @@ const TEMPLATE: &str = concat!(
 pub struct ComplianceReport {
     pub school_name: String,
     pub slug: String,
-    /// IANA zone the dates are shown in.
-    pub time_zone: String,
+    /// The zone the dates are shown in.
+    pub time_zone: TimeZone,
     pub days_to_sign: u16,
     pub produced_at: DateTime<Utc>,
     /// Each policy's current version, as `SchoolFacts::report` gives them.
@@ -38,7 +39,7 @@ impl ComplianceReport {
         Self {
             school_name: facts.name.clone(),
             slug: facts.slug.clone(),
-            time_zone: facts.timezone.clone(),
+            time_zone: facts.timezone,
             days_to_sign: facts.days_to_sign.get(),
             produced_at: now,
             policies: facts.report(now),
@@ -168,7 +169,7 @@ struct ChainView<'a> {
 
 /// The compliance report as a PDF.
 pub fn compliance_report(report: &ComplianceReport) -> Result<Vec<u8>, PdfError> {
-    let zone: Tz = time::parse_zone(&report.time_zone).unwrap_or(chrono_tz::UTC);
+    let zone: Tz = report.time_zone.tz();
     let policies = report
         .policies
         .iter()

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
+use undersign_core::PersonId;
 use undersign_core::VersionId;
 use undersign_core::ledger::{Event, LedgerEntry};
 use undersign_core::person::Person;
 use undersign_core::policy::sha256_hex;
 use undersign_core::receipt::{ReceiptFacts, local_time};
 use undersign_core::school::School;
-use undersign_core::{PersonId, time};
 
 use crate::blocks::{Block, policy_blocks};
 use crate::{Meta, PdfError, world};
@@ -179,7 +179,7 @@ struct EventView<'a> {
 
 /// The evidence pack as a PDF. Fails if a version's text does not hash to what was signed.
 pub fn evidence_pack(pack: &EvidencePack) -> Result<Vec<u8>, PdfError> {
-    let zone: Tz = time::parse_zone(&pack.school.timezone).unwrap_or(chrono_tz::UTC);
+    let zone: Tz = pack.school.timezone.tz();
     let mut versions = Vec::with_capacity(pack.signed.len());
     for v in &pack.signed {
         let actual = sha256_hex(v.body_md.as_bytes());

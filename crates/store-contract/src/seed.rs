@@ -83,7 +83,7 @@ pub async fn seed_school(store: &dyn Store, slug: &str) -> Seed {
             NewSchool {
                 name: format!("School {slug}"),
                 slug: SchoolSlug::parse(slug).expect("slug"),
-                timezone: "Europe/London".to_string(),
+                timezone: undersign_core::time::TimeZone::parse("Europe/London").expect("zone"),
                 public_key: hex_encode(key.verifying_key().as_bytes()),
             },
         )

@@ -13,14 +13,18 @@ mod errors;
 // The use-case queries are one source shared by both stores (`crates/store-sql/`): each
 // store supplies its own `db` (pool types, time encoding), `errors` (constraint names →
 // messages) and migrations, and names itself `BackendStore` for the shared modules.
-#[path = "../../store-sql/blocking.rs"]
-mod blocking;
+#[path = "../../store-sql/block_reports.rs"]
+mod block_reports;
 #[path = "../../store-sql/chasing.rs"]
 mod chasing;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
+#[path = "../../store-sql/kiosks.rs"]
+mod kiosks;
 #[path = "../../store-sql/ledger.rs"]
 mod ledger;
+#[path = "../../store-sql/login_links.rs"]
+mod login_links;
 #[path = "../../store-sql/outbox.rs"]
 mod outbox;
 #[path = "../../store-sql/people.rs"]
@@ -31,6 +35,8 @@ mod policies;
 mod roster;
 #[path = "../../store-sql/schools.rs"]
 mod schools;
+#[path = "../../store-sql/sessions.rs"]
+mod sessions;
 #[path = "../../store-sql/signing.rs"]
 mod signing;
 #[path = "../../store-sql/visits.rs"]

@@ -14,12 +14,11 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::Duration;
 use serde::Deserialize;
-use undersign_core::login_link::{
-    LINK_VALID_FOR, LinkState, LinkUse, NewLinkSession, NewLoginLink,
-};
-use undersign_core::mail::NewMail;
+use undersign_core::login_link::{LINK_VALID_FOR, LinkState, NewLinkSession, NewLoginLink};
+use undersign_core::outbox::NewMail;
 use undersign_core::person::Email;
 use undersign_core::policy::sha256_hex;
+use undersign_core::store::LinkUse;
 
 use crate::AppState;
 use crate::auth::{

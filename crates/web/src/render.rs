@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::response::Html;
 use chrono::{DateTime, Utc};
+use undersign_core::time::TimeZone;
 
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
@@ -64,7 +65,6 @@ pub fn url_encode(raw: &str) -> String {
 }
 
 /// A time in the school's zone with the zone named, e.g. "23 November 2026, 14:05 GMT".
-pub fn when(at: DateTime<Utc>, timezone: &str) -> String {
-    let zone = undersign_core::time::parse_zone(timezone).unwrap_or(chrono_tz::Europe::London);
-    undersign_core::time::display_in(at, zone)
+pub fn when(at: DateTime<Utc>, zone: &TimeZone) -> String {
+    undersign_core::time::display_in(at, zone.tz())
 }

@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use undersign_core::access::PolicyPublisher;
-use undersign_core::chasing::{chase_now, chase_school, parse_holidays, to_outbox};
-use undersign_core::mail::MailState;
+use undersign_core::chasing::{chase_now, parse_holidays, to_outbox};
+use undersign_core::outbox::MailState;
 use undersign_core::person::{Audience, Person, PersonUpdate};
 use undersign_core::policy::{ChangeKind, PolicyVersion, Title};
 use undersign_core::store::Store;
+use undersign_core::use_cases::chase_school;
 use undersign_mail::{DeliveryWorker, SmtpSettings, TlsMode, WorkerOptions};
 use undersign_store_contract::smtp::{ReceivedMail, SmtpListener};
 use undersign_store_contract::{Seed, TestDb, draft, seed_school, signature_input};
@@ -28,7 +29,9 @@ fn public_url() -> url::Url {
 
 /// `hh:mm` on `day`, London time (GMT in November).
 fn london(day: NaiveDate, hm: &str) -> DateTime<Utc> {
-    let zone = undersign_core::time::parse_zone("Europe/London").unwrap();
+    let zone = undersign_core::time::TimeZone::parse("Europe/London")
+        .unwrap()
+        .tz();
     zone.from_local_datetime(&day.and_time(NaiveTime::parse_from_str(hm, "%H:%M").unwrap()))
         .single()
         .unwrap()

@@ -7,7 +7,7 @@ use crate::support::{Backend, Browser, TestDb, free_port, seed, undersign};
 use std::path::PathBuf;
 use std::time::Duration;
 use undersign_core::access::PeopleAdmin;
-use undersign_core::mail::{MailState, MailSummary};
+use undersign_core::outbox::{MailState, MailSummary};
 use undersign_core::signing::AuthMethod;
 use undersign_store_contract::smtp::{ReceivedMail, SmtpListener};
 

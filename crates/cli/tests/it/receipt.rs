@@ -25,7 +25,7 @@ fn sealed_receipt(key: &SigningKey) -> (ReceiptFacts, Vec<u8>) {
         organisation: OrganisationId(1),
         name: "Test Primary School".into(),
         slug: "test-primary".into(),
-        timezone: "Europe/London".into(),
+        timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
         public_key: public_hex(key),
     };
     let signed_at = Utc.with_ymd_and_hms(2026, 6, 15, 8, 30, 0).unwrap();

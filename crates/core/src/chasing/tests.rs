@@ -69,7 +69,7 @@ fn facts(published: DateTime<Utc>) -> ChaseFacts {
             school: SchoolId(1),
             name: "St Anne's Primary".into(),
             slug: "st-annes".into(),
-            timezone: "Europe/London".into(),
+            timezone: LONDON.into(),
             days_to_sign: DaysToSign::parse("14").unwrap(),
             policies: vec![PolicyFacts {
                 id: PolicyId(1),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use undersign_core::mail::{Attachment, MailState, NewMail};
+use undersign_core::outbox::{Attachment, MailState, NewMail};
 use undersign_core::person::Person;
 use undersign_core::store::Store;
 use undersign_mail::{DeliveryWorker, SmtpSettings, TlsMode, WorkerOptions};
@@ -58,7 +58,7 @@ fn mail(seed: &Seed, to: &Person, key: &str) -> NewMail {
     }
 }
 
-async fn only_mail(store: &dyn Store, seed: &Seed) -> undersign_core::mail::MailSummary {
+async fn only_mail(store: &dyn Store, seed: &Seed) -> undersign_core::outbox::MailSummary {
     let page = store
         .outbox_page(&seed.people_admin(), 0, 10)
         .await

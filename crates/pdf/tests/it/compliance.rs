@@ -23,7 +23,7 @@ fn facts() -> SchoolFacts {
         school: SchoolId(1),
         name: school().name,
         slug: school().slug,
-        timezone: "Europe/London".into(),
+        timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
         days_to_sign: DaysToSign::parse("7").unwrap(),
         policies: vec![PolicyFacts {
             id: PolicyId(1),

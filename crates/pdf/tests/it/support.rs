@@ -27,7 +27,7 @@ pub fn school() -> School {
         organisation: OrganisationId(1),
         name: "St Mary's Primary School".into(),
         slug: "st-marys".into(),
-        timezone: "Europe/London".into(),
+        timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
         public_key: hex::encode(key().verifying_key().to_bytes()),
     }
 }

@@ -1,7 +1,7 @@
 //! Reports that something was blocked wrongly.
 
 use undersign_core::access::Actor;
-use undersign_core::blocking::NewBlockReport;
+use undersign_core::block_reports::NewBlockReport;
 use undersign_core::person::Role;
 use undersign_store_contract::{TestDb, seed_school};
 

@@ -2,11 +2,12 @@
 //! from.
 
 use chrono::{DateTime, Datelike, Duration, TimeDelta, TimeZone, Utc, Weekday};
-use undersign_core::chasing::{ChaseSettings, Holiday, chase_all, chase_school, parse_holidays};
-use undersign_core::mail::MailState;
+use undersign_core::chasing::{ChaseSettings, Holiday, parse_holidays};
+use undersign_core::outbox::MailState;
 use undersign_core::person::PersonStatus;
 use undersign_core::store::Store;
 use undersign_core::time;
+use undersign_core::use_cases::{chase_all, chase_school};
 use undersign_store_contract::{TestDb, seed_school, signature_input};
 
 use crate::helpers::unchanged;
@@ -157,7 +158,7 @@ pub async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb
 /// 09:00 school time on the first Monday at least `days` days after the seed's AUP was
 /// published (the schedule counts from that day).
 fn monday_after(seed: &undersign_store_contract::Seed, days: i64) -> DateTime<Utc> {
-    let london = time::parse_zone("Europe/London").unwrap();
+    let london = time::TimeZone::parse("Europe/London").unwrap().tz();
     let published = seed.aup.published_at.unwrap();
     let mut day = published.with_timezone(&london).date_naive() + Duration::days(days);
     while day.weekday() != Weekday::Mon {
@@ -273,7 +274,7 @@ pub async fn nothing_is_sent_in_a_holiday_or_at_a_weekend(db: TestDb) {
     let seed = seed_school(s, "chase-holiday").await;
     let monday = monday_after(&seed, 21);
     let day = monday
-        .with_timezone(&time::parse_zone("Europe/London").unwrap())
+        .with_timezone(&time::TimeZone::parse("Europe/London").unwrap().tz())
         .date_naive();
     let week = parse_holidays(&format!("{},{},Half term\n", day, day + Duration::days(4))).unwrap();
     s.replace_holidays(&seed.people_admin(), &week, monday)

@@ -130,7 +130,7 @@ pub async fn the_organisation_view_covers_its_schools_and_no_other(db: TestDb) {
             NewSchool {
                 name: "A Second School".into(),
                 slug: SchoolSlug::parse("trust-second").unwrap(),
-                timezone: "Europe/London".into(),
+                timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
                 public_key: "00".repeat(32),
             },
         )
@@ -193,7 +193,7 @@ pub async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
         .aup
         .published_at
         .unwrap()
-        .with_timezone(&time::parse_zone("Europe/London").unwrap())
+        .with_timezone(&time::TimeZone::parse("Europe/London").unwrap().tz())
         .date_naive();
     assert!(
         report
@@ -204,7 +204,7 @@ pub async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
 }
 
 pub async fn the_organisation_summary_is_kept_until_the_school_changes(db: TestDb) {
-    use undersign_core::compliance::organisation_summary;
+    use undersign_core::use_cases::organisation_summary;
     let s = &*db.store;
     let seed = seed_school(s, "kept-first").await;
     let other = seed_school(s, "kept-elsewhere").await;

@@ -4,10 +4,11 @@
 use chrono::TimeDelta;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use undersign_core::login_link::{LinkState, LinkUse, NewLinkSession, NewLoginLink};
-use undersign_core::mail::{Attachment, MailState, NewMail, OutgoingMail};
+use undersign_core::login_link::{LinkState, NewLinkSession, NewLoginLink};
+use undersign_core::outbox::{Attachment, MailState, NewMail, OutgoingMail};
 use undersign_core::person::{Email, Person};
 use undersign_core::policy::sha256_hex;
+use undersign_core::store::LinkUse;
 use undersign_core::store::Store;
 use undersign_store_contract::{Seed, TestDb, seed_school, signature_input};
 
@@ -323,7 +324,7 @@ pub async fn the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own(d
     let admin = seed.people_admin();
     let first = s.outbox_page(&admin, 0, 2).await.unwrap();
     assert_eq!(first.total, 5);
-    let subjects = |p: &undersign_core::mail::OutboxPage| {
+    let subjects = |p: &undersign_core::outbox::OutboxPage| {
         p.mails
             .iter()
             .map(|m| m.subject.clone())

@@ -12,7 +12,7 @@ fn new_school(slug: &str) -> NewSchool {
     NewSchool {
         name: "St Mary's Primary".to_string(),
         slug: SchoolSlug::parse(slug).unwrap(),
-        timezone: "Europe/London".to_string(),
+        timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
         public_key: "ab".repeat(32),
     }
 }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use undersign_core::blocking::NewBlockReport;
+use undersign_core::block_reports::NewBlockReport;
 use undersign_core::school::School;
 
 use super::FieldError;

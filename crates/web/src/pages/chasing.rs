@@ -15,11 +15,11 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use undersign_core::access::PeopleAdmin;
 use undersign_core::chasing::{
-    ChaseSettings, Holiday, SchoolCalendar, chase_now, chase_school, holidays_text, parse_holidays,
-    to_outbox,
+    ChaseSettings, Holiday, SchoolCalendar, chase_now, holidays_text, parse_holidays, to_outbox,
 };
 use undersign_core::compliance::Filter;
 use undersign_core::person::InputError;
+use undersign_core::use_cases::chase_school;
 use undersign_core::{PersonId, SchoolId, time};
 
 use super::FieldError;
@@ -75,7 +75,7 @@ fn chaser(user: &CurrentUser) -> AppResult<PeopleAdmin> {
 }
 
 fn zone(user: &CurrentUser) -> chrono_tz::Tz {
-    time::parse_zone(&user.school.timezone).unwrap_or(chrono_tz::Europe::London)
+    user.school.timezone.tz()
 }
 
 /// "Thursday 5 November 2026".

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use undersign_core::access::ComplianceViewer;
 use undersign_core::compliance::{
-    self, DaysToSign, Filter, PersonStanding, PolicyCompliance, ProgressPoint, Share, Standing,
+    DaysToSign, Filter, PersonStanding, PolicyCompliance, ProgressPoint, Share, Standing,
     StandingFilter, csv_document,
 };
 use undersign_core::person::Role;
-use undersign_core::time;
+use undersign_core::time::{self, TimeZone};
 
 use super::FieldError;
 use crate::AppState;
@@ -298,7 +298,7 @@ fn section(
     report: &PolicyCompliance,
     q: &DashboardQuery,
     filter: &Filter,
-    timezone: &str,
+    timezone: &TimeZone,
 ) -> PolicySection {
     let roles: Vec<(String, String)> = Role::ALL
         .iter()
@@ -421,9 +421,8 @@ fn csv_response(filename: &str, body: String) -> Response {
         .into_response()
 }
 
-fn date_in(at: DateTime<Utc>, timezone: &str) -> String {
-    let zone = time::parse_zone(timezone).unwrap_or(chrono_tz::Europe::London);
-    at.with_timezone(&zone).format("%Y-%m-%d").to_string()
+fn date_in(at: DateTime<Utc>, zone: &TimeZone) -> String {
+    at.with_timezone(&zone.tz()).format("%Y-%m-%d").to_string()
 }
 
 async fn outstanding_csv(
@@ -474,7 +473,7 @@ async fn outstanding_csv(
 async fn signatures_csv(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     let viewer = viewer(&user)?;
     let rows = state.store.signature_export(&viewer).await?;
-    let tz = user.school.timezone.clone();
+    let tz = user.school.timezone;
     let body = csv_document(
         &[
             "Name",
@@ -588,7 +587,8 @@ async fn organisation(State(state): State<AppState>, user: CurrentUser) -> AppRe
         .organisation_viewer()
         .ok_or(AppError::Forbidden)?;
     let schools =
-        compliance::organisation_summary(state.store.as_ref(), &viewer, time::now()).await?;
+        undersign_core::use_cases::organisation_summary(state.store.as_ref(), &viewer, time::now())
+            .await?;
     let mut rows = Vec::new();
     for school in &schools {
         for line in &school.lines {

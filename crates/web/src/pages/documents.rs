@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use undersign_core::ledger::verifying_key_from_hex;
-use undersign_core::mail::{Attachment, NewMail};
+use undersign_core::outbox::{Attachment, NewMail};
 use undersign_core::person::Person;
 use undersign_core::receipt::{ReceiptFacts, seal};
 use undersign_core::school::School;

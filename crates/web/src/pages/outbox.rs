@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use undersign_core::time::TimeZone;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -42,7 +43,7 @@ struct OutboxView {
     total: u64,
     page: u64,
     pages: u64,
-    timezone: String,
+    timezone: TimeZone,
 }
 
 #[derive(Deserialize)]
@@ -59,7 +60,7 @@ async fn outbox(
     let page_no = q.page.unwrap_or(1).max(1);
     let offset = (page_no - 1).saturating_mul(u64::from(PER_PAGE));
     let listed = state.store.outbox_page(&admin, offset, PER_PAGE).await?;
-    let zone = user.school.timezone.clone();
+    let zone = user.school.timezone;
     let rows = listed
         .mails
         .into_iter()

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use undersign_core::access::Reception;
 use undersign_core::signing::AuthMethod;
+use undersign_core::time::TimeZone;
 use undersign_core::visits::{AssistReason, NewVisit, SignOutBy, Visit, VisitState};
 use undersign_core::{ReferenceId, VisitId};
 
@@ -52,7 +53,7 @@ struct VisitRow {
     flagged: bool,
 }
 
-fn row(v: &Visit, tz: &str) -> VisitRow {
+fn row(v: &Visit, tz: &TimeZone) -> VisitRow {
     let personal = v.personal.as_ref();
     let how = match (&v.auth, v.signed_version.is_some()) {
         (AuthMethod::Assisted { reason, .. }, _) => format!("Signed with help: {reason}"),

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use undersign_core::chasing::ChaseSettings;
-use undersign_core::mail::MailState;
+use undersign_core::outbox::MailState;
 use undersign_core::person::Role;
 
 use crate::support::{Reply, Session, TestApp};

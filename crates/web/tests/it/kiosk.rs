@@ -498,7 +498,7 @@ async fn reception_signs_visitors_out_the_end_of_day_job_flags_the_rest_and_othe
 
     // Tim never signs out: the job run the next day signs him out and flags him.
     let tomorrow = undersign_core::time::now() + chrono::Duration::days(1);
-    let report = undersign_core::visits::housekeeping(app.store.as_ref(), tomorrow)
+    let report = undersign_core::use_cases::housekeeping(app.store.as_ref(), tomorrow)
         .await
         .unwrap();
     assert_eq!(report.auto_signed_out, 1);

@@ -2,7 +2,7 @@
 
 use chrono::TimeDelta;
 use undersign_core::access::PeopleAdmin;
-use undersign_core::mail::NewMail;
+use undersign_core::outbox::NewMail;
 use undersign_core::person::{Person, Role};
 use undersign_core::{SchoolId, time};
 

@@ -118,7 +118,7 @@ async fn seed_school(
             NewSchool {
                 name: format!("School {slug}"),
                 slug: SchoolSlug::parse(slug).unwrap(),
-                timezone: "Europe/London".into(),
+                timezone: undersign_core::time::TimeZone::parse("Europe/London").unwrap(),
                 public_key: undersign_web::keys::public_hex(&key),
             },
         )

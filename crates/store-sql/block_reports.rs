@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use undersign_core::access::WebRulesOwner;
-use undersign_core::blocking::{BlockReport, NewBlockReport};
+use undersign_core::block_reports::{BlockReport, NewBlockReport};
 use undersign_core::store::{BlockReports, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 

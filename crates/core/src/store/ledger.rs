@@ -1,0 +1,20 @@
+//! Each school's evidence chain and its signed checkpoints.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::ids::*;
+use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
+
+/// The evidence chain and its checkpoints.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Every entry of the school's chain in `seq` order.
+    async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>>;
+    async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>>;
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>>;
+    /// The entries, in any school, whose hash starts with `prefix` (20 lower-case hex
+    /// characters: what a receipt code stands for). Normally one; none for a wrong code.
+    async fn entries_with_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<LedgerEntry>>;
+}

@@ -1,0 +1,40 @@
+//! Sessions (stored only as the SHA-256 of their token) and the throttling of failed
+//! logins.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreResult;
+use crate::ids::*;
+
+/// A stored session. The token itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_sha256: String,
+    pub school: SchoolId,
+    pub person: PersonId,
+    pub csrf_token: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sessions and login throttling.
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
+    /// A live session (not expired, person still active).
+    async fn session(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, token_sha256: &str) -> StoreResult<()>;
+    /// Ends every session of a person (on password change, on leaving).
+    async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()>;
+
+    /// Records a failed login for a throttle key (e.g. the email, or the client address).
+    async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn login_failures_since(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u32>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+}
