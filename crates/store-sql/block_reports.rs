@@ -8,7 +8,8 @@ use undersign_core::store::{BlockReports, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;
-use crate::db::{micros, ts};
+use crate::codec::micros;
+use crate::db::ts;
 use crate::errors::db;
 
 const COLUMNS: &str = "r.id, r.school_id, r.url, r.message, r.client, r.proxy_user, r.reason, \

@@ -10,7 +10,8 @@ use undersign_core::store::{Chasing, Compliance, StoreError, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;
-use crate::db::{lock_school, micros, trusted, ts};
+use crate::codec::{micros, trusted};
+use crate::db::{lock_school, ts};
 use crate::errors::db;
 
 #[derive(sqlx::FromRow)]

@@ -18,7 +18,8 @@ use undersign_core::time;
 use undersign_core::{PersonId, PolicyId, SchoolId, VersionId};
 
 use crate::BackendStore;
-use crate::db::{Conn, from_json, ts};
+use crate::codec::from_json;
+use crate::db::{Conn, ts};
 use crate::errors::db;
 use crate::policies::{parse_audiences, parse_change_kind};
 

@@ -11,7 +11,8 @@ use undersign_core::visits::{Kiosk, KioskName};
 use undersign_core::{KioskId, SchoolId};
 
 use crate::BackendStore;
-use crate::db::{lock_school, micros, ts};
+use crate::codec::micros;
+use crate::db::{lock_school, ts};
 use crate::errors::db;
 use crate::ledger::append;
 

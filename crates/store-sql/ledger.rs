@@ -9,7 +9,8 @@ use undersign_core::ledger::{ChainHead, Checkpoint, Event, LedgerEntry, next_ent
 use undersign_core::store::{Ledger, StoreError, StoreResult};
 
 use crate::BackendStore;
-use crate::db::{Conn, lock_school, micros, ts};
+use crate::codec::micros;
+use crate::db::{Conn, lock_school, ts};
 use crate::errors::db;
 
 /// Appends `event` to the school's chain, in the caller's transaction: the entry commits

@@ -16,7 +16,8 @@ use undersign_core::outbox::{
 use undersign_core::store::{Outbox, StoreError, StoreResult};
 
 use crate::BackendStore;
-use crate::db::{Conn, SKIP_LOCKED, trusted, ts};
+use crate::codec::trusted;
+use crate::db::{Conn, SKIP_LOCKED, ts};
 use crate::errors::db;
 
 /// The longest error text kept with a message.

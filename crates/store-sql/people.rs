@@ -11,7 +11,8 @@ use undersign_core::time;
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;
-use crate::db::{Conn, from_json, lock_school, to_json, trusted, ts};
+use crate::codec::{from_json, to_json, trusted};
+use crate::db::{Conn, lock_school, ts};
 use crate::errors::{OnConstraint, db};
 use crate::ledger::append;
 

@@ -18,7 +18,8 @@ use undersign_core::time;
 use undersign_core::{PersonId, PolicyId, ReferenceId, SchoolId, VersionId};
 
 use crate::BackendStore;
-use crate::db::{Conn, from_json, lock_school, micros, to_json, ts};
+use crate::codec::{from_json, micros, to_json};
+use crate::db::{Conn, lock_school, ts};
 use crate::errors::db;
 use crate::ledger::append;
 

@@ -17,8 +17,9 @@ use undersign_core::store::{Signing, StoreError, StoreResult};
 use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
 
 use crate::BackendStore;
+use crate::codec::{from_json, micros, to_json};
 use crate::db::constraint;
-use crate::db::{Conn, Reserved, from_json, lock_school, micros, next_id, to_json, ts};
+use crate::db::{Conn, Reserved, lock_school, next_id, ts};
 use crate::errors::db;
 use crate::ledger::append;
 use crate::people::load_person;

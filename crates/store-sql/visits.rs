@@ -19,7 +19,8 @@ use undersign_core::visits::{
 use undersign_core::{KioskId, PersonId, SchoolId, VersionId, VisitId};
 
 use crate::BackendStore;
-use crate::db::{Conn, from_json, lock_school, micros, to_json, ts};
+use crate::codec::{from_json, micros, to_json};
+use crate::db::{Conn, lock_school, ts};
 use crate::errors::db;
 use crate::ledger::append;
 use crate::people::load_person;

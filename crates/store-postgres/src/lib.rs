@@ -17,6 +17,8 @@ mod errors;
 mod block_reports;
 #[path = "../../store-sql/chasing.rs"]
 mod chasing;
+#[path = "../../store-sql/codec.rs"]
+mod codec;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
 #[path = "../../store-sql/kiosks.rs"]
