@@ -5,7 +5,7 @@ use crate::compliance::{DaysToSign, PolicyFacts, SignedFacts, VersionFacts};
 use crate::ids::SchoolId;
 use crate::person::Audience;
 use crate::policy::ChangeKind;
-use chrono::TimeZone;
+use chrono::{Duration, NaiveTime, TimeZone, Weekday};
 
 const LONDON: Tz = chrono_tz::Europe::London;
 
