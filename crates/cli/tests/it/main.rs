@@ -11,9 +11,3 @@ mod mail;
 mod receipt;
 mod support;
 mod tamper;
-
-undersign_store_contract::db_tests! {
-    chasing: [
-        invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_signing,
-    ],
-}
