@@ -8,7 +8,7 @@
 //! Reports both, the load time to the first answer, resident memory, and the ratios.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -57,67 +57,6 @@ fn args() -> Args {
     a
 }
 
-fn write_configs(dir: &Path, lists: &synth::Lists) -> std::io::Result<()> {
-    let db = dir.join("lists");
-    lists.write(&db)?;
-    std::fs::create_dir_all(dir.join("log"))?;
-    let n = lists.categories.len();
-    let social = n - 1;
-    let mut sg = format!(
-        "dbhome {}\nlogdir {}\n",
-        db.display(),
-        dir.join("log").display()
-    );
-    for name in &lists.categories {
-        sg.push_str(&format!(
-            "dest {name} {{\n  domainlist {name}/domains\n  urllist {name}/urls\n}}\n"
-        ));
-    }
-    let pass = |k: usize| {
-        lists.categories[..k]
-            .iter()
-            .map(|c| format!("!{c}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    sg.push_str(&format!(
-        "src school {{\n  ip 10.10.0.0/16\n}}\nacl {{\n  school {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n  default {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n}}\n",
-        pass(n),
-        pass(social)
-    ));
-    std::fs::write(dir.join("squidGuard.conf"), sg)?;
-
-    let mut toml = String::from(
-        "lists = \"lists\"\n[statements]\n11 = \"I will not browse, download, upload or distribute any material that could be considered offensive, illegal or discriminatory.\"\n3 = \"I will not access facebook or other social networking sites from a school computer whilst on school premises.\"\n",
-    );
-    for name in &lists.categories {
-        toml.push_str(&format!("[categories.{name}]\n"));
-    }
-    toml.push_str("[networks.school]\ncidrs = [\"10.10.0.0/16\"]\n");
-    let others: Vec<String> = lists.categories[..social]
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect();
-    toml.push_str(&format!(
-        "[[rules]]\nname = \"listed\"\ncategories = [{}]\naction = \"deny\"\nstatement = 11\n\n[[rules]]\nname = \"social-at-school\"\nnetworks = \"school\"\ncategories = \"{}\"\naction = \"deny\"\nstatement = 3\n\n[default]\naction = \"allow\"\nstatement = 11\n",
-        others.join(", "),
-        lists.categories[social]
-    ));
-    std::fs::write(dir.join("filter.toml"), toml)
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_graphic() && !matches!(b, b'%' | b'"' | b'\'' | b'\\' | b'#' | b'<' | b'>') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 struct Helper {
     name: &'static str,
     child: Child,
@@ -130,11 +69,11 @@ struct Helper {
 }
 
 fn undersign_line(i: usize, r: &synth::Request) -> String {
-    format!("{i} {} - {} {}\n", r.src, r.method, escape(&r.url))
+    r.helper_line(i)
 }
 
 fn squidguard_line(_: usize, r: &synth::Request) -> String {
-    format!("{} {}/- - {}\n", r.url, r.src, r.method)
+    r.squidguard_line()
 }
 
 impl Helper {
@@ -257,7 +196,7 @@ fn main() {
     std::fs::create_dir_all(&a.work).expect("work dir");
     let t = Instant::now();
     let lists = synth::Lists::generate(a.categories, a.domains, a.urls, 20261123);
-    write_configs(&a.work, &lists).expect("write lists");
+    lists.write_configs(&a.work).expect("write lists");
     let requests = synth::requests(&lists, a.requests, &["10.10.0.5", "10.99.0.7"], 42);
     eprintln!(
         "generated {} domains and {} URL entries over {} categories, {} requests in {:.1} s (in {})",

@@ -1,7 +1,8 @@
 //! Synthetic category lists and request streams for the differential test against squidGuard
 //! and the benchmark in `bench/filter`: realistic-looking domains over many categories, URL
 //! entries, and requests that mix listed hosts, subdomains, near-misses, URL entries, mixed
-//! case, ports, credentials and escapes. Deterministic for a given seed.
+//! case, ports, credentials and escapes. Deterministic for a given seed. Also the one
+//! squidGuard configuration and equivalent `filter.toml` both of them run.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -182,6 +183,56 @@ impl Lists {
         Ok(())
     }
 
+    /// Writes the lists to `<dir>/lists`, and beside them `squidGuard.conf` (logging to
+    /// `<dir>/log`) and the equivalent `filter.toml`: on the school network (10.10.0.0/16)
+    /// every category is blocked; elsewhere all but the last, which plays the part of social
+    /// networking. The same configuration for the differential test and the benchmark.
+    pub fn write_configs(&self, dir: &Path) -> io::Result<()> {
+        let Some((social, others)) = self.categories.split_last() else {
+            return Err(io::Error::other("synthetic lists without categories"));
+        };
+        let db = dir.join("lists");
+        self.write(&db)?;
+        std::fs::create_dir_all(dir.join("log"))?;
+        let mut sg = format!(
+            "dbhome {}\nlogdir {}\n",
+            db.display(),
+            dir.join("log").display()
+        );
+        for name in &self.categories {
+            sg.push_str(&format!(
+                "dest {name} {{\n  domainlist {name}/domains\n  urllist {name}/urls\n}}\n"
+            ));
+        }
+        let pass = |categories: &[String]| {
+            categories
+                .iter()
+                .map(|c| format!("!{c}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        sg.push_str(&format!(
+            "src school {{\n  ip 10.10.0.0/16\n}}\nacl {{\n  school {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n  default {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n}}\n",
+            pass(&self.categories),
+            pass(others)
+        ));
+        std::fs::write(dir.join("squidGuard.conf"), sg)?;
+
+        let mut toml = String::from(
+            "lists = \"lists\"\n[statements]\n11 = \"I will not browse, download, upload or distribute any material that could be considered offensive, illegal or discriminatory.\"\n3 = \"I will not access facebook or other social networking sites from a school computer whilst on school premises.\"\n",
+        );
+        for name in &self.categories {
+            toml.push_str(&format!("[categories.{name}]\n"));
+        }
+        toml.push_str("[networks.school]\ncidrs = [\"10.10.0.0/16\"]\n");
+        let others: Vec<String> = others.iter().map(|c| format!("\"{c}\"")).collect();
+        toml.push_str(&format!(
+            "[[rules]]\nname = \"listed\"\ncategories = [{}]\naction = \"deny\"\nstatement = 11\n\n[[rules]]\nname = \"social-at-school\"\nnetworks = \"school\"\ncategories = \"{social}\"\naction = \"deny\"\nstatement = 3\n\n[default]\naction = \"allow\"\nstatement = 11\n",
+            others.join(", "),
+        ));
+        std::fs::write(dir.join("filter.toml"), toml)
+    }
+
     fn random_domain_entry(&self, rng: &mut Rng) -> Option<&str> {
         for _ in 0..8 {
             let c = rng.below(self.categories.len());
@@ -212,6 +263,36 @@ pub struct Request {
     pub method: &'static str,
     /// The URL (`http://…`, or `host:port` for CONNECT).
     pub url: String,
+}
+
+impl Request {
+    /// The request as squidGuard reads it on stdin (its redirector protocol).
+    pub fn squidguard_line(&self) -> String {
+        format!("{} {}/- - {}\n", self.url, self.src, self.method)
+    }
+
+    /// The request as Squid sends it to the helper on concurrency channel `channel`.
+    pub fn helper_line(&self, channel: usize) -> String {
+        format!(
+            "{channel} {} - {} {}\n",
+            self.src,
+            self.method,
+            squid_escape(&self.url)
+        )
+    }
+}
+
+/// A value as Squid escapes it for an external ACL helper.
+fn squid_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_graphic() && !matches!(b, b'%' | b'"' | b'\'' | b'\\' | b'#' | b'<' | b'>') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn mixed_case(rng: &mut Rng, s: &str) -> String {

@@ -16,8 +16,8 @@ use undersign_core::policy::{ChangeKind, PolicyVersion, Title};
 use undersign_core::store::Store;
 use undersign_core::use_cases::chase_school;
 use undersign_mail::{DeliveryWorker, SmtpSettings, TlsMode, WorkerOptions};
-use undersign_store_contract::smtp::{ReceivedMail, SmtpListener};
-use undersign_store_contract::{Seed, TestDb, draft, seed_school, signature_input};
+use undersign_test_kit::smtp::{ReceivedMail, SmtpListener};
+use undersign_test_kit::{Seed, TestDb, db_test, draft, seed_school, signature_input};
 
 use crate::support;
 
@@ -133,11 +133,12 @@ async fn step(
     got[before..].to_vec()
 }
 
-pub async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_signing(
+#[db_test]
+async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_signing(
     db: TestDb,
 ) {
     let s = &*db.store;
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, port) = SmtpListener::start().await;
@@ -309,8 +310,9 @@ pub async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_af
 
 /// `undersign serve` with an SMTP server: the chase that runs as it starts sends the
 /// invitations of the version just published, with links on the public address.
+#[db_test(worker_threads = 4)]
 async fn serve_sends_the_invitations_of_a_version_just_published(db: support::TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, smtp_port) = SmtpListener::start().await;
@@ -370,8 +372,4 @@ async fn serve_sends_the_invitations_of_a_version_just_published(db: support::Te
         );
     }
     assert!(log.contains("chasing signatures"), "{log}");
-}
-
-crate::both_backends! {
-    serve_sends_the_invitations_of_a_version_just_published => serve_sends_the_invitations_of_a_version_just_published;
 }

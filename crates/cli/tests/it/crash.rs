@@ -2,23 +2,20 @@
 //! killed with SIGKILL part-way. After a restart every signing that got a success
 //! response must be there, nothing may be doubled, and `undersign verify` must pass.
 
-use crate::both_backends;
 use crate::support::{Browser, PASSWORD, Server, TestDb, free_port, seed, stderr, stdout, verify};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use undersign_core::{PersonId, SignatureId};
+use undersign_test_kit::db_test;
 
 const PEOPLE: usize = 48;
 /// SIGKILL once this many signings have been acknowledged.
 const KILL_AFTER: usize = 16;
 
-both_backends! {
-    every_acknowledged_signing_survives_a_sigkill => crash_test;
-}
-
-async fn crash_test(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn every_acknowledged_signing_survives_a_sigkill(db: TestDb) {
     let seeded = seed(&db, PEOPLE).await;
     let port = free_port();
     let mut server = Server::start(&db, port, "serve-1.log").await;

@@ -2,19 +2,14 @@
 //! smtp-sink): sign-in by email link end to end, and a message queued while the mail
 //! server is down that survives a SIGKILL of the server and arrives exactly once.
 
-use crate::both_backends;
 use crate::support::{Backend, Browser, TestDb, free_port, seed, undersign};
 use std::path::PathBuf;
 use std::time::Duration;
 use undersign_core::access::PeopleAdmin;
 use undersign_core::outbox::{MailState, MailSummary};
 use undersign_core::signing::AuthMethod;
-use undersign_store_contract::smtp::{ReceivedMail, SmtpListener};
-
-both_backends! {
-    a_sign_in_link_is_mailed_works_once_and_reveals_nothing => sign_in_link_test;
-    mail_queued_during_an_outage_survives_a_sigkill_and_arrives_once => restart_test;
-}
+use undersign_test_kit::db_test;
+use undersign_test_kit::smtp::{ReceivedMail, SmtpListener};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The answer to every request for a link, whether or not the address is known.
@@ -171,9 +166,10 @@ async fn exec_sql(db: &TestDb, sql: &str) {
 /// A time long past, as both databases read a literal.
 const LONG_AGO: &str = "'2000-01-01T00:00:00.000000Z'";
 
-async fn sign_in_link_test(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn a_sign_in_link_is_mailed_works_once_and_reveals_nothing(db: TestDb) {
     let seeded = seed(&db, 2).await;
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, smtp_port) = SmtpListener::start().await;
@@ -304,9 +300,10 @@ async fn outbox(db: &TestDb, school: undersign_core::SchoolId) -> Vec<MailSummar
         .mails
 }
 
-async fn restart_test(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn mail_queued_during_an_outage_survives_a_sigkill_and_arrives_once(db: TestDb) {
     let seeded = seed(&db, 1).await;
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (mut smtp, smtp_port) = SmtpListener::start().await;

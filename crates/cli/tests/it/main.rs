@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests of the `undersign` binary: tamper detection by `verify`, a crash
 //! test of `serve` under concurrent signings, and the operator commands — each on SQLite
-//! and on PostgreSQL.
+//! and on PostgreSQL — and the web rules enforced through a real Squid.
 
 mod chasing;
 mod commands;
@@ -9,11 +9,6 @@ mod crash;
 mod import;
 mod mail;
 mod receipt;
+mod squid;
 mod support;
 mod tamper;
-
-undersign_store_contract::db_tests! {
-    chasing: [
-        invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_signing,
-    ],
-}

@@ -7,36 +7,24 @@ use undersign_core::access::{PeopleAdmin, PolicyPublisher};
 use undersign_core::person::Role;
 use undersign_core::school::School;
 use undersign_core::{PersonId, ReferenceId, VersionId};
+use undersign_test_kit::Fixture;
+
+pub use undersign_test_kit::Backend;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh, migrated database (from the store contract's harness: `TEST_POSTGRES_URL`, or a
-/// throw-away cluster, or a loud skip) and a key directory, removed when dropped.
+/// A fresh, migrated database (from the test kit: `TEST_POSTGRES_URL`, or a throw-away
+/// cluster, or a loud skip) and a key directory, removed when dropped.
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
     pub dir: tempfile::TempDir,
-    _db: undersign_store_contract::TestDb,
+    _db: undersign_test_kit::TestDb,
 }
 
-impl TestDb {
-    pub fn keys_dir(&self) -> PathBuf {
-        self.dir.path().join("keys")
-    }
-
-    /// A fresh database of `backend`, or `None` when PostgreSQL is not available and not
-    /// required (the harness says so on stderr).
-    pub async fn new(backend: Backend) -> Option<TestDb> {
-        let db = match backend {
-            Backend::Sqlite => undersign_store_contract::TestDb::sqlite().await,
-            Backend::Postgres => undersign_store_contract::TestDb::postgres().await?,
-        };
+impl Fixture for TestDb {
+    async fn open(backend: Backend) -> Option<TestDb> {
+        let db = undersign_test_kit::TestDb::open(backend).await?;
         Some(TestDb {
             backend,
             url: db.url.clone(),
@@ -46,31 +34,10 @@ impl TestDb {
     }
 }
 
-/// Runs both halves of a test.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident => $body:ident;)*) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Sqlite).await {
-                        super::$body(db).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Postgres).await {
-                        super::$body(db).await;
-                    }
-                }
-            )*
-        }
-    };
+impl TestDb {
+    pub fn keys_dir(&self) -> PathBuf {
+        self.dir.path().join("keys")
+    }
 }
 
 /// The binary under test.

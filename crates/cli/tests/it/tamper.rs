@@ -1,20 +1,12 @@
 //! `undersign verify` against a tampered database: an edited, deleted or moved ledger row
 //! is named; a chain rewritten consistently is caught by its signed checkpoint.
 
-use crate::both_backends;
 use crate::support::{Raw, Row, TestDb, path_str, run, seed, stderr, stdout, verify};
 use undersign_core::ledger::entry_hash;
+use undersign_test_kit::db_test;
 
-both_backends! {
-    an_untouched_database_verifies => untouched;
-    an_edited_entry_is_named => edited;
-    a_deleted_entry_is_named => deleted;
-    two_swapped_entries_are_named => swapped;
-    a_consistently_rewritten_chain_is_caught_by_its_checkpoint => rewritten;
-    a_replaced_public_key_is_caught_by_the_key_file => replaced_key;
-}
-
-async fn untouched(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn an_untouched_database_verifies(db: TestDb) {
     seed(&db, 3).await;
     let out = verify(&db);
     assert_eq!(
@@ -43,7 +35,8 @@ fn assert_broken(db: &TestDb, entry: i64) -> String {
     text
 }
 
-async fn edited(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn an_edited_entry_is_named(db: TestDb) {
     seed(&db, 3).await;
     let mut raw = Raw::attacker(&db).await;
     raw.exec("UPDATE ledger_entries SET payload = replace(payload, 'Load Tester Aac', 'Load Tester Zzz') WHERE seq = 4")
@@ -52,7 +45,8 @@ async fn edited(db: TestDb) {
     assert!(text.contains("altered"), "{text}");
 }
 
-async fn deleted(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn a_deleted_entry_is_named(db: TestDb) {
     seed(&db, 3).await;
     let mut raw = Raw::attacker(&db).await;
     raw.exec("DELETE FROM ledger_entries WHERE seq = 3").await;
@@ -60,7 +54,8 @@ async fn deleted(db: TestDb) {
     assert!(text.contains("missing"), "{text}");
 }
 
-async fn swapped(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn two_swapped_entries_are_named(db: TestDb) {
     seed(&db, 3).await;
     let mut raw = Raw::attacker(&db).await;
     let rows = raw.rows().await;
@@ -88,7 +83,8 @@ async fn rewrite_from_entry_2(raw: &mut Raw) {
     }
 }
 
-async fn rewritten(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn a_consistently_rewritten_chain_is_caught_by_its_checkpoint(db: TestDb) {
     seed(&db, 3).await;
     let keys = db.keys_dir();
     let out = run(&[
@@ -120,7 +116,8 @@ async fn rewritten(db: TestDb) {
     );
 }
 
-async fn replaced_key(db: TestDb) {
+#[db_test(worker_threads = 4)]
+async fn a_replaced_public_key_is_caught_by_the_key_file(db: TestDb) {
     seed(&db, 1).await;
     let mut raw = Raw::attacker(&db).await;
     let other = hex::encode(

@@ -217,65 +217,6 @@ impl Model {
     }
 }
 
-/// Squid escapes each value it sends to an external ACL helper.
-fn squid_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_graphic() && !matches!(b, b'%' | b'"' | b'\'' | b'\\' | b'#' | b'<' | b'>') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn write_configs(dir: &Path, lists: &synth::Lists) {
-    let db = dir.join("db");
-    lists.write(&db).unwrap();
-    std::fs::create_dir_all(dir.join("log")).unwrap();
-    let social = CATEGORIES - 1;
-    let mut sg = format!(
-        "dbhome {}\nlogdir {}\n",
-        db.display(),
-        dir.join("log").display()
-    );
-    for name in &lists.categories {
-        sg.push_str(&format!(
-            "dest {name} {{\n  domainlist {name}/domains\n  urllist {name}/urls\n}}\n"
-        ));
-    }
-    let pass = |n: usize| {
-        lists.categories[..n]
-            .iter()
-            .map(|c| format!("!{c}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    sg.push_str(&format!(
-        "src school {{\n  ip 10.10.0.0/16\n}}\nacl {{\n  school {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n  default {{\n    pass {} all\n    redirect http://blocked.test/?c=%t\n  }}\n}}\n",
-        pass(CATEGORIES),
-        pass(social)
-    ));
-    std::fs::write(dir.join("squidGuard.conf"), sg).unwrap();
-
-    let mut toml = String::from("lists = \"db\"\n[statements]\n1 = \"Generated statement.\"\n");
-    for name in &lists.categories {
-        toml.push_str(&format!("[categories.{name}]\n"));
-    }
-    toml.push_str("[networks.school]\ncidrs = [\"10.10.0.0/16\"]\n");
-    let others: Vec<String> = lists.categories[..social]
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect();
-    toml.push_str(&format!(
-        "[[rules]]\nname = \"listed\"\ncategories = [{}]\naction = \"deny\"\nstatement = 1\n\n[[rules]]\nname = \"social-at-school\"\nnetworks = \"school\"\ncategories = \"{}\"\naction = \"deny\"\nstatement = 1\n\n[default]\naction = \"allow\"\nstatement = 1\n",
-        others.join(", "),
-        lists.categories[social]
-    ));
-    std::fs::write(dir.join("filter.toml"), toml).unwrap();
-}
-
 fn run_squidguard(
     bin: &Path,
     dir: &Path,
@@ -285,7 +226,7 @@ fn run_squidguard(
     let input_path = dir.join("sg-input");
     let mut input = std::io::BufWriter::new(std::fs::File::create(&input_path).unwrap());
     for r in requests {
-        writeln!(input, "{} {}/- - {}", r.url, r.src, r.method).unwrap();
+        input.write_all(r.squidguard_line().as_bytes()).unwrap();
     }
     input.flush().unwrap();
     drop(input);
@@ -329,9 +270,7 @@ fn run_helper(dir: &Path, requests: &[synth::Request], names: &[String]) -> Vec<
     let shared = Shared::new(Some(Loaded::load(&dir.join("filter.toml")).unwrap()));
     let mut input = Vec::new();
     for (i, r) in requests.iter().enumerate() {
-        input.extend_from_slice(
-            format!("{i} {} - {} {}\n", r.src, r.method, squid_escape(&r.url)).as_bytes(),
-        );
+        input.extend_from_slice(r.helper_line(i).as_bytes());
     }
     let mut out = Vec::new();
     serve(&input[..], &mut out, &shared, Clock::System).unwrap();
@@ -374,7 +313,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
     let dir = kept.as_deref().unwrap_or(tmp.path());
     std::fs::create_dir_all(dir).unwrap();
     let lists = synth::Lists::generate(CATEGORIES, 40_000, 4_000, 20261123);
-    write_configs(dir, &lists);
+    lists.write_configs(dir).unwrap();
     let requests = synth::requests(&lists, REQUESTS, &[SCHOOL, OTHER], 42);
     let names = &lists.categories;
 

@@ -10,8 +10,8 @@ use undersign_core::outbox::{Attachment, MailState, NewMail};
 use undersign_core::person::Person;
 use undersign_core::store::Store;
 use undersign_mail::{DeliveryWorker, SmtpSettings, TlsMode, WorkerOptions};
-use undersign_store_contract::smtp::SmtpListener;
-use undersign_store_contract::{Seed, TestDb, seed_school, signature_input};
+use undersign_test_kit::smtp::SmtpListener;
+use undersign_test_kit::{Backend, Seed, TestDb, db_test, seed_school, signature_input};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -67,8 +67,9 @@ async fn only_mail(store: &dyn Store, seed: &Seed) -> undersign_core::outbox::Ma
     page.mails.into_iter().next().unwrap()
 }
 
-pub async fn a_queued_message_arrives_once_with_its_recipient_body_attachment_and_id(db: TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+#[db_test]
+async fn a_queued_message_arrives_once_with_its_recipient_body_attachment_and_id(db: TestDb) {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, port) = SmtpListener::start().await;
@@ -115,8 +116,9 @@ pub async fn a_queued_message_arrives_once_with_its_recipient_body_attachment_an
     assert_eq!(listed.attempts, 1);
 }
 
-pub async fn two_workers_on_one_database_send_two_hundred_messages_each_exactly_once(db: TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+#[db_test]
+async fn two_workers_on_one_database_send_two_hundred_messages_each_exactly_once(db: TestDb) {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, port) = SmtpListener::start().await;
@@ -171,8 +173,9 @@ pub async fn two_workers_on_one_database_send_two_hundred_messages_each_exactly_
     );
 }
 
-pub async fn a_refused_connection_is_retried_later_with_the_error_recorded(db: TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+#[db_test]
+async fn a_refused_connection_is_retried_later_with_the_error_recorded(db: TestDb) {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (mut smtp, port) = SmtpListener::start().await;
@@ -222,13 +225,14 @@ pub async fn a_refused_connection_is_retried_later_with_the_error_recorded(db: T
 fn past(db: &TestDb) -> String {
     let t = undersign_core::time::now() - TimeDelta::minutes(1);
     match db.backend {
-        "sqlite" => format!("'{}'", undersign_core::time::rfc3339(t)),
-        _ => format!("TIMESTAMPTZ '{}'", undersign_core::time::rfc3339(t)),
+        Backend::Sqlite => format!("'{}'", undersign_core::time::rfc3339(t)),
+        Backend::Postgres => format!("TIMESTAMPTZ '{}'", undersign_core::time::rfc3339(t)),
     }
 }
 
-pub async fn a_permanent_refusal_is_given_up_at_once(db: TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+#[db_test]
+async fn a_permanent_refusal_is_given_up_at_once(db: TestDb) {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, port) = SmtpListener::start_rejecting().await;
@@ -261,8 +265,9 @@ pub async fn a_permanent_refusal_is_given_up_at_once(db: TestDb) {
     assert_eq!(w.deliver_due().await.unwrap().claimed, 0);
 }
 
-pub async fn a_woken_worker_sends_at_once_and_a_signed_reminder_is_never_sent(db: TestDb) {
-    if undersign_store_contract::smtp::skip_without_smtp_sink() {
+#[db_test]
+async fn a_woken_worker_sends_at_once_and_a_signed_reminder_is_never_sent(db: TestDb) {
+    if undersign_test_kit::smtp::skip_without_smtp_sink() {
         return;
     }
     let (smtp, port) = SmtpListener::start().await;

@@ -3,7 +3,7 @@
 
 #[tokio::test]
 async fn an_in_memory_sqlite_database_works_for_demos() {
-    use undersign_store_contract::seed_school;
+    use undersign_test_kit::seed_school;
     let store = undersign_store_sqlite::SqliteStore::open("sqlite::memory:")
         .await
         .unwrap();

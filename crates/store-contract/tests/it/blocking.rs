@@ -3,11 +3,11 @@
 use undersign_core::access::Actor;
 use undersign_core::block_reports::NewBlockReport;
 use undersign_core::person::Role;
-use undersign_store_contract::{TestDb, seed_school};
+use undersign_test_kit::{TestDb, db_test, seed_school};
 
 use crate::helpers::at;
 
-fn owner_of(seed: &undersign_store_contract::Seed) -> undersign_core::access::WebRulesOwner {
+fn owner_of(seed: &undersign_test_kit::Seed) -> undersign_core::access::WebRulesOwner {
     Actor {
         school: seed.school.id,
         person: seed.staff.id,
@@ -17,7 +17,8 @@ fn owner_of(seed: &undersign_store_contract::Seed) -> undersign_core::access::We
     .unwrap()
 }
 
-pub async fn a_report_is_kept_with_its_reporter_and_listed_newest_first(db: TestDb) {
+#[db_test]
+async fn a_report_is_kept_with_its_reporter_and_listed_newest_first(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "reports").await;
     let anonymous = NewBlockReport::parse(
@@ -51,7 +52,8 @@ pub async fn a_report_is_kept_with_its_reporter_and_listed_newest_first(db: Test
     assert_eq!(listed, vec![second, first]);
 }
 
-pub async fn reports_are_seen_only_by_their_own_school(db: TestDb) {
+#[db_test]
+async fn reports_are_seen_only_by_their_own_school(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "report-a").await;
     let b = seed_school(s, "report-b").await;

@@ -8,11 +8,12 @@ use undersign_core::person::PersonStatus;
 use undersign_core::store::Store;
 use undersign_core::time;
 use undersign_core::use_cases::{chase_all, chase_school};
-use undersign_store_contract::{TestDb, seed_school, signature_input};
+use undersign_test_kit::{TestDb, db_test, seed_school, signature_input};
 
 use crate::helpers::unchanged;
 
-pub async fn the_schedule_is_the_default_until_set_and_kept_per_school(db: TestDb) {
+#[db_test]
+async fn the_schedule_is_the_default_until_set_and_kept_per_school(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "chase-a").await;
     let b = seed_school(s, "chase-b").await;
@@ -38,7 +39,8 @@ pub async fn the_schedule_is_the_default_until_set_and_kept_per_school(db: TestD
     assert_eq!(s.chase_settings(a.school.id).await.unwrap(), daily);
 }
 
-pub async fn the_database_refuses_a_schedule_out_of_range_or_out_of_order(db: TestDb) {
+#[db_test]
+async fn the_database_refuses_a_schedule_out_of_range_or_out_of_order(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "chase-check").await;
     let id = seed.school.id.0;
@@ -67,7 +69,8 @@ fn list(text: &str) -> Vec<Holiday> {
     parse_holidays(text).unwrap()
 }
 
-pub async fn holidays_are_replaced_whole_and_read_in_date_order(db: TestDb) {
+#[db_test]
+async fn holidays_are_replaced_whole_and_read_in_date_order(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "holidays-a").await;
     let b = seed_school(s, "holidays-b").await;
@@ -100,7 +103,8 @@ pub async fn holidays_are_replaced_whole_and_read_in_date_order(db: TestDb) {
     assert!(s.holidays(a.school.id).await.unwrap().is_empty());
 }
 
-pub async fn two_lists_saved_at_once_leave_one_of_them_whole(db: TestDb) {
+#[db_test]
+async fn two_lists_saved_at_once_leave_one_of_them_whole(db: TestDb) {
     let s = db.store.clone();
     let seed = seed_school(&*s, "holidays-race").await;
     let admin = seed.people_admin();
@@ -122,7 +126,8 @@ pub async fn two_lists_saved_at_once_leave_one_of_them_whole(db: TestDb) {
     }
 }
 
-pub async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb) {
+#[db_test]
+async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "chase-facts").await;
     let other = seed_school(s, "chase-facts-other").await;
@@ -157,7 +162,7 @@ pub async fn the_chase_facts_name_line_managers_of_active_people_only(db: TestDb
 
 /// 09:00 school time on the first Monday at least `days` days after the seed's AUP was
 /// published (the schedule counts from that day).
-fn monday_after(seed: &undersign_store_contract::Seed, days: i64) -> DateTime<Utc> {
+fn monday_after(seed: &undersign_test_kit::Seed, days: i64) -> DateTime<Utc> {
     let london = time::TimeZone::parse("Europe/London").unwrap().tz();
     let published = seed.aup.published_at.unwrap();
     let mut day = published.with_timezone(&london).date_naive() + Duration::days(days);
@@ -175,7 +180,7 @@ fn base_url() -> url::Url {
     url::Url::parse("https://aup.example.sch.uk/").unwrap()
 }
 
-async fn keys(s: &dyn Store, seed: &undersign_store_contract::Seed) -> Vec<(String, MailState)> {
+async fn keys(s: &dyn Store, seed: &undersign_test_kit::Seed) -> Vec<(String, MailState)> {
     let page = s.outbox_page(&seed.people_admin(), 0, 500).await.unwrap();
     let mut out: Vec<(String, MailState)> = page
         .mails
@@ -186,7 +191,8 @@ async fn keys(s: &dyn Store, seed: &undersign_store_contract::Seed) -> Vec<(Stri
     out
 }
 
-pub async fn chasing_twice_queues_nothing_new_and_a_signature_cancels_the_reminder(db: TestDb) {
+#[db_test]
+async fn chasing_twice_queues_nothing_new_and_a_signature_cancels_the_reminder(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "chase-run").await;
     let other = seed_school(s, "chase-run-other").await;
@@ -269,7 +275,8 @@ pub async fn chasing_twice_queues_nothing_new_and_a_signature_cancels_the_remind
     }
 }
 
-pub async fn nothing_is_sent_in_a_holiday_or_at_a_weekend(db: TestDb) {
+#[db_test]
+async fn nothing_is_sent_in_a_holiday_or_at_a_weekend(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "chase-holiday").await;
     let monday = monday_after(&seed, 21);
@@ -292,7 +299,8 @@ pub async fn nothing_is_sent_in_a_holiday_or_at_a_weekend(db: TestDb) {
     assert_eq!(back.queued, 7);
 }
 
-pub async fn a_leaver_is_not_chased_and_their_team_is_reported_to_no_one(db: TestDb) {
+#[db_test]
+async fn a_leaver_is_not_chased_and_their_team_is_reported_to_no_one(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "chase-leaver").await;
     let admin = seed.people_admin();

@@ -9,7 +9,7 @@ use undersign_core::school::{NewSchool, SchoolSlug};
 use undersign_core::signing::DeclineInput;
 use undersign_core::store::Store;
 use undersign_core::time;
-use undersign_store_contract::{Seed, TestDb, context, seed_school, signature_input};
+use undersign_test_kit::{Seed, TestDb, context, db_test, seed_school, signature_input};
 
 use crate::helpers::{publish_version, unchanged};
 
@@ -35,7 +35,8 @@ fn standing(report: &PolicyCompliance, name: &str) -> Standing {
         .standing
 }
 
-pub async fn the_dashboard_shows_who_signed_and_who_is_overdue(db: TestDb) {
+#[db_test]
+async fn the_dashboard_shows_who_signed_and_who_is_overdue(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "dashboard").await;
     s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
@@ -65,7 +66,8 @@ pub async fn the_dashboard_shows_who_signed_and_who_is_overdue(db: TestDb) {
     assert_eq!(today.count(Standing::Due), 4);
 }
 
-pub async fn a_major_version_makes_earlier_signatures_stale_and_a_minor_one_does_not(db: TestDb) {
+#[db_test]
+async fn a_major_version_makes_earlier_signatures_stale_and_a_minor_one_does_not(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "versions").await;
     s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
@@ -95,7 +97,8 @@ pub async fn a_major_version_makes_earlier_signatures_stale_and_a_minor_one_does
     );
 }
 
-pub async fn declines_are_shown_and_leavers_are_not_counted(db: TestDb) {
+#[db_test]
+async fn declines_are_shown_and_leavers_are_not_counted(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "declines").await;
     s.record_decline(
@@ -121,7 +124,8 @@ pub async fn declines_are_shown_and_leavers_are_not_counted(db: TestDb) {
     assert_eq!(report.overall.total, 4);
 }
 
-pub async fn the_organisation_view_covers_its_schools_and_no_other(db: TestDb) {
+#[db_test]
+async fn the_organisation_view_covers_its_schools_and_no_other(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "trust-first").await;
     let second = s
@@ -154,7 +158,8 @@ pub async fn the_organisation_view_covers_its_schools_and_no_other(db: TestDb) {
     assert!(seed.actor(&seed.head).organisation_viewer().is_none());
 }
 
-pub async fn the_signature_export_lists_every_signature_of_the_school_only(db: TestDb) {
+#[db_test]
+async fn the_signature_export_lists_every_signature_of_the_school_only(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "export-a").await;
     let b = seed_school(s, "export-b").await;
@@ -173,7 +178,8 @@ pub async fn the_signature_export_lists_every_signature_of_the_school_only(db: T
     assert_eq!(first.ledger_hash.len(), 64);
 }
 
-pub async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
+#[db_test]
+async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "days-a").await;
     let b = seed_school(s, "days-b").await;
@@ -203,7 +209,8 @@ pub async fn days_to_sign_is_kept_per_school_and_moves_due_dates(db: TestDb) {
     );
 }
 
-pub async fn the_organisation_summary_is_kept_until_the_school_changes(db: TestDb) {
+#[db_test]
+async fn the_organisation_summary_is_kept_until_the_school_changes(db: TestDb) {
     use undersign_core::use_cases::organisation_summary;
     let s = &*db.store;
     let seed = seed_school(s, "kept-first").await;

@@ -7,7 +7,7 @@ use undersign_core::ledger::LedgerEntry;
 use undersign_core::person::{Audience, Email, FullName, NewPerson, Person, PersonUpdate, Role};
 use undersign_core::policy::{ChangeKind, PolicyVersion};
 use undersign_core::store::Store;
-use undersign_store_contract::{Seed, draft};
+use undersign_test_kit::{Seed, draft};
 
 /// 23 November 2026, 09:00 plus `minutes` and `micros`, UTC.
 pub fn at(minutes: i64, micros: i64) -> DateTime<Utc> {

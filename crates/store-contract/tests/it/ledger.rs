@@ -3,11 +3,12 @@
 use undersign_core::ledger::{Checkpoint, verify_chain, verify_checkpoints};
 use undersign_core::store::StoreError;
 use undersign_core::time;
-use undersign_store_contract::{TestDb, context, seed_school, signature_input};
+use undersign_test_kit::{TestDb, context, db_test, seed_school, signature_input};
 
 use crate::helpers::at;
 
-pub async fn the_head_is_the_last_entry(db: TestDb) {
+#[db_test]
+async fn the_head_is_the_last_entry(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "ledger").await;
     s.record_view(
@@ -39,7 +40,8 @@ pub async fn the_head_is_the_last_entry(db: TestDb) {
     );
 }
 
-pub async fn checkpoints_round_trip_in_seq_order(db: TestDb) {
+#[db_test]
+async fn checkpoints_round_trip_in_seq_order(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "ledger").await;
     let school = seed.school.id;
@@ -69,7 +71,8 @@ pub async fn checkpoints_round_trip_in_seq_order(db: TestDb) {
     assert!(s.checkpoints(other.school.id).await.unwrap().is_empty());
 }
 
-pub async fn a_checkpoint_is_recorded_once(db: TestDb) {
+#[db_test]
+async fn a_checkpoint_is_recorded_once(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "ledger").await;
     let school = seed.school.id;
@@ -82,7 +85,8 @@ pub async fn a_checkpoint_is_recorded_once(db: TestDb) {
     assert_eq!(s.checkpoints(school).await.unwrap(), vec![cp]);
 }
 
-pub async fn an_entry_is_found_by_the_start_of_its_hash(db: TestDb) {
+#[db_test]
+async fn an_entry_is_found_by_the_start_of_its_hash(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "by-code").await;
     let other = seed_school(s, "by-code-other").await;

@@ -7,7 +7,7 @@ use undersign_core::signing::{DeclineInput, Obligation};
 use undersign_core::store::{Store, StoreError};
 use undersign_core::time;
 use undersign_core::{PersonId, SchoolId, VersionId};
-use undersign_store_contract::{TestDb, context, draft, seed_school, signature_input};
+use undersign_test_kit::{TestDb, context, db_test, draft, seed_school, signature_input};
 
 use crate::helpers::{publish_version, unchanged};
 
@@ -24,7 +24,8 @@ async fn due(
         .collect()
 }
 
-pub async fn everyone_in_the_audience_must_sign_the_first_version(db: TestDb) {
+#[db_test]
+async fn everyone_in_the_audience_must_sign_the_first_version(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     for person in [
@@ -65,7 +66,8 @@ pub async fn everyone_in_the_audience_must_sign_the_first_version(db: TestDb) {
     );
 }
 
-pub async fn a_minor_version_does_not_ask_anyone_to_sign_again(db: TestDb) {
+#[db_test]
+async fn a_minor_version_does_not_ask_anyone_to_sign_again(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
@@ -92,7 +94,8 @@ pub async fn a_minor_version_does_not_ask_anyone_to_sign_again(db: TestDb) {
     );
 }
 
-pub async fn a_major_version_asks_everyone_again_and_names_what_they_last_signed(db: TestDb) {
+#[db_test]
+async fn a_major_version_asks_everyone_again_and_names_what_they_last_signed(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     s.record_signature(signature_input(&seed.staff, &seed.aup), time::now())
@@ -125,7 +128,8 @@ pub async fn a_major_version_asks_everyone_again_and_names_what_they_last_signed
     );
 }
 
-pub async fn a_minor_version_after_a_major_one_is_what_is_signed(db: TestDb) {
+#[db_test]
+async fn a_minor_version_after_a_major_one_is_what_is_signed(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     let both = [Audience::Staff, Audience::Governors];
@@ -161,7 +165,8 @@ pub async fn a_minor_version_after_a_major_one_is_what_is_signed(db: TestDb) {
     );
 }
 
-pub async fn governors_are_asked_only_for_versions_published_to_governors(db: TestDb) {
+#[db_test]
+async fn governors_are_asked_only_for_versions_published_to_governors(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     let p = seed.publisher();
@@ -204,7 +209,8 @@ pub async fn governors_are_asked_only_for_versions_published_to_governors(db: Te
     );
 }
 
-pub async fn leavers_are_asked_nothing_and_cannot_sign(db: TestDb) {
+#[db_test]
+async fn leavers_are_asked_nothing_and_cannot_sign(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     let mut leaving = unchanged(&seed.teacher);
@@ -234,7 +240,8 @@ pub async fn leavers_are_asked_nothing_and_cannot_sign(db: TestDb) {
     );
 }
 
-pub async fn a_decline_is_shown_on_the_obligation(db: TestDb) {
+#[db_test]
+async fn a_decline_is_shown_on_the_obligation(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "obligations").await;
     s.record_decline(

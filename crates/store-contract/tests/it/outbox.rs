@@ -10,7 +10,7 @@ use undersign_core::person::{Email, Person};
 use undersign_core::policy::sha256_hex;
 use undersign_core::store::LinkUse;
 use undersign_core::store::Store;
-use undersign_store_contract::{Seed, TestDb, seed_school, signature_input};
+use undersign_test_kit::{Seed, TestDb, db_test, seed_school, signature_input};
 
 use crate::helpers::at;
 
@@ -40,7 +40,8 @@ fn keys(claimed: &[OutgoingMail]) -> Vec<String> {
     claimed.iter().map(|m| m.dedupe_key.clone()).collect()
 }
 
-pub async fn a_dedupe_key_queues_a_message_once_per_school(db: TestDb) {
+#[db_test]
+async fn a_dedupe_key_queues_a_message_once_per_school(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let other = seed_school(s, "elsewhere").await;
@@ -91,7 +92,8 @@ pub async fn a_dedupe_key_queues_a_message_once_per_school(db: TestDb) {
     assert_eq!(first.school_name, seed.school.name);
 }
 
-pub async fn a_message_is_not_claimed_before_its_time(db: TestDb) {
+#[db_test]
+async fn a_message_is_not_claimed_before_its_time(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let mut later = mail(&seed, &seed.staff, "remind:v1:p1:1");
@@ -111,7 +113,8 @@ pub async fn a_message_is_not_claimed_before_its_time(db: TestDb) {
     assert_eq!(due[0].attempts, 1);
 }
 
-pub async fn two_claimers_never_get_the_same_message(db: TestDb) {
+#[db_test]
+async fn two_claimers_never_get_the_same_message(db: TestDb) {
     let seed = seed_school(&*db.store, "outbox").await;
     let mails: Vec<NewMail> = (0..60)
         .map(|i| mail(&seed, &seed.staff, &format!("bulk:{i}")))
@@ -139,7 +142,8 @@ pub async fn two_claimers_never_get_the_same_message(db: TestDb) {
     assert!(claim(&*db.store, "server-c", 5, 100).await.is_empty());
 }
 
-pub async fn an_expired_lease_is_claimed_again_and_only_its_holder_records(db: TestDb) {
+#[db_test]
+async fn an_expired_lease_is_claimed_again_and_only_its_holder_records(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     s.enqueue_mail(mail(&seed, &seed.staff, "invite:v1:p1"), at(0, 0))
@@ -184,7 +188,8 @@ pub async fn an_expired_lease_is_claimed_again_and_only_its_holder_records(db: T
     assert_eq!(page.mails[0].attempts, 2);
 }
 
-pub async fn a_failed_attempt_is_retried_at_its_time_then_given_up(db: TestDb) {
+#[db_test]
+async fn a_failed_attempt_is_retried_at_its_time_then_given_up(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     s.enqueue_mail(mail(&seed, &seed.staff, "invite:v1:p1"), at(0, 0))
@@ -225,7 +230,8 @@ pub async fn a_failed_attempt_is_retried_at_its_time_then_given_up(db: TestDb) {
     );
 }
 
-pub async fn a_reminder_is_cancelled_once_its_person_signs_that_version(db: TestDb) {
+#[db_test]
+async fn a_reminder_is_cancelled_once_its_person_signs_that_version(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let mut staff_reminder = mail(&seed, &seed.staff, "remind:staff");
@@ -255,7 +261,8 @@ pub async fn a_reminder_is_cancelled_once_its_person_signs_that_version(db: Test
     assert!(s.enqueue_mail(foreign, at(0, 0)).await.is_err());
 }
 
-pub async fn a_reminder_is_cancelled_when_its_person_signs_a_later_version(db: TestDb) {
+#[db_test]
+async fn a_reminder_is_cancelled_when_its_person_signs_a_later_version(db: TestDb) {
     use undersign_core::person::Audience;
     use undersign_core::policy::ChangeKind;
     let s = &*db.store;
@@ -283,7 +290,8 @@ pub async fn a_reminder_is_cancelled_when_its_person_signs_a_later_version(db: T
     assert_eq!(keys(&claim(s, "w1", 1, 10).await), ["remind:v1:teacher"]);
 }
 
-pub async fn attachments_round_trip_byte_for_byte(db: TestDb) {
+#[db_test]
+async fn attachments_round_trip_byte_for_byte(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let pdf: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
@@ -309,7 +317,8 @@ pub async fn attachments_round_trip_byte_for_byte(db: TestDb) {
     assert_eq!(got.to_name, "Sam Staff");
 }
 
-pub async fn the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own(db: TestDb) {
+#[db_test]
+async fn the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let other = seed_school(s, "elsewhere").await;
@@ -353,7 +362,8 @@ fn link_session(n: u32) -> NewLinkSession {
     }
 }
 
-pub async fn a_sign_in_link_is_mailed_once_and_signs_in_once(db: TestDb) {
+#[db_test]
+async fn a_sign_in_link_is_mailed_once_and_signs_in_once(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     let id = s
@@ -405,7 +415,8 @@ pub async fn a_sign_in_link_is_mailed_once_and_signs_in_once(db: TestDb) {
     );
 }
 
-pub async fn an_expired_or_unknown_link_or_a_leavers_link_is_refused(db: TestDb) {
+#[db_test]
+async fn an_expired_or_unknown_link_or_a_leavers_link_is_refused(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "outbox").await;
     s.issue_login_link(
@@ -446,7 +457,8 @@ pub async fn an_expired_or_unknown_link_or_a_leavers_link_is_refused(db: TestDb)
     );
 }
 
-pub async fn two_uses_of_one_link_at_once_sign_in_once(db: TestDb) {
+#[db_test]
+async fn two_uses_of_one_link_at_once_sign_in_once(db: TestDb) {
     let seed = seed_school(&*db.store, "outbox").await;
     db.store
         .issue_login_link(
@@ -478,7 +490,8 @@ pub async fn two_uses_of_one_link_at_once_sign_in_once(db: TestDb) {
     assert_eq!(signed_in, 1);
 }
 
-pub async fn links_go_to_active_people_with_the_email_in_every_school(db: TestDb) {
+#[db_test]
+async fn links_go_to_active_people_with_the_email_in_every_school(db: TestDb) {
     let s = &*db.store;
     let one = seed_school(s, "one").await;
     let two = seed_school(s, "two").await;

@@ -3,11 +3,12 @@
 
 use undersign_core::person::{Email, FullName, NewPerson, PersonStatus, Role};
 use undersign_core::store::StoreError;
-use undersign_store_contract::{TestDb, seed_school};
+use undersign_test_kit::{TestDb, db_test, seed_school};
 
 use crate::helpers::{add, last_entry, payload, unchanged};
 
-pub async fn adding_a_person_records_them_in_the_ledger(db: TestDb) {
+#[db_test]
+async fn adding_a_person_records_them_in_the_ledger(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "people").await;
     let admin = seed.actor(&seed.admin).people_admin().unwrap();
@@ -45,7 +46,8 @@ pub async fn adding_a_person_records_them_in_the_ledger(db: TestDb) {
     assert_eq!(event["by"], seed.admin.id.0);
 }
 
-pub async fn updating_a_person_changes_the_record_and_is_recorded(db: TestDb) {
+#[db_test]
+async fn updating_a_person_changes_the_record_and_is_recorded(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "people").await;
     let mut update = unchanged(&seed.teacher);
@@ -68,7 +70,8 @@ pub async fn updating_a_person_changes_the_record_and_is_recorded(db: TestDb) {
     assert_eq!(event["by"], serde_json::Value::Null);
 }
 
-pub async fn an_email_already_used_in_the_school_is_a_conflict_naming_it(db: TestDb) {
+#[db_test]
+async fn an_email_already_used_in_the_school_is_a_conflict_naming_it(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "people").await;
     let entries = s.ledger_entries(seed.school.id).await.unwrap().len();
@@ -109,7 +112,8 @@ pub async fn an_email_already_used_in_the_school_is_a_conflict_naming_it(db: Tes
     );
 }
 
-pub async fn the_same_email_may_be_used_in_another_school(db: TestDb) {
+#[db_test]
+async fn the_same_email_may_be_used_in_another_school(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "school-a").await;
     let b = seed_school(s, "school-b").await;
@@ -148,7 +152,8 @@ pub async fn the_same_email_may_be_used_in_another_school(db: TestDb) {
     );
 }
 
-pub async fn a_line_manager_from_another_school_is_refused(db: TestDb) {
+#[db_test]
+async fn a_line_manager_from_another_school_is_refused(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "school-a").await;
     let b = seed_school(s, "school-b").await;
@@ -186,7 +191,8 @@ pub async fn a_line_manager_from_another_school_is_refused(db: TestDb) {
     );
 }
 
-pub async fn a_person_cannot_be_their_own_line_manager(db: TestDb) {
+#[db_test]
+async fn a_person_cannot_be_their_own_line_manager(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "people").await;
     let mut update = unchanged(&seed.teacher);
@@ -198,7 +204,8 @@ pub async fn a_person_cannot_be_their_own_line_manager(db: TestDb) {
     assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
 }
 
-pub async fn only_active_people_with_a_password_can_log_in(db: TestDb) {
+#[db_test]
+async fn only_active_people_with_a_password_can_log_in(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "people").await;
     // No password yet: not a login candidate.

@@ -4,13 +4,14 @@
 use undersign_core::person::Audience;
 use undersign_core::policy::{ChangeKind, NewReference, Title, VersionStatus, sha256_hex};
 use undersign_core::store::StoreError;
-use undersign_store_contract::{TestDb, draft, seed_school};
+use undersign_test_kit::{TestDb, db_test, draft, seed_school};
 
 use crate::helpers::{at, last_entry, payload, publish_version};
 
 const FROZEN: &str = "a published version cannot be changed; write a new version";
 
-pub async fn a_draft_can_be_edited_until_it_is_published(db: TestDb) {
+#[db_test]
+async fn a_draft_can_be_edited_until_it_is_published(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let p = seed.publisher();
@@ -107,7 +108,8 @@ pub async fn a_draft_can_be_edited_until_it_is_published(db: TestDb) {
     );
 }
 
-pub async fn versions_are_numbered_one_after_another(db: TestDb) {
+#[db_test]
+async fn versions_are_numbered_one_after_another(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let p = seed.publisher();
@@ -153,7 +155,8 @@ pub async fn versions_are_numbered_one_after_another(db: TestDb) {
     assert_eq!(numbers, vec![1, 2, 3]);
 }
 
-pub async fn publishing_freezes_the_text_and_records_it_in_the_ledger(db: TestDb) {
+#[db_test]
+async fn publishing_freezes_the_text_and_records_it_in_the_ledger(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let aup = &seed.aup;
@@ -186,7 +189,8 @@ pub async fn publishing_freezes_the_text_and_records_it_in_the_ledger(db: TestDb
     );
 }
 
-pub async fn a_published_version_refuses_every_change_through_the_store(db: TestDb) {
+#[db_test]
+async fn a_published_version_refuses_every_change_through_the_store(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let p = seed.publisher();
@@ -236,7 +240,8 @@ pub async fn a_published_version_refuses_every_change_through_the_store(db: Test
     );
 }
 
-pub async fn the_database_refuses_a_raw_change_to_a_published_version(db: TestDb) {
+#[db_test]
+async fn the_database_refuses_a_raw_change_to_a_published_version(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let (school, v) = (seed.school.id, seed.aup.id);
@@ -276,7 +281,8 @@ pub async fn the_database_refuses_a_raw_change_to_a_published_version(db: TestDb
     );
 }
 
-pub async fn the_policy_list_shows_the_current_version_and_the_draft(db: TestDb) {
+#[db_test]
+async fn the_policy_list_shows_the_current_version_and_the_draft(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let p = seed.publisher();
@@ -310,7 +316,8 @@ pub async fn the_policy_list_shows_the_current_version_and_the_draft(db: TestDb)
     );
 }
 
-pub async fn times_round_trip_exactly_to_the_microsecond(db: TestDb) {
+#[db_test]
+async fn times_round_trip_exactly_to_the_microsecond(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "policies").await;
     let p = seed.publisher();

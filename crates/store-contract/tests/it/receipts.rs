@@ -6,7 +6,7 @@
 use undersign_core::receipt::{ReceiptFacts, seal};
 use undersign_core::time;
 use undersign_core::verification::{Verdict, by_code, by_file};
-use undersign_store_contract::{Seed, TestDb, seed_school, signature_input};
+use undersign_test_kit::{Seed, TestDb, db_test, seed_school, signature_input};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
@@ -35,7 +35,8 @@ fn reason(v: Verdict) -> String {
     }
 }
 
-pub async fn a_receipt_code_verifies_and_names_the_signature(db: TestDb) {
+#[db_test]
+async fn a_receipt_code_verifies_and_names_the_signature(db: TestDb) {
     let (seed, facts) = signed(&db, "code-ok").await;
     let typed = facts.code.to_lowercase().replace('-', " ");
     match by_code(&*db.store, &typed, time::now()).await.unwrap() {
@@ -61,7 +62,8 @@ pub async fn a_receipt_code_verifies_and_names_the_signature(db: TestDb) {
     assert!(garbled.contains("16"), "{garbled}");
 }
 
-pub async fn a_sealed_receipt_verifies_and_one_changed_byte_does_not(db: TestDb) {
+#[db_test]
+async fn a_sealed_receipt_verifies_and_one_changed_byte_does_not(db: TestDb) {
     let (seed, facts) = signed(&db, "file-ok").await;
     let sealed = seal(PDF, &facts, &seed.key).unwrap();
     match by_file(&*db.store, &sealed).await.unwrap() {
@@ -87,7 +89,8 @@ pub async fn a_sealed_receipt_verifies_and_one_changed_byte_does_not(db: TestDb)
     assert!(why.contains("changed after it was issued"), "{why}");
 }
 
-pub async fn a_receipt_for_a_tampered_entry_fails_with_the_entry_named(db: TestDb) {
+#[db_test]
+async fn a_receipt_for_a_tampered_entry_fails_with_the_entry_named(db: TestDb) {
     let (seed, facts) = signed(&db, "tampered").await;
     let sealed = seal(PDF, &facts, &seed.key).unwrap();
     db.drop_immutability_triggers("ledger_entries").await;

@@ -5,7 +5,7 @@ use undersign_core::person::{PersonStatus, Role};
 use undersign_core::roster::{self, Roster};
 use undersign_core::store::{RosterOutcome, SessionRecord, Store};
 use undersign_core::time;
-use undersign_store_contract::{Seed, TestDb, seed_school, signature_input};
+use undersign_test_kit::{Seed, TestDb, db_test, seed_school, signature_input};
 
 fn file(seed: &Seed, rows: &[&str]) -> Roster {
     let domain = format!("{}.sch.uk", seed.school.slug);
@@ -31,7 +31,8 @@ async fn snapshot(s: &dyn Store, seed: &Seed) -> (Vec<undersign_core::person::Pe
     )
 }
 
-pub async fn an_import_adds_joiners_changes_people_and_marks_leavers(db: TestDb) {
+#[db_test]
+async fn an_import_adds_joiners_changes_people_and_marks_leavers(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "roster").await;
     let first = file(
@@ -134,7 +135,8 @@ pub async fn an_import_adds_joiners_changes_people_and_marks_leavers(db: TestDb)
     assert!(plan.is_empty());
 }
 
-pub async fn a_file_that_cannot_be_applied_changes_nothing(db: TestDb) {
+#[db_test]
+async fn a_file_that_cannot_be_applied_changes_nothing(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "roster-bad").await;
     apply(
@@ -159,7 +161,8 @@ pub async fn a_file_that_cannot_be_applied_changes_nothing(db: TestDb) {
     assert_eq!(snapshot(s, &seed).await, before);
 }
 
-pub async fn a_preview_that_is_out_of_date_is_not_applied(db: TestDb) {
+#[db_test]
+async fn a_preview_that_is_out_of_date_is_not_applied(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "roster-stale").await;
     let roster = file(&seed, &["N1,Nia,Newcomer,nia@d,Teacher,"]);
@@ -191,7 +194,8 @@ pub async fn a_preview_that_is_out_of_date_is_not_applied(db: TestDb) {
     assert_eq!(snapshot(s, &seed).await, before);
 }
 
-pub async fn a_joiners_due_date_counts_from_their_start_date(db: TestDb) {
+#[db_test]
+async fn a_joiners_due_date_counts_from_their_start_date(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "roster-due").await;
     apply(

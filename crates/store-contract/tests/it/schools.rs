@@ -4,7 +4,7 @@ use undersign_core::OrganisationId;
 use undersign_core::ledger::verify_chain;
 use undersign_core::school::{NewSchool, SchoolSlug};
 use undersign_core::store::StoreError;
-use undersign_store_contract::{TestDb, seed_school};
+use undersign_test_kit::{TestDb, db_test, seed_school};
 
 use crate::helpers::payload;
 
@@ -17,7 +17,8 @@ fn new_school(slug: &str) -> NewSchool {
     }
 }
 
-pub async fn creating_a_school_starts_its_chain_with_school_created(db: TestDb) {
+#[db_test]
+async fn creating_a_school_starts_its_chain_with_school_created(db: TestDb) {
     let org = db
         .store
         .create_organisation("Sefton Council")
@@ -53,7 +54,8 @@ pub async fn creating_a_school_starts_its_chain_with_school_created(db: TestDb) 
     assert_eq!(db.store.schools().await.unwrap(), vec![school]);
 }
 
-pub async fn a_short_name_belongs_to_one_school_only(db: TestDb) {
+#[db_test]
+async fn a_short_name_belongs_to_one_school_only(db: TestDb) {
     let seed = seed_school(&*db.store, "taken").await;
     let err = db
         .store
@@ -67,7 +69,8 @@ pub async fn a_short_name_belongs_to_one_school_only(db: TestDb) {
     assert_eq!(db.store.schools().await.unwrap().len(), 1);
 }
 
-pub async fn a_school_cannot_be_created_in_an_unknown_organisation(db: TestDb) {
+#[db_test]
+async fn a_school_cannot_be_created_in_an_unknown_organisation(db: TestDb) {
     let err = db
         .store
         .create_school(OrganisationId(4242), new_school("orphan"))

@@ -4,11 +4,11 @@ use chrono::TimeDelta;
 use undersign_core::person::PersonStatus;
 use undersign_core::policy::sha256_hex;
 use undersign_core::store::SessionRecord;
-use undersign_store_contract::{TestDb, seed_school};
+use undersign_test_kit::{TestDb, db_test, seed_school};
 
 use crate::helpers::{at, unchanged};
 
-fn session(seed: &undersign_store_contract::Seed, token: &str, minutes: i64) -> SessionRecord {
+fn session(seed: &undersign_test_kit::Seed, token: &str, minutes: i64) -> SessionRecord {
     SessionRecord {
         token_sha256: sha256_hex(token.as_bytes()),
         school: seed.school.id,
@@ -20,7 +20,8 @@ fn session(seed: &undersign_store_contract::Seed, token: &str, minutes: i64) -> 
     }
 }
 
-pub async fn a_session_is_found_by_its_hash_until_it_expires(db: TestDb) {
+#[db_test]
+async fn a_session_is_found_by_its_hash_until_it_expires(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "sessions").await;
     let record = session(&seed, "token-1", 60);
@@ -50,7 +51,8 @@ pub async fn a_session_is_found_by_its_hash_until_it_expires(db: TestDb) {
     assert_eq!(s.session("token-1", at(1, 0)).await.unwrap(), None);
 }
 
-pub async fn a_leavers_sessions_end(db: TestDb) {
+#[db_test]
+async fn a_leavers_sessions_end(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "sessions").await;
     let record = session(&seed, "token-1", 60);
@@ -66,7 +68,8 @@ pub async fn a_leavers_sessions_end(db: TestDb) {
     );
 }
 
-pub async fn sessions_can_be_ended_one_by_one_or_all_for_a_person(db: TestDb) {
+#[db_test]
+async fn sessions_can_be_ended_one_by_one_or_all_for_a_person(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "sessions").await;
     let (one, two, three) = (
@@ -101,7 +104,8 @@ pub async fn sessions_can_be_ended_one_by_one_or_all_for_a_person(db: TestDb) {
     );
 }
 
-pub async fn login_failures_are_counted_per_key_since_a_time_and_cleared(db: TestDb) {
+#[db_test]
+async fn login_failures_are_counted_per_key_since_a_time_and_cleared(db: TestDb) {
     let s = &*db.store;
     let now = undersign_core::time::now();
     let key = "email:staff@example.org";

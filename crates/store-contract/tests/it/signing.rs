@@ -9,11 +9,12 @@ use undersign_core::policy::{ChangeKind, Title};
 use undersign_core::signing::{DeclineInput, SignOutcome, SignatureMark};
 use undersign_core::store::StoreError;
 use undersign_core::time;
-use undersign_store_contract::{TestDb, context, draft, png_mark, seed_school, signature_input};
+use undersign_test_kit::{TestDb, context, db_test, draft, png_mark, seed_school, signature_input};
 
 use crate::helpers::{add, at, payload};
 
-pub async fn signing_records_the_evidence_and_its_ledger_entry(db: TestDb) {
+#[db_test]
+async fn signing_records_the_evidence_and_its_ledger_entry(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let (school, aup) = (seed.school.id, &seed.aup);
@@ -93,7 +94,8 @@ pub async fn signing_records_the_evidence_and_its_ledger_entry(db: TestDb) {
     );
 }
 
-pub async fn signing_without_viewing_records_no_viewed_seq(db: TestDb) {
+#[db_test]
+async fn signing_without_viewing_records_no_viewed_seq(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     // A view of another person does not count.
@@ -132,7 +134,8 @@ pub async fn signing_without_viewing_records_no_viewed_seq(db: TestDb) {
     );
 }
 
-pub async fn signing_twice_returns_the_first_signature_and_records_nothing(db: TestDb) {
+#[db_test]
+async fn signing_twice_returns_the_first_signature_and_records_nothing(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let first = s
@@ -156,7 +159,8 @@ pub async fn signing_twice_returns_the_first_signature_and_records_nothing(db: T
     );
 }
 
-pub async fn ten_concurrent_signatures_of_one_version_record_exactly_one(db: TestDb) {
+#[db_test]
+async fn ten_concurrent_signatures_of_one_version_record_exactly_one(db: TestDb) {
     let store = db.store.clone();
     let seed = seed_school(&*store, "signing").await;
     let mut tasks = JoinSet::new();
@@ -196,7 +200,8 @@ pub async fn ten_concurrent_signatures_of_one_version_record_exactly_one(db: Tes
     );
 }
 
-pub async fn concurrent_signings_by_different_people_all_land_and_the_chain_verifies(db: TestDb) {
+#[db_test]
+async fn concurrent_signings_by_different_people_all_land_and_the_chain_verifies(db: TestDb) {
     let store = db.store.clone();
     let seed = seed_school(&*store, "signing").await;
     let mut people = Vec::new();
@@ -259,7 +264,8 @@ pub async fn concurrent_signings_by_different_people_all_land_and_the_chain_veri
     }
 }
 
-pub async fn a_draft_or_a_version_for_another_audience_cannot_be_signed(db: TestDb) {
+#[db_test]
+async fn a_draft_or_a_version_for_another_audience_cannot_be_signed(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let p = seed.publisher();
@@ -309,7 +315,8 @@ pub async fn a_draft_or_a_version_for_another_audience_cannot_be_signed(db: Test
     );
 }
 
-pub async fn a_signature_of_different_text_is_refused(db: TestDb) {
+#[db_test]
+async fn a_signature_of_different_text_is_refused(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let mut input = signature_input(&seed.staff, &seed.aup);
@@ -330,7 +337,8 @@ pub async fn a_signature_of_different_text_is_refused(db: TestDb) {
     assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
 }
 
-pub async fn declines_are_listed_newest_first_with_the_persons_name(db: TestDb) {
+#[db_test]
+async fn declines_are_listed_newest_first_with_the_persons_name(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let decline = |person: &undersign_core::person::Person, reason: &str| DeclineInput {
@@ -369,7 +377,8 @@ pub async fn declines_are_listed_newest_first_with_the_persons_name(db: TestDb) 
     assert_eq!(list, vec![second, first]);
 }
 
-pub async fn evidence_rows_cannot_be_changed_in_the_database(db: TestDb) {
+#[db_test]
+async fn evidence_rows_cannot_be_changed_in_the_database(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "signing").await;
     let school = seed.school.id;

@@ -6,7 +6,7 @@ use undersign_core::ledger::{
     ChainError, Checkpoint, Event, next_entry, verify_chain, verify_checkpoints,
 };
 use undersign_core::time;
-use undersign_store_contract::{Seed, TestDb, context, seed_school, signature_input};
+use undersign_test_kit::{Seed, TestDb, context, db_test, seed_school, signature_input};
 
 /// A school with a chain of 10 entries: the seed's 7, a view, a signature and a view.
 async fn school_with_history(db: &TestDb) -> Seed {
@@ -45,12 +45,14 @@ async fn verify(db: &TestDb, school: SchoolId) -> Result<i64, ChainError> {
     verify_chain(school, &entries).map(|s| s.entries)
 }
 
-pub async fn an_untouched_chain_verifies(db: TestDb) {
+#[db_test]
+async fn an_untouched_chain_verifies(db: TestDb) {
     let seed = school_with_history(&db).await;
     assert_eq!(verify(&db, seed.school.id).await, Ok(10));
 }
 
-pub async fn an_edited_payload_is_named_by_its_seq(db: TestDb) {
+#[db_test]
+async fn an_edited_payload_is_named_by_its_seq(db: TestDb) {
     let seed = school_with_history(&db).await;
     let school = seed.school.id;
     // Entry 4 records Sam Staff being added.
@@ -75,7 +77,8 @@ pub async fn an_edited_payload_is_named_by_its_seq(db: TestDb) {
     );
 }
 
-pub async fn a_deleted_entry_is_named_as_missing(db: TestDb) {
+#[db_test]
+async fn a_deleted_entry_is_named_as_missing(db: TestDb) {
     let seed = school_with_history(&db).await;
     let school = seed.school.id;
     db.drop_immutability_triggers("ledger_entries").await;
@@ -92,7 +95,8 @@ pub async fn a_deleted_entry_is_named_as_missing(db: TestDb) {
     );
 }
 
-pub async fn swapped_entries_are_named_by_the_first_of_them(db: TestDb) {
+#[db_test]
+async fn swapped_entries_are_named_by_the_first_of_them(db: TestDb) {
     let seed = school_with_history(&db).await;
     let school = seed.school.id;
     db.drop_immutability_triggers("ledger_entries").await;
@@ -118,7 +122,8 @@ pub async fn swapped_entries_are_named_by_the_first_of_them(db: TestDb) {
     assert_eq!(err.seq(), 5, "{err}");
 }
 
-pub async fn a_rewritten_chain_is_caught_by_its_signed_checkpoint(db: TestDb) {
+#[db_test]
+async fn a_rewritten_chain_is_caught_by_its_signed_checkpoint(db: TestDb) {
     let seed = school_with_history(&db).await;
     let school = seed.school.id;
     let s = &*db.store;

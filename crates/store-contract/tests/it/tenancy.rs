@@ -8,11 +8,12 @@ use undersign_core::policy::{ChangeKind, NewReference};
 use undersign_core::signing::{DeclineInput, SignatureInput};
 use undersign_core::store::StoreError;
 use undersign_core::time;
-use undersign_store_contract::{TestDb, context, draft, seed_school, signature_input};
+use undersign_test_kit::{TestDb, context, db_test, draft, seed_school, signature_input};
 
 use crate::helpers::unchanged;
 
-pub async fn another_schools_ids_find_nothing(db: TestDb) {
+#[db_test]
+async fn another_schools_ids_find_nothing(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "school-a").await;
     let b = seed_school(s, "school-b").await;
@@ -86,7 +87,8 @@ pub async fn another_schools_ids_find_nothing(db: TestDb) {
     assert_eq!(s.signature(a.school.id, sig.id).await.unwrap(), Some(sig));
 }
 
-pub async fn a_capability_of_one_school_cannot_touch_another_schools_rows(db: TestDb) {
+#[db_test]
+async fn a_capability_of_one_school_cannot_touch_another_schools_rows(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "school-a").await;
     let b = seed_school(s, "school-b").await;
@@ -214,7 +216,8 @@ pub async fn a_capability_of_one_school_cannot_touch_another_schools_rows(db: Te
     assert!(roles.contains(&Role::Headteacher));
 }
 
-pub async fn each_school_has_its_own_chain(db: TestDb) {
+#[db_test]
+async fn each_school_has_its_own_chain(db: TestDb) {
     let s = &*db.store;
     let a = seed_school(s, "school-a").await;
     let b = seed_school(s, "school-b").await;

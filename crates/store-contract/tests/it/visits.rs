@@ -13,7 +13,7 @@ use undersign_core::visits::{
     Coverage, EnrolmentCode, Kiosk, KioskName, NewVisit, SignOutBy, VisitSignature, VisitState,
     VisitorCode, VisitorDetails, VisitorSettings,
 };
-use undersign_store_contract::{AUP_BODY, Seed, TestDb, seed_school};
+use undersign_test_kit::{AUP_BODY, Seed, TestDb, db_test, seed_school};
 
 use crate::helpers::{at, payload, publish_version};
 
@@ -113,7 +113,8 @@ async fn verify(store: &dyn Store, seed: &Seed) {
     verify_chain(seed.school.id, &entries).unwrap();
 }
 
-pub async fn a_kiosk_enrols_once_and_a_revoked_kiosk_is_refused(db: TestDb) {
+#[db_test]
+async fn a_kiosk_enrols_once_and_a_revoked_kiosk_is_refused(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "kiosk-enrol").await;
     let code = EnrolmentCode::from_random([3; 10]);
@@ -180,7 +181,8 @@ pub async fn a_kiosk_enrols_once_and_a_revoked_kiosk_is_refused(db: TestDb) {
     verify(s, &seed).await;
 }
 
-pub async fn a_visitor_signs_in_at_a_kiosk_and_out_again(db: TestDb) {
+#[db_test]
+async fn a_visitor_signs_in_at_a_kiosk_and_out_again(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "visit-in-out").await;
     assert!(s.visitor_policy(seed.school.id).await.unwrap().is_none());
@@ -296,7 +298,8 @@ pub async fn a_visitor_signs_in_at_a_kiosk_and_out_again(db: TestDb) {
     verify(s, &seed).await;
 }
 
-pub async fn a_repeat_visitor_signs_again_only_after_a_major_version_or_n_days(db: TestDb) {
+#[db_test]
+async fn a_repeat_visitor_signs_again_only_after_a_major_version_or_n_days(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "visit-repeat").await;
     let v2 = visitor_version(s, &seed, AUP_BODY, ChangeKind::Major).await;
@@ -414,7 +417,8 @@ pub async fn a_repeat_visitor_signs_again_only_after_a_major_version_or_n_days(d
     verify(s, &seed).await;
 }
 
-pub async fn two_kiosks_sign_visitors_in_at_the_same_time(db: TestDb) {
+#[db_test]
+async fn two_kiosks_sign_visitors_in_at_the_same_time(db: TestDb) {
     let store: Arc<dyn Store> = db.store.clone();
     let seed = seed_school(&*store, "visit-concurrent").await;
     let v2 = visitor_version(&*store, &seed, AUP_BODY, ChangeKind::Major).await;
@@ -451,7 +455,8 @@ pub async fn two_kiosks_sign_visitors_in_at_the_same_time(db: TestDb) {
     verify(&*store, &seed).await;
 }
 
-pub async fn visitors_left_on_site_are_signed_out_at_the_end_of_the_day_and_flagged(db: TestDb) {
+#[db_test]
+async fn visitors_left_on_site_are_signed_out_at_the_end_of_the_day_and_flagged(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "visit-overdue").await;
     let v2 = visitor_version(s, &seed, AUP_BODY, ChangeKind::Major).await;
@@ -523,7 +528,8 @@ async fn visits_mention(db: &TestDb, needle: &str) -> bool {
     db.try_exec(&sql).await.is_err()
 }
 
-pub async fn the_purge_removes_visitor_names_and_the_chain_still_verifies(db: TestDb) {
+#[db_test]
+async fn the_purge_removes_visitor_names_and_the_chain_still_verifies(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "visit-purge").await;
     let v2 = visitor_version(s, &seed, AUP_BODY, ChangeKind::Major).await;
@@ -623,7 +629,8 @@ pub async fn the_purge_removes_visitor_names_and_the_chain_still_verifies(db: Te
     );
 }
 
-pub async fn a_host_from_another_school_is_refused_and_reception_sees_only_its_own(db: TestDb) {
+#[db_test]
+async fn a_host_from_another_school_is_refused_and_reception_sees_only_its_own(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "visit-host").await;
     let other = seed_school(s, "visit-host-b").await;

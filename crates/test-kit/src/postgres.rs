@@ -63,7 +63,7 @@ pub(crate) async fn fresh() -> Option<TestDb> {
     Some(TestDb {
         store: Arc::new(store),
         url,
-        backend: "postgres",
+        backend: crate::Backend::Postgres,
         raw: Raw::Postgres(raw),
         _dir: None,
         _cleanup: Some(cleanup),
@@ -87,7 +87,7 @@ fn skip(reason: &str) {
         // Straight to the process's stderr: the test harness captures eprintln!.
         let _ = writeln!(
             std::io::stderr(),
-            "\n*** SKIPPED: PostgreSQL not available ({reason}). The postgres:: tests pass \
+            "\n*** SKIPPED: PostgreSQL not available ({reason}). The postgres tests pass \
              without running. Set TEST_POSTGRES_URL=postgres://user@host:port/db or install \
              initdb and pg_ctl; UNDERSIGN_REQUIRE_POSTGRES=1 makes this a failure. ***\n"
         );

@@ -1,7 +1,7 @@
-//! Test support for every crate that needs a real database: a fresh, migrated store of
-//! each backend ([`TestDb`]), a seeded school ([`seed_school`]), and [`db_tests!`], which
-//! instantiates one async test body as `sqlite::…` and `postgres::…` tests.
-//! [`smtp::SmtpListener`] is a real SMTP server (Postfix's `smtp-sink`) for mail tests.
+//! Support for the tests of every crate that needs a real database or mail server: a
+//! fresh, migrated store of each backend ([`TestDb`]), a seeded school ([`seed_school`]),
+//! [`db_test`], which runs one async test body as a `sqlite` and a `postgres` test, and
+//! [`smtp::SmtpListener`], a real SMTP server (Postfix's `smtp-sink`). A dev-dependency only.
 //!
 //! PostgreSQL comes from `TEST_POSTGRES_URL` when set (a fresh database is created on that
 //! server for every test and dropped after it), else from a throw-away cluster started
@@ -18,12 +18,45 @@ mod seed;
 pub mod smtp;
 
 pub use seed::{AUP_BODY, Seed, context, draft, png_mark, seed_school, signature_input};
+pub use undersign_test_kit_macros::db_test;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::future::Future;
 use std::sync::Arc;
 use tempfile::TempDir;
 use undersign_core::store::Store;
 use undersign_store_sqlite::SqliteStore;
+
+/// What the code [`db_test`] writes refers to, so a test crate needs no tokio of its own.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio;
+}
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a [`db_test`] receives: a fresh database of one backend, or `None` (after saying
+/// so on stderr) when PostgreSQL is not available and not required.
+pub trait Fixture: Sized {
+    fn open(backend: Backend) -> impl Future<Output = Option<Self>>;
+}
+
+/// Runs `test` on a fresh fixture of `backend`; passes without running it when the
+/// backend is unavailable (see [`TestDb::postgres`]). What [`db_test`] expands to.
+pub async fn run<T, F>(backend: Backend, test: impl FnOnce(T) -> F)
+where
+    T: Fixture,
+    F: Future<Output = ()>,
+{
+    if let Some(fixture) = T::open(backend).await {
+        test(fixture).await;
+    }
+}
 
 /// A fresh, migrated store for one test, with a separate raw connection for the test to
 /// act as a database administrator would (e.g. to tamper with the ledger).
@@ -31,8 +64,7 @@ pub struct TestDb {
     pub store: Arc<dyn Store>,
     /// The address the store was opened with.
     pub url: String,
-    /// `sqlite` or `postgres`.
-    pub backend: &'static str,
+    pub backend: Backend,
     raw: Raw,
     /// Keeps the SQLite file's directory alive as long as the test.
     _dir: Option<TempDir>,
@@ -43,6 +75,15 @@ pub struct TestDb {
 enum Raw {
     Sqlite(SqlitePool),
     Postgres(sqlx::PgPool),
+}
+
+impl Fixture for TestDb {
+    async fn open(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(TestDb::sqlite().await),
+            Backend::Postgres => TestDb::postgres().await,
+        }
+    }
 }
 
 impl TestDb {
@@ -69,7 +110,7 @@ impl TestDb {
         TestDb {
             store: Arc::new(store),
             url,
-            backend: "sqlite",
+            backend: Backend::Sqlite,
             raw: Raw::Sqlite(raw),
             _dir: Some(dir),
             _cleanup: None,
@@ -129,46 +170,4 @@ impl TestDb {
         };
         self.exec(&sql).await;
     }
-}
-
-/// Instantiates each listed `async fn name(db: TestDb)` twice, as the tokio tests
-/// `sqlite::<module>::<name>` and `postgres::<module>::<name>`, so a test run shows how
-/// many ran on each backend. Invoke it once, in the module that declares the listed test
-/// modules (usually the root of the test crate):
-///
-/// ```ignore
-/// undersign_store_contract::db_tests! {
-///     schools: [creating_a_school_starts_its_chain, slugs_are_unique],
-///     people: [an_email_is_unique_within_a_school],
-/// }
-/// ```
-///
-/// A PostgreSQL test whose database is unavailable passes after printing `SKIPPED` (see
-/// [`TestDb::postgres`]).
-#[macro_export]
-macro_rules! db_tests {
-    ($($module:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
-        mod sqlite {
-            $(mod $module {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $test() {
-                        super::super::$module::$test($crate::TestDb::sqlite().await).await;
-                    }
-                )*
-            })*
-        }
-        mod postgres {
-            $(mod $module {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $test() {
-                        if let Some(db) = $crate::TestDb::postgres().await {
-                            super::super::$module::$test(db).await;
-                        }
-                    }
-                )*
-            })*
-        }
-    };
 }

@@ -7,8 +7,6 @@
 //! Needs Debian's `squid` package. Without it the test fails when `CI` is set and is skipped
 //! with a loud message otherwise.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -16,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::support::free_port;
 
 const SCHOOL_DEVICE: &str = "127.0.0.2";
 const PERSONAL_DEVICE: &str = "127.0.0.3";
@@ -50,14 +50,6 @@ fn is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A tiny HTTP origin that answers every request with 200 and a known body.
