@@ -13,6 +13,9 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 /** The AUP's title in the demo school (crates/cli/src/demo.rs). */
 export const AUP_TITLE = 'ICT Acceptable Use Policy';
 
+/** The title of the short AUP the demo school's visitors sign at the kiosk. */
+export const VISITOR_AUP_TITLE = 'Visitor Acceptable Use Policy';
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,

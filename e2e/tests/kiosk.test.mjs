@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDemo } from '../lib/demo-server.mjs';
 import {
-  AUP_TITLE,
+  VISITOR_AUP_TITLE,
   assertHeading,
   assertNoPageErrors,
   assertNoSeriousA11yViolations,
@@ -66,7 +66,7 @@ describe('visitors at the reception kiosk (tablet)', () => {
     await kiosk.locator('#declaration').tap();
     await kiosk.getByLabel('Full name', { exact: true }).fill(name);
     // Draw the signature with a finger-like pointer on the canvas.
-    await kiosk.getByLabel('Draw the signature', { exact: true }).check();
+    await kiosk.getByLabel('Draw it with a finger or stylus', { exact: true }).check();
     const canvas = kiosk.locator('#signature-canvas');
     await canvas.waitFor({ state: 'visible' });
     const box = await canvas.boundingBox();
@@ -105,8 +105,12 @@ describe('visitors at the reception kiosk (tablet)', () => {
 
   it('a visitor signs in, reads and signs the visitor policy, and signs out with their code', async () => {
     await detailsAndContinue({ name: 'Vera Visitor', email: 'vera@acme.example' });
-    await assertHeading(kiosk, `Read and sign the ${AUP_TITLE}`);
-    assert.ok((await kiosk.locator('article.policy-text').innerText()).length > 200, 'the policy text is shown');
+    await assertHeading(kiosk, `Read and sign the ${VISITOR_AUP_TITLE}`);
+    const policyText = await kiosk.locator('article.policy-text').innerText();
+    assert.ok(policyText.length > 200, 'the policy text is shown');
+    // The short visitor policy, not the staff AUP's 32 statements.
+    const statements = await kiosk.locator('article.policy-text li').count();
+    assert.ok(statements >= 5 && statements <= 10, `${statements} statements`);
     await assertNoSeriousA11yViolations(kiosk, 'the kiosk sign page');
 
     // An unticked declaration is refused with a clear message, then corrected.
@@ -152,7 +156,7 @@ describe('visitors at the reception kiosk (tablet)', () => {
   it('after a major version of the policy, the returning visitor signs again', async () => {
     await login(head, server.account('Headteacher'));
     await head.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policies' }).click();
-    await head.getByRole('link', { name: AUP_TITLE, exact: true }).click();
+    await head.getByRole('link', { name: VISITOR_AUP_TITLE, exact: true }).click();
     await head.getByRole('link', { name: 'Write a new version' }).click();
     const body = head.getByLabel('Policy text');
     await body.fill(`${await body.inputValue()}\n\n- I will sign in and out at reception every time I visit.\n`);
@@ -164,7 +168,7 @@ describe('visitors at the reception kiosk (tablet)', () => {
     await head.waitForURL(/\/policies\/\d+$/);
 
     await detailsAndContinue({ name: 'Vera Visitor', email: 'vera@acme.example' });
-    await assertHeading(kiosk, `Read and sign the ${AUP_TITLE}`);
+    await assertHeading(kiosk, `Read and sign the ${VISITOR_AUP_TITLE}`);
     assert.match(await kiosk.locator('.lead').innerText(), /sign it again/);
     assert.ok((await kiosk.locator('article.policy-text').innerText()).includes('sign in and out at reception'));
     await signOnKiosk('Vera Visitor');

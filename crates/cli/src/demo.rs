@@ -1,6 +1,7 @@
-//! `undersign demo`: a demo school on an embedded database — the AUP published to staff,
-//! governors and visitors with the council's social media policy as its referenced
-//! document, and one account per role printed on the console — then the server.
+//! `undersign demo`: a demo school on an embedded database — the AUP published to staff
+//! and governors with the council's social media policy as its referenced document, a
+//! short AUP for visitors at the kiosk, and one account per role printed on the console —
+//! then the server.
 
 use anyhow::{Context, anyhow};
 use std::collections::BTreeSet;
@@ -14,9 +15,16 @@ use undersign_core::store::Store;
 
 use crate::provision::{PersonSpec, add_person, create_school};
 
-/// The policy the demo publishes: the school's AUP as given to us.
+/// The policy the demo publishes to staff and governors: the school's AUP as given to us,
+/// less the paper form's signature lines and declaration (the sign form has its own).
 pub const AUP_MARKDOWN: &str = include_str!("../../../demo/acceptable-use-policy.md");
 pub const AUP_TITLE: &str = "ICT Acceptable Use Policy";
+/// The policy visitors sign at the kiosk: a handful of statements to read on a tablet.
+pub const VISITOR_AUP_MARKDOWN: &str =
+    include_str!("../../../demo/visitor-acceptable-use-policy.md");
+pub const VISITOR_AUP_TITLE: &str = "Visitor Acceptable Use Policy";
+pub const VISITOR_DECLARATION: &str =
+    "I have read the statements above and I will follow them while I am in the school.";
 pub const ORGANISATION: &str = "Sefton Council (demo)";
 pub const SCHOOL_NAME: &str = "Demo Primary School";
 pub const SCHOOL_SLUG: &str = "demo";
@@ -91,6 +99,13 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         full_name: "Gareth Evans",
         email: "governor@demo.example",
         roles: &[Role::Governor],
+        managed: false,
+    },
+    DemoAccount {
+        role: "Receptionist",
+        full_name: "Rita Patel",
+        email: "reception@demo.example",
+        roles: &[Role::Receptionist, Role::Staff],
         managed: false,
     },
     DemoAccount {
@@ -285,7 +300,9 @@ async fn create(
         }
     }
     let headteacher = headteacher.ok_or_else(|| anyhow!("the demo has no headteacher"))?;
-    publish_aup(store, PolicyPublisher::for_operator(school.id, headteacher)).await?;
+    let publisher = PolicyPublisher::for_operator(school.id, headteacher);
+    publish_aup(store, publisher).await?;
+    publish_visitor_aup(store, publisher).await?;
     Ok(DemoSetup {
         school,
         accounts,
@@ -294,29 +311,70 @@ async fn create(
     })
 }
 
-/// Creates the AUP and publishes version 1 with the social media policy referenced.
+/// Creates the AUP and publishes version 1 to staff and governors, with the social media
+/// policy referenced.
 pub async fn publish_aup(store: &dyn Store, publisher: PolicyPublisher) -> anyhow::Result<()> {
-    let title = Title::parse("title", AUP_TITLE).map_err(|e| anyhow!("{e}"))?;
-    let policy = store.create_policy(&publisher, &title).await?;
-    let audiences: BTreeSet<Audience> = Audience::ALL.into_iter().collect();
-    let draft = DraftInput::parse(
-        AUP_MARKDOWN,
-        "",
-        ChangeKind::Major,
-        "First version published with Undersign.",
-        audiences,
-    )
-    .map_err(|e| anyhow!("the demo policy is not valid: {e}"))?;
-    let version = store.create_draft(&publisher, policy.id, draft).await?;
     let reference =
         NewReference::text(REFERENCE_TITLE, REFERENCE_TEXT).map_err(|e| anyhow!("{e}"))?;
-    store
-        .add_reference(&publisher, version.id, reference)
-        .await?;
+    publish(
+        store,
+        publisher,
+        AUP_TITLE,
+        AUP_MARKDOWN,
+        "",
+        [Audience::Staff, Audience::Governors],
+        Some(reference),
+    )
+    .await
+}
+
+/// Creates the visitor AUP and publishes version 1 to visitors: the kiosk shows it.
+pub async fn publish_visitor_aup(
+    store: &dyn Store,
+    publisher: PolicyPublisher,
+) -> anyhow::Result<()> {
+    publish(
+        store,
+        publisher,
+        VISITOR_AUP_TITLE,
+        VISITOR_AUP_MARKDOWN,
+        VISITOR_DECLARATION,
+        [Audience::Visitors],
+        None,
+    )
+    .await
+}
+
+async fn publish(
+    store: &dyn Store,
+    publisher: PolicyPublisher,
+    title: &str,
+    markdown: &str,
+    declaration: &str,
+    audiences: impl IntoIterator<Item = Audience>,
+    reference: Option<NewReference>,
+) -> anyhow::Result<()> {
+    let name = title;
+    let title = Title::parse("title", title).map_err(|e| anyhow!("{e}"))?;
+    let policy = store.create_policy(&publisher, &title).await?;
+    let draft = DraftInput::parse(
+        markdown,
+        declaration,
+        ChangeKind::Major,
+        "First version published with Undersign.",
+        audiences.into_iter().collect::<BTreeSet<_>>(),
+    )
+    .map_err(|e| anyhow!("the demo policy {name} is not valid: {e}"))?;
+    let version = store.create_draft(&publisher, policy.id, draft).await?;
+    if let Some(reference) = reference {
+        store
+            .add_reference(&publisher, version.id, reference)
+            .await?;
+    }
     store
         .publish(&publisher, version.id, undersign_core::time::now())
         .await
-        .context("cannot publish the demo policy")?;
+        .with_context(|| format!("cannot publish the demo policy {name}"))?;
     Ok(())
 }
 
@@ -371,6 +429,35 @@ mod tests {
         let rendered = undersign_core::markdown::render_policy(AUP_MARKDOWN).unwrap();
         assert!(rendered.statements.len() >= 10);
         assert!(NewReference::text(REFERENCE_TITLE, REFERENCE_TEXT).is_ok());
+    }
+
+    #[test]
+    fn the_demo_policy_has_no_paper_form_lines_or_second_declaration() {
+        for paper in [
+            "Signature ....",
+            "Date ....",
+            "(printed)",
+            "I have read above statements",
+        ] {
+            assert!(
+                !AUP_MARKDOWN.contains(paper),
+                "{paper:?} is still in the demo policy"
+            );
+        }
+    }
+
+    #[test]
+    fn the_visitor_policy_is_a_handful_of_statements() {
+        let rendered = undersign_core::markdown::render_policy(VISITOR_AUP_MARKDOWN).unwrap();
+        let n = rendered.statements.len();
+        assert!((5..=10).contains(&n), "{n} statements");
+        let text = VISITOR_AUP_MARKDOWN.to_lowercase();
+        for topic in ["wi-fi", "photographs", "safeguarding", "sign out"] {
+            assert!(
+                text.contains(topic),
+                "the visitor policy says nothing about {topic}"
+            );
+        }
     }
 
     #[test]

@@ -68,14 +68,20 @@ impl Actor {
         })
     }
 
-    /// Reception: the receptionist, the leadership team and the headteacher see who is on
-    /// site, print the fire roll, sign visitors out and sign in for a visitor (assisted).
+    /// Reception: the receptionist, the leadership team, the headteacher and the school
+    /// administrator (who runs the kiosks and covers the desk) see who is on site, print
+    /// the fire roll, sign visitors out and sign in for a visitor (assisted).
     pub fn reception(&self) -> Option<Reception> {
-        self.has_any(&[Role::Receptionist, Role::LeadershipTeam, Role::Headteacher])
-            .then_some(Reception {
-                school: self.school,
-                by: self.person,
-            })
+        self.has_any(&[
+            Role::Receptionist,
+            Role::LeadershipTeam,
+            Role::Headteacher,
+            Role::SchoolAdministrator,
+        ])
+        .then_some(Reception {
+            school: self.school,
+            by: self.person,
+        })
     }
 
     /// The school administrator and the headteacher register and revoke kiosks and set
@@ -235,15 +241,21 @@ mod tests {
     }
 
     #[test]
-    fn reception_is_for_the_receptionist_leadership_and_headteacher() {
-        for role in [Role::Receptionist, Role::LeadershipTeam, Role::Headteacher] {
+    fn reception_is_for_the_receptionist_leadership_headteacher_and_administrator() {
+        for role in [
+            Role::Receptionist,
+            Role::LeadershipTeam,
+            Role::Headteacher,
+            Role::SchoolAdministrator,
+        ] {
             assert!(actor(&[role]).reception().is_some(), "{role:?}");
         }
         for role in [
             Role::Staff,
             Role::Governor,
-            Role::SchoolAdministrator,
             Role::Dsl,
+            Role::NetworkManager,
+            Role::TrustAdministrator,
         ] {
             assert!(actor(&[role]).reception().is_none(), "{role:?}");
         }

@@ -64,13 +64,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             at,
         )?)
     };
+    let shows = undersign_pdf::ReceiptShows {
+        references: vec!["Council Social Media Policy".into()],
+        mark: undersign_pdf::ShownMark::Typed("Staff Member".into()),
+    };
     let started = Instant::now();
-    let first = seal(&undersign_pdf::receipt(&facts(0)?)?, &facts(0)?, &key)?;
+    let first = seal(
+        &undersign_pdf::receipt(&facts(0)?, &shows)?,
+        &facts(0)?,
+        &key,
+    )?;
     let first_took = started.elapsed();
     let started = Instant::now();
     for n in 1..=count {
         let f = facts(n)?;
-        seal(&undersign_pdf::receipt(&f)?, &f, &key)?;
+        seal(&undersign_pdf::receipt(&f, &shows)?, &f, &key)?;
     }
     let each = started.elapsed() / count.max(1);
     println!(

@@ -229,5 +229,11 @@ pub fn compliance_report(report: &ComplianceReport) -> Result<Vec<u8>, PdfError>
             checkpoint_hash: c.last_checkpoint.as_ref().map(|cp| cp.hash.as_str()),
         },
     };
-    world::render("compliance_report", TEMPLATE, &data, report.produced_at)
+    world::render(
+        "compliance_report",
+        TEMPLATE,
+        &data,
+        report.produced_at,
+        &[],
+    )
 }

@@ -237,5 +237,5 @@ pub fn evidence_pack(pack: &EvidencePack) -> Result<Vec<u8>, PdfError> {
             })
             .collect(),
     };
-    world::render("evidence_pack", TEMPLATE, &data, pack.produced_at)
+    world::render("evidence_pack", TEMPLATE, &data, pack.produced_at, &[])
 }

@@ -1,5 +1,6 @@
 //! The typst world documents are compiled in: one template, one virtual `/data.json`, the
-//! fonts built into the binary, and nothing else — no file system, no packages, no clock.
+//! files the caller hands over (a drawn signature), the fonts built into the binary, and
+//! nothing else — no file system, no packages, no clock.
 
 use std::sync::OnceLock;
 
@@ -43,11 +44,13 @@ fn library() -> &'static LazyHash<Library> {
     LIBRARY.get_or_init(|| LazyHash::new(Library::builder().build()))
 }
 
-/// One compilation: the template as the main file and the data as `/data.json`.
+/// One compilation: the template as the main file, the data as `/data.json`, and any
+/// other files by their virtual paths.
 struct DocumentWorld {
     main: Source,
     data_id: FileId,
     data: Bytes,
+    files: Vec<(FileId, Bytes)>,
 }
 
 fn project_file(path: &str) -> Result<FileId, PdfError> {
@@ -93,6 +96,8 @@ impl World for DocumentWorld {
             Ok(self.data.clone())
         } else if id == self.main.id() {
             Ok(Bytes::from_string(self.main.text().to_string()))
+        } else if let Some((_, bytes)) = self.files.iter().find(|(f, _)| *f == id) {
+            Ok(bytes.clone())
         } else {
             Err(self.refuse(id))
         }
@@ -108,19 +113,24 @@ impl World for DocumentWorld {
     }
 }
 
-/// Compiles `template` (named `name` in messages) with `data` as `/data.json` and exports
-/// a PDF whose creation date is `dated`.
+/// Compiles `template` (named `name` in messages) with `data` as `/data.json` and each
+/// of `files` at its path, and exports a PDF whose creation date is `dated`.
 pub(crate) fn render(
     name: &str,
     template: &str,
     data: &impl serde::Serialize,
     dated: DateTime<Utc>,
+    files: &[(&str, &[u8])],
 ) -> Result<Vec<u8>, PdfError> {
     let json = serde_json::to_string(data).map_err(|e| PdfError::Data(e.to_string()))?;
     let world = DocumentWorld {
         main: Source::new(project_file(&format!("/{name}.typ"))?, template.to_string()),
         data_id: project_file(DATA_PATH)?,
         data: Bytes::from_string(json),
+        files: files
+            .iter()
+            .map(|(path, bytes)| Ok((project_file(path)?, Bytes::new(bytes.to_vec()))))
+            .collect::<Result<_, PdfError>>()?,
     };
     let compiled = typst::compile::<PagedDocument>(&world);
     // Keep the compiler's memo cache from growing without bound in a long-running server.
@@ -174,7 +184,13 @@ mod tests {
     use super::*;
 
     fn try_render(template: &str) -> Result<Vec<u8>, PdfError> {
-        render("probe", template, &serde_json::json!({"x": 1}), Utc::now())
+        render(
+            "probe",
+            template,
+            &serde_json::json!({"x": 1}),
+            Utc::now(),
+            &[],
+        )
     }
 
     #[test]

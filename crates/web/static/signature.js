@@ -8,6 +8,16 @@
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 
+  // A kiosk screen that ends a visit goes back to the start by itself, so the next
+  // visitor finds the welcome screen: its "Done" link says after how many seconds.
+  var done = document.querySelector("a[data-return-after]");
+  if (done) {
+    var seconds = parseInt(done.getAttribute("data-return-after"), 10);
+    if (seconds > 0) {
+      window.setTimeout(function () { window.location.assign(done.href); }, seconds * 1000);
+    }
+  }
+
   var form = document.getElementById("sign-form");
   var canvas = document.getElementById("signature-canvas");
   if (!form || !canvas || !canvas.getContext) { return; }

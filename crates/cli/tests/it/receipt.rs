@@ -60,7 +60,11 @@ fn sealed_receipt(key: &SigningKey) -> (ReceiptFacts, Vec<u8>) {
         signed_at + chrono::Duration::minutes(5),
     )
     .unwrap();
-    let pdf = undersign_pdf::receipt(&facts).unwrap();
+    let shows = undersign_pdf::ReceiptShows {
+        references: Vec::new(),
+        mark: undersign_pdf::ShownMark::Typed("Sam Staff".into()),
+    };
+    let pdf = undersign_pdf::receipt(&facts, &shows).unwrap();
     let sealed = seal(&pdf, &facts, key).unwrap();
     (facts, sealed)
 }
@@ -163,7 +167,11 @@ fn a_file_that_is_not_a_receipt_is_invalid() {
     );
     // An unsealed receipt PDF is not one either.
     let (facts, _) = sealed_receipt(&school_key());
-    std::fs::write(&file, undersign_pdf::receipt(&facts).unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        undersign_pdf::receipt(&facts, &undersign_pdf::ReceiptShows::default()).unwrap(),
+    )
+    .unwrap();
     let out = verify_receipt(&file, &public_hex(&school_key()));
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -1,12 +1,24 @@
 //! The receipt page, unsealed and sealed.
 
-use crate::support::{assert_pdf, info, key, signed, text_of};
+use crate::support::{assert_pdf, images_of, info, key, signed, text_of};
 use undersign_core::receipt::{ReceiptError, seal, verify};
+use undersign_pdf::{ReceiptShows, ShownMark};
+
+/// A drawn signature as the sign page's canvas makes it: a transparent PNG with a stroke.
+const DRAWN: &[u8] = include_bytes!("signature.png");
+
+/// What the receipt of a typed signature shows besides its facts.
+fn typed(text: &str) -> ReceiptShows {
+    ReceiptShows {
+        references: vec!["Council Social Media Policy".into()],
+        mark: ShownMark::Typed(text.into()),
+    }
+}
 
 #[test]
 fn a_receipt_shows_the_code_the_signer_and_the_entry_hash_on_one_page() {
     let (_, facts) = signed("Sam Staff");
-    let pdf = undersign_pdf::receipt(&facts).unwrap();
+    let pdf = undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap();
     assert_pdf(&pdf);
     let text = text_of(&pdf);
     for expected in [
@@ -25,6 +37,13 @@ fn a_receipt_shows_the_code_the_signer_and_the_entry_hash_on_one_page() {
         "St Mary's Primary School",
         "at /verify",
         "undersign verify-receipt",
+        // The documents acknowledged with the policy, and the signature as typed.
+        "Documents acknowledged Council Social Media Policy",
+        "Signature Sam Staff (typed)",
+        // Technical facts, labelled for an inspector.
+        "Text fingerprint (SHA-256)",
+        "Browser (user agent)",
+        "How they logged in password",
     ] {
         assert!(
             text.contains(expected),
@@ -45,15 +64,24 @@ fn a_receipt_shows_the_code_the_signer_and_the_entry_hash_on_one_page() {
 #[test]
 fn a_receipt_can_name_the_schools_verify_page_in_full() {
     let (_, facts) = signed("Sam Staff");
-    let pdf =
-        undersign_pdf::receipt_for_site(&facts, "https://undersign.stmarys.example/").unwrap();
+    let pdf = undersign_pdf::receipt_for_site(
+        &facts,
+        &typed("Sam"),
+        "https://undersign.stmarys.example/",
+    )
+    .unwrap();
     assert!(text_of(&pdf).contains("at https://undersign.stmarys.example/verify"));
 }
 
 #[test]
 fn a_sealed_receipt_still_reads_as_a_pdf_and_verifies() {
     let (_, facts) = signed("Sam Staff");
-    let sealed = seal(&undersign_pdf::receipt(&facts).unwrap(), &facts, &key()).unwrap();
+    let sealed = seal(
+        &undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap(),
+        &facts,
+        &key(),
+    )
+    .unwrap();
     assert_pdf(&sealed);
     // Readers ignore the seal line after %%EOF.
     assert_eq!(info(&sealed, "Pages"), "1");
@@ -87,7 +115,7 @@ fn hostile_text_in_the_data_comes_out_literally() {
     facts.policy.title = "Policy ] #strong[x] $y$".into();
     facts.declaration = "I agree ]] [[ #{ panic() }".into();
     facts.school.name = "#set page(width: 1cm) School".into();
-    let pdf = undersign_pdf::receipt(&facts).unwrap();
+    let pdf = undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap();
     let text = text_of(&pdf);
     for expected in hostile.iter().copied().chain([
         "#panic(\"mail\")@x.example",
@@ -106,9 +134,9 @@ fn hostile_text_in_the_data_comes_out_literally() {
 #[test]
 fn the_same_facts_always_give_the_same_bytes() {
     let (_, facts) = signed("Sam Staff");
-    let first = undersign_pdf::receipt(&facts).unwrap();
+    let first = undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    assert!(first == undersign_pdf::receipt(&facts).unwrap());
+    assert!(first == undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap());
     // The creation date is the issue date, not the clock.
     assert!(
         info(&first, "CreationDate").contains("2026"),
@@ -121,7 +149,12 @@ fn the_same_facts_always_give_the_same_bytes() {
 fn names_in_other_scripts_print_and_the_seal_keeps_them_exactly() {
     let name = "Ολυμπία Иванова محمد 王小明";
     let (_, facts) = signed(name);
-    let sealed = seal(&undersign_pdf::receipt(&facts).unwrap(), &facts, &key()).unwrap();
+    let sealed = seal(
+        &undersign_pdf::receipt(&facts, &typed("Sam Staff")).unwrap(),
+        &facts,
+        &key(),
+    )
+    .unwrap();
     let text = text_of(&sealed);
     // Greek, Cyrillic and Arabic are in the built-in fonts.
     for part in ["Ολυμπία", "Иванова", "محمد"] {
@@ -135,4 +168,46 @@ fn names_in_other_scripts_print_and_the_seal_keeps_them_exactly() {
             .full_name,
         name
     );
+}
+
+#[test]
+fn a_receipt_shows_the_drawn_signature_and_still_verifies_once_sealed() {
+    let (_, facts) = signed("Sam Staff");
+    let shows = ReceiptShows {
+        references: vec![
+            "Council Social Media Policy".into(),
+            "Data protection summary".into(),
+        ],
+        mark: ShownMark::Drawn(DRAWN.to_vec()),
+    };
+    let pdf = undersign_pdf::receipt(&facts, &shows).unwrap();
+    assert_eq!(
+        images_of(&pdf),
+        vec![(240, 80)],
+        "the drawn signature is on the page"
+    );
+    let text = text_of(&pdf);
+    assert!(text.contains("Council Social Media Policy"), "{text}");
+    assert!(text.contains("Data protection summary"), "{text}");
+    assert!(!text.contains("(typed)"), "{text}");
+    assert_eq!(info(&pdf, "Pages"), "1");
+    let sealed = seal(&pdf, &facts, &key()).unwrap();
+    assert_eq!(verify(&sealed, &key().verifying_key()).unwrap(), facts);
+}
+
+#[test]
+fn a_drawn_signature_that_cannot_be_decoded_is_said_so_and_the_receipt_is_still_made() {
+    let (_, facts) = signed("Sam Staff");
+    // The header of a PNG and nothing else: what a broken upload would leave.
+    let mut broken = DRAWN[..33].to_vec();
+    broken.extend_from_slice(b"not image data");
+    let shows = ReceiptShows {
+        references: Vec::new(),
+        mark: ShownMark::Drawn(broken),
+    };
+    let pdf = undersign_pdf::receipt(&facts, &shows).unwrap();
+    assert!(images_of(&pdf).is_empty());
+    let text = text_of(&pdf);
+    assert!(text.contains("could not be reproduced here"), "{text}");
+    assert!(text.contains("Documents acknowledged None"), "{text}");
 }

@@ -153,6 +153,21 @@ pub fn flow_text_of(pdf: &[u8]) -> String {
     raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The width and height of each image in a PDF, from `pdfimages -list`.
+pub fn images_of(pdf: &[u8]) -> Vec<(u32, u32)> {
+    poppler("pdfimages", &["-list"], pdf)
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // page num type width height …; a soft mask ("smask") is the same image's alpha.
+            (cols.len() > 4 && cols[2] == "image")
+                .then(|| Some((cols[3].parse().ok()?, cols[4].parse().ok()?)))
+                .flatten()
+        })
+        .collect()
+}
+
 /// `pdfinfo`'s fields.
 pub fn info_of(pdf: &[u8]) -> Vec<(String, String)> {
     poppler("pdfinfo", &[], pdf)

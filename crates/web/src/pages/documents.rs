@@ -14,11 +14,12 @@ use undersign_core::outbox::{Attachment, NewMail};
 use undersign_core::person::Person;
 use undersign_core::receipt::{ReceiptFacts, seal};
 use undersign_core::school::School;
-use undersign_core::signing::Signature;
+use undersign_core::signing::{Signature, SignatureMark};
 use undersign_core::store::Store;
 use undersign_core::{PersonId, SignatureId, VersionId, time};
 use undersign_pdf::{
-    ChainStatus, ComplianceReport, EvidencePack, PdfError, PersonEvent, SignedVersion,
+    ChainStatus, ComplianceReport, EvidencePack, PdfError, PersonEvent, ReceiptShows, ShownMark,
+    SignedVersion,
 };
 
 use crate::AppState;
@@ -95,9 +96,18 @@ pub async fn sealed_receipt(
         time::now(),
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
+    let shows = ReceiptShows {
+        references: sig.references.iter().map(|r| r.title.clone()).collect(),
+        mark: match state.store.signature_mark(school.id, sig.id).await? {
+            Some(SignatureMark::Drawn { png }) => ShownMark::Drawn(png),
+            Some(SignatureMark::Typed { text }) => ShownMark::Typed(text),
+            None => ShownMark::Missing,
+        },
+    };
     let for_pdf = facts.clone();
     let site = state.config.public_url.to_string();
-    let unsealed = typeset(move || undersign_pdf::receipt_for_site(&for_pdf, &site)).await?;
+    let unsealed =
+        typeset(move || undersign_pdf::receipt_for_site(&for_pdf, &shows, &site)).await?;
     let sealed = seal(&unsealed, &facts, &key).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok((facts, sealed))
 }

@@ -46,6 +46,12 @@ const MAX_ENROL_FAILURES: u32 = 10;
 const ENROL_THROTTLE_MINUTES: i64 = 15;
 /// How long the welcome page of a visit can be shown on the kiosk it was made at.
 const WELCOME_MINUTES: i64 = 10;
+/// How long the welcome screen stays before the kiosk goes back to its start screen by
+/// itself (`signature.js` follows the "Done" link; a meta refresh would fail WCAG 2.2.1),
+/// long enough to note the visitor code it shows.
+const WELCOME_RETURN_SECONDS: u32 = 30;
+/// How long the goodbye screen stays before the kiosk goes back to its start screen.
+const GOODBYE_RETURN_SECONDS: u32 = 10;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -249,7 +255,6 @@ pub(super) struct PolicyShown {
     pub title: String,
     pub number: i32,
     pub body_html: String,
-    pub text_sha256: String,
     pub declaration: String,
     pub references: Vec<VisitorReference>,
 }
@@ -265,7 +270,6 @@ pub(super) fn policy_shown(
         title: version.policy_title.clone(),
         number: version.number,
         body_html: rendered.html,
-        text_sha256: version.text_sha256.clone(),
         declaration: version.declaration.clone(),
         references: version
             .references
@@ -701,6 +705,7 @@ struct KioskWelcomeView {
     code: String,
     arrived: String,
     signed_now: bool,
+    return_after: u32,
 }
 
 async fn welcome(
@@ -725,6 +730,7 @@ async fn welcome(
         code: personal.visitor_code.clone(),
         arrived: when(visit.arrived_at, &device.school.timezone),
         signed_now: visit.signed_version.is_some(),
+        return_after: WELCOME_RETURN_SECONDS,
     })?
     .into_response())
 }
@@ -737,6 +743,7 @@ struct KioskSignOutView {
     who: String,
     errors: Vec<FieldError>,
     signed_out: Option<String>,
+    return_after: u32,
 }
 
 async fn sign_out_page(device: KioskDevice) -> AppResult<Response> {
@@ -746,6 +753,7 @@ async fn sign_out_page(device: KioskDevice) -> AppResult<Response> {
         who: String::new(),
         errors: Vec::new(),
         signed_out: None,
+        return_after: GOODBYE_RETURN_SECONDS,
     })?
     .into_response())
 }
@@ -774,6 +782,7 @@ async fn sign_out(
                 who: form.who.chars().take(254).collect(),
                 errors: vec![FieldError::new("who", message)],
                 signed_out: None,
+                return_after: GOODBYE_RETURN_SECONDS,
             })?,
         )
             .into_response())
@@ -815,6 +824,7 @@ async fn sign_out(
         who: String::new(),
         errors: Vec::new(),
         signed_out: Some(done.name().to_string()),
+        return_after: GOODBYE_RETURN_SECONDS,
     })?
     .into_response())
 }
@@ -913,12 +923,59 @@ struct KioskRow {
     revoked: bool,
 }
 
+/// A kiosk just registered: its name, its one-time code, the address that enrols a
+/// tablet with it, and that address as a QR code to scan with the tablet's camera.
+struct NewKiosk {
+    name: String,
+    code: String,
+    enrol_url: String,
+    /// `data:image/svg+xml;base64,…`, for an `<img>` (the CSP allows `data:` images).
+    qr_svg: String,
+}
+
+impl NewKiosk {
+    fn new(state: &AppState, name: String, code: &EnrolmentCode) -> AppResult<Self> {
+        let display = code.display();
+        let mut url = state
+            .config
+            .public_url
+            .join("kiosk/enrol")
+            .map_err(|e| AppError::Internal(format!("the enrolment address: {e}")))?;
+        url.query_pairs_mut().append_pair("code", &display);
+        let enrol_url = url.to_string();
+        Ok(Self {
+            name,
+            code: display,
+            qr_svg: qr_data_url(&enrol_url)?,
+            enrol_url,
+        })
+    }
+}
+
+/// `text` as a QR code in an SVG data URL, black on white with the quiet zone around it.
+fn qr_data_url(text: &str) -> AppResult<String> {
+    use base64::Engine;
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| AppError::Internal(format!("cannot make a QR code of {text}: {e}")))?;
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(image)
+    ))
+}
+
 #[derive(Template)]
 #[template(path = "kiosk_admin.html")]
 struct KioskAdminView {
     nav: Nav,
     kiosks: Vec<KioskRow>,
-    new_kiosk: Option<(String, String)>,
+    new_kiosk: Option<NewKiosk>,
     name: String,
     resign_after_days: String,
     retention_days: String,
@@ -933,7 +990,7 @@ async fn admin_view(
     state: &AppState,
     user: &CurrentUser,
     admin: &KioskAdmin,
-    new_kiosk: Option<(String, String)>,
+    new_kiosk: Option<NewKiosk>,
     errors: Vec<FieldError>,
     settings: Option<(String, String)>,
 ) -> AppResult<KioskAdminView> {
@@ -1015,15 +1072,8 @@ async fn register(
             now,
         )
         .await?;
-    let view = admin_view(
-        &state,
-        &user,
-        &admin,
-        Some((kiosk.name, code.display())),
-        Vec::new(),
-        None,
-    )
-    .await?;
+    let new_kiosk = NewKiosk::new(&state, kiosk.name, &code)?;
+    let view = admin_view(&state, &user, &admin, Some(new_kiosk), Vec::new(), None).await?;
     Ok(page(&view)?.into_response())
 }
 

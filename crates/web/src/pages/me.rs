@@ -97,14 +97,9 @@ struct SignatureView {
     typed_name: String,
     mark_typed: Option<String>,
     text_html: String,
-    text_sha256: String,
     declaration: String,
     references: Vec<String>,
-    ip: String,
-    user_agent: String,
-    auth: String,
     ledger_seq: i64,
-    ledger_hash: String,
 }
 
 /// One of the logged-in person's own signatures; anyone else's is not found.
@@ -148,14 +143,9 @@ async fn signature_page(
         typed_name: sig.typed_name,
         mark_typed,
         text_html,
-        text_sha256: sig.text_sha256,
         declaration: sig.declaration,
         references: sig.references.into_iter().map(|r| r.title).collect(),
-        ip: sig.context.ip,
-        user_agent: sig.context.user_agent,
-        auth: sig.context.auth.label(),
         ledger_seq: sig.ledger_seq,
-        ledger_hash: sig.ledger_hash,
     })?
     .into_response())
 }

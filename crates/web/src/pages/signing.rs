@@ -59,7 +59,6 @@ struct SignView {
     number: i32,
     published: String,
     body_html: String,
-    text_sha256: String,
     declaration: String,
     references: Vec<ReferenceRow>,
     last_signed_number: Option<i32>,
@@ -174,7 +173,6 @@ async fn build_view(
             .map(|t| when(t, tz))
             .unwrap_or_default(),
         body_html: rendered.html,
-        text_sha256: version.text_sha256.clone(),
         declaration: version.declaration.clone(),
         references: version
             .references
@@ -454,7 +452,6 @@ struct ReferenceView {
     version: i64,
     title: String,
     body: String,
-    sha256: String,
 }
 
 async fn reference_text(
@@ -476,7 +473,6 @@ async fn reference_text(
         version: version.id.0,
         title: r.title.clone(),
         body: body.clone(),
-        sha256: r.sha256.clone(),
     })?
     .into_response())
 }

@@ -22,7 +22,12 @@ enum Who {
 const PUBLISHER: &[Role] = &[Role::Headteacher];
 const PEOPLE_ADMIN: &[Role] = &[Role::Headteacher, Role::SchoolAdministrator];
 const KIOSK_ADMIN: &[Role] = &[Role::Headteacher, Role::SchoolAdministrator];
-const RECEPTION: &[Role] = &[Role::Receptionist, Role::LeadershipTeam, Role::Headteacher];
+const RECEPTION: &[Role] = &[
+    Role::Receptionist,
+    Role::LeadershipTeam,
+    Role::Headteacher,
+    Role::SchoolAdministrator,
+];
 const COMPLIANCE: &[Role] = &[
     Role::Headteacher,
     Role::LeadershipTeam,
@@ -559,4 +564,29 @@ async fn a_post_without_the_sessions_form_token_is_refused() {
         .unwrap()
         .unwrap();
     assert_eq!(draft.status, undersign_core::policy::VersionStatus::Draft);
+}
+
+#[tokio::test]
+async fn the_school_administrator_who_runs_the_kiosks_sees_who_is_on_site() {
+    let app = TestApp::new().await;
+    let admin = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let me = app.get("/me", &admin).await;
+    let nav = me.select_text("nav[aria-label=Main] a");
+    assert!(nav.contains(&"Kiosks".to_string()), "{nav:?}");
+    assert!(nav.contains(&"Visitors".to_string()), "{nav:?}");
+    let reception = app.get("/reception", &admin).await;
+    assert_eq!(reception.status, StatusCode::OK, "{}", reception.body);
+    assert_eq!(reception.select_text("h1"), vec!["Visitors on site now"]);
+    let fire_roll = app.get("/reception/fire-roll", &admin).await;
+    assert_eq!(fire_roll.status, StatusCode::OK);
+
+    // Staff and governors still do not.
+    for role in [Role::Staff, Role::Governor] {
+        let s = app.login(&app.a.people[&role]).await;
+        assert_eq!(
+            app.get("/reception", &s).await.status,
+            StatusCode::FORBIDDEN,
+            "{role:?}"
+        );
+    }
 }

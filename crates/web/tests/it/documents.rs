@@ -159,3 +159,67 @@ async fn the_administrator_downloads_an_evidence_pack_and_the_compliance_report(
         assert!(text.contains("School school-a"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_receipt_names_the_documents_acknowledged_and_shows_the_typed_signature() {
+    let app = TestApp::new().await;
+    let governor = &app.a.people[&Role::Governor];
+    let session = app.login(governor).await;
+    let version = app
+        .store
+        .version(app.a.school, app.a.published)
+        .await
+        .unwrap()
+        .unwrap();
+    let reference_title = version.references[0].title.clone();
+    let signed = app
+        .post(
+            &format!("/sign/{}", app.a.published),
+            &session,
+            &[
+                ("declaration", "yes".into()),
+                ("typed_name", governor.full_name.to_string()),
+                ("signature_kind", "typed".into()),
+                ("typed_signature", "G. E. signs here".into()),
+                ("ack", app.a.reference.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let reply = app
+        .get(&format!("{}/receipt.pdf", signed.location()), &session)
+        .await;
+    assert_pdf(&reply);
+    let school = app.store.school(app.a.school).await.unwrap().unwrap();
+    let key = verifying_key_from_hex(&school.public_key).unwrap();
+    receipt::verify(&reply.bytes, &key).expect("sealed with the school's key");
+    let valid = app
+        .upload("/verify/file", None, "receipt", "receipt.pdf", &reply.bytes)
+        .await;
+    assert_eq!(valid.select_text("#verdict h2"), vec!["Valid receipt"]);
+    if let Some(text) = text_of(&reply.bytes) {
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&reference_title), "{text}");
+        assert!(text.contains("G. E. signs here"), "{text}");
+        assert!(text.contains("(typed)"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_of_a_drawn_signature_says_so_even_where_the_image_cannot_be_shown() {
+    // The seeded signature was drawn, with only a PNG header for an image.
+    let app = TestApp::new().await;
+    let session = app.login(&app.a.people[&Role::Staff]).await;
+    let reply = app
+        .get(
+            &format!("/me/signatures/{}/receipt.pdf", app.a.signature),
+            &session,
+        )
+        .await;
+    assert_pdf(&reply);
+    if let Some(text) = text_of(&reply.bytes) {
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("could not be reproduced here"), "{text}");
+        assert!(!text.contains("(typed)"), "{text}");
+    }
+}

@@ -102,8 +102,12 @@ async fn a_governor_signs_with_a_typed_name_and_finds_it_under_signed() {
         me.select_text("table tbody td:first-child a"),
         vec!["ICT Acceptable Use Policy"]
     );
-    let receipt = app.get(reply.location(), &s).await;
-    assert!(receipt.body.contains(&sig[0].text_sha256));
+    let page = app.get(reply.location(), &s).await;
+    assert_eq!(
+        page.select_text("dl.evidence dt + dd")[0],
+        sig[0].typed_name,
+        "the signature page shows the name as typed"
+    );
 
     // The sealed receipt is queued for the signer by email, in the background.
     let admin = undersign_core::access::PeopleAdmin::for_operator(app.a.school);

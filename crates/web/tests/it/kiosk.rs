@@ -524,3 +524,183 @@ impl KioskReception {
         .unwrap()
     }
 }
+
+/// The links of a page that lead to staff pages or the staff login.
+fn staff_links(reply: &Reply) -> Vec<String> {
+    let doc = scraper::Html::parse_document(&reply.body);
+    let sel = scraper::Selector::parse("a[href]").unwrap();
+    doc.select(&sel)
+        .filter_map(|a| a.value().attr("href"))
+        .filter(|href| !href.starts_with("/kiosk") && !href.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `(seconds, target)` after which a page goes back by itself: its "Done" link's
+/// `data-return-after`, which the page's script follows.
+fn refresh_of(reply: &Reply) -> Option<(u32, String)> {
+    let doc = scraper::Html::parse_document(&reply.body);
+    let sel = scraper::Selector::parse("a[data-return-after]").unwrap();
+    let link = doc.select(&sel).next()?;
+    let seconds = link.value().attr("data-return-after")?.parse().ok()?;
+    let script = scraper::Selector::parse("script[src='/static/signature.js']").unwrap();
+    doc.select(&script).next()?;
+    Some((seconds, link.value().attr("href")?.to_string()))
+}
+
+#[tokio::test]
+async fn no_kiosk_screen_links_to_the_staff_pages_or_their_login() {
+    let app = TestApp::new().await;
+    let not_enrolled = app.send(Method::GET, "/kiosk", None, None).await;
+    assert_eq!(not_enrolled.status, StatusCode::FORBIDDEN);
+    let enrol_page = app.send(Method::GET, "/kiosk/enrol", None, None).await;
+    let kiosk = enrol(&app, &app.a, 11).await;
+    let start = app.get("/kiosk", &kiosk).await;
+    let details_page = app.get("/kiosk/sign-in", &kiosk).await;
+    let fields = details(&app.a, "Lena Links", "lena@acme.example");
+    let sign_page = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+    let done = sign_in(&app, &kiosk, &app.a, "Lena Links", "lena@acme.example").await;
+    let welcome = app.get(done.location(), &kiosk).await;
+    let sign_out_page = app.get("/kiosk/sign-out", &kiosk).await;
+    let goodbye = kiosk_post(
+        &app,
+        &kiosk,
+        "/kiosk/sign-out",
+        &[("who", "lena@acme.example".into())],
+    )
+    .await;
+    for (what, reply) in [
+        ("the refusal", &not_enrolled),
+        ("enrolment", &enrol_page),
+        ("the start", &start),
+        ("the details", &details_page),
+        ("the policy", &sign_page),
+        ("the welcome", &welcome),
+        ("sign-out", &sign_out_page),
+        ("the goodbye", &goodbye),
+    ] {
+        assert!(
+            !reply.select_text("h1").is_empty(),
+            "{what}: {}",
+            reply.body
+        );
+        assert_eq!(staff_links(reply), Vec::<String>::new(), "{what}");
+        assert_eq!(reply.select_text(".site-header .brand"), vec!["Undersign"]);
+    }
+    // Staff pages keep their link home.
+    let staff = app.login(&app.a.people[&Role::Staff]).await;
+    let me = app.get("/me", &staff).await;
+    assert_eq!(me.select_text("a.brand[href='/me']"), vec!["Undersign"]);
+}
+
+#[tokio::test]
+async fn the_kiosk_goes_back_to_its_start_by_itself_after_a_visitor_signs_in_or_out() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 12).await;
+    let done = sign_in(&app, &kiosk, &app.a, "Rory Return", "rory@acme.example").await;
+    let welcome = app.get(done.location(), &kiosk).await;
+    let (seconds, target) = refresh_of(&welcome).expect("the welcome screen refreshes");
+    assert_eq!(target, "/kiosk");
+    assert!((10..=60).contains(&seconds), "{seconds} s");
+    assert_eq!(
+        welcome.select_text("a.button-link[href='/kiosk']"),
+        vec!["Done"]
+    );
+    assert!(
+        welcome.select_text("#returns")[0].contains(&format!("{seconds} seconds")),
+        "the screen says when it goes back"
+    );
+
+    // The sign-out form itself stays until it is used; the goodbye goes back by itself.
+    let form = app.get("/kiosk/sign-out", &kiosk).await;
+    assert_eq!(refresh_of(&form), None);
+    let goodbye = kiosk_post(
+        &app,
+        &kiosk,
+        "/kiosk/sign-out",
+        &[("who", "rory@acme.example".into())],
+    )
+    .await;
+    assert_eq!(goodbye.select_text("h1"), vec!["Goodbye, Rory Return"]);
+    let (seconds, target) = refresh_of(&goodbye).expect("the goodbye screen refreshes");
+    assert_eq!(target, "/kiosk");
+    assert!((5..=60).contains(&seconds), "{seconds} s");
+    assert_eq!(
+        goodbye.select_text("a.button-link[href='/kiosk']"),
+        vec!["Done"]
+    );
+    // A refused sign-out keeps the visitor's typing.
+    let refused = kiosk_post(&app, &kiosk, "/kiosk/sign-out", &[("who", "nobody".into())]).await;
+    assert_eq!(refresh_of(&refused), None);
+}
+
+#[tokio::test]
+async fn the_visitor_form_mentions_no_badge_and_the_signature_choices_have_their_own_names() {
+    let app = TestApp::new().await;
+    let kiosk = enrol(&app, &app.a, 13).await;
+    let details_page = app.get("/kiosk/sign-in", &kiosk).await;
+    let form_text = details_page.select_text("form").join(" ").to_lowercase();
+    assert!(form_text.contains("visitor code"), "{form_text}");
+    assert!(!form_text.contains("badge"), "{form_text}");
+
+    let fields = details(&app.a, "Nina Names", "nina@acme.example");
+    let sign_page = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+    let label = |id: &str| sign_page.select_text(&format!("label[for={id}]")).join(" ");
+    let names = [
+        label("signature_kind-typed"),
+        label("signature_kind-drawn"),
+        label("typed_signature"),
+        label("typed_name"),
+    ];
+    for (i, a) in names.iter().enumerate() {
+        assert!(!a.is_empty(), "{names:?}");
+        for b in &names[i + 1..] {
+            assert_ne!(a, b, "two controls are both called {a:?}");
+        }
+    }
+    // No fingerprint of the text for a visitor to puzzle over.
+    assert!(!sign_page.body.contains("SHA-256"));
+}
+
+#[tokio::test]
+async fn registering_a_kiosk_shows_the_full_enrolment_address_and_its_qr_code() {
+    let app = TestApp::new().await;
+    let admin = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let reply = app
+        .post("/kiosks", &admin, &[("name", "Main reception".into())])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let code = reply.select_text("#enrolment-code").join("");
+    assert_eq!(code.len(), 11, "{code}");
+    // The test app's public_url is the default, http://localhost/.
+    assert_eq!(
+        reply.select_text("#enrolment-address"),
+        vec![format!("http://localhost/kiosk/enrol?code={code}")]
+    );
+    let doc = scraper::Html::parse_document(&reply.body);
+    let sel = scraper::Selector::parse("img#enrolment-qr").unwrap();
+    let img = doc.select(&sel).next().expect("a QR code image");
+    assert!(!img.value().attr("alt").unwrap_or("").is_empty());
+    let src = img.value().attr("src").unwrap();
+    let svg = src
+        .strip_prefix("data:image/svg+xml;base64,")
+        .expect("an SVG data URL");
+    use base64::Engine;
+    let svg = base64::engine::general_purpose::STANDARD
+        .decode(svg)
+        .unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("<path"), "{svg}");
+
+    // The address works: opened on a tablet, it enrols it.
+    let tablet = app
+        .send(
+            Method::POST,
+            "/kiosk/enrol",
+            None,
+            Some(&[("code", code.clone())]),
+        )
+        .await;
+    assert_eq!(tablet.status, StatusCode::SEE_OTHER, "{}", tablet.body);
+}

@@ -11,4 +11,5 @@ mod forms;
 mod kiosk;
 mod outbox;
 mod roster;
+mod staff_pages;
 mod support;
