@@ -173,9 +173,26 @@ pub struct Share {
 }
 
 impl Share {
-    /// Whole per cent, rounded down (so 100 means everyone).
+    /// See [`percent`].
     pub fn percent(&self) -> usize {
-        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+        percent(self.signed, self.total)
+    }
+}
+
+/// `part` of `whole` in whole per cent, rounded to the nearest (half up), except that
+/// 100 means everyone and 0 nobody: 1 of 6 is 17%, 199 of 200 is 99%, 1 of 300 is 1%.
+/// Nobody out of nobody is 100%: nothing is missing.
+pub fn percent(part: usize, whole: usize) -> usize {
+    if whole == 0 {
+        return 100;
+    }
+    let rounded = (part * 200 + whole) / (whole * 2);
+    if part == whole {
+        100
+    } else if part == 0 {
+        0
+    } else {
+        rounded.clamp(1, 99)
     }
 }
 
@@ -212,12 +229,60 @@ impl PolicyCompliance {
             .filter(|p| p.standing == standing)
             .count()
     }
+
+    /// Who the current version asks to sign: everyone in `audiences` who has not signed a
+    /// version that still stands, counted once in all and once in each audience.
+    pub fn asked(&self, audiences: &BTreeSet<Audience>) -> AskedToSign {
+        let asked: Vec<BTreeSet<Audience>> = self
+            .people
+            .iter()
+            .filter(|p| p.standing.outstanding())
+            .map(|p| &audiences_of(&p.roles) & audiences)
+            .filter(|a| !a.is_empty())
+            .collect();
+        AskedToSign {
+            people: asked.len(),
+            by_audience: audiences
+                .iter()
+                .map(|a| (*a, asked.iter().filter(|p| p.contains(a)).count()))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+}
+
+/// How many people a version asks to sign, in all and in each audience (an audience
+/// nobody is asked in is left out; visitors sign at reception and are never counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedToSign {
+    pub people: usize,
+    pub by_audience: Vec<(Audience, usize)>,
 }
 
 /// The most points a progress chart gets; longer periods are sampled evenly.
 pub const MAX_PROGRESS_POINTS: i64 = 60;
 
 impl SchoolFacts {
+    /// The facts as they would be once `version` of `policy` is published: what the
+    /// confirmation before publishing reads who will be asked from.
+    pub fn with_published(mut self, policy: PolicyId, title: &str, version: VersionFacts) -> Self {
+        if version.change_kind == ChangeKind::Major {
+            // Nobody has signed it yet, and it is the one that now asks everyone.
+            for s in self.signed.iter_mut().filter(|s| s.policy == policy) {
+                s.valid_since = None;
+            }
+        }
+        match self.policies.iter_mut().find(|p| p.id == policy) {
+            Some(p) => p.versions.push(version),
+            None => self.policies.push(PolicyFacts {
+                id: policy,
+                title: title.to_string(),
+                versions: vec![version],
+            }),
+        }
+        self
+    }
+
     fn zone(&self) -> Tz {
         crate::time::parse_zone(&self.timezone).unwrap_or(chrono_tz::Europe::London)
     }
@@ -327,8 +392,23 @@ impl SchoolFacts {
             })
             .filter(|s| s.total > 0)
             .collect();
+        // A role whose people are exactly an audience's (Staff, Governor in most schools)
+        // would only repeat that audience's line.
+        let members = |keep: &dyn Fn(&PersonStanding) -> bool| -> BTreeSet<PersonId> {
+            people
+                .iter()
+                .filter(|p| keep(p))
+                .map(|p| p.person)
+                .collect()
+        };
+        let audience_groups: Vec<BTreeSet<PersonId>> = newest
+            .audiences
+            .iter()
+            .map(|a| members(&|p| audiences_of(&p.roles).contains(a)))
+            .collect();
         let by_role = Role::ALL
             .iter()
+            .filter(|r| !audience_groups.contains(&members(&|p| p.roles.contains(r))))
             .map(|r| {
                 share(
                     r.label().into(),
@@ -612,8 +692,9 @@ pub struct SummaryLine {
 }
 
 impl SummaryLine {
+    /// See [`percent`].
     pub fn percent(&self) -> usize {
-        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+        percent(self.signed, self.total)
     }
 }
 
@@ -826,6 +907,55 @@ mod tests {
         assert_eq!(by_name("Cat Joiner").days_overdue, 0);
         // The most overdue come first.
         assert_eq!(report[0].people[0].full_name, "Bob Stale");
+    }
+
+    #[test]
+    fn shares_are_rounded_to_the_nearest_whole_per_cent_but_never_to_all_or_none() {
+        assert_eq!(percent(1, 6), 17);
+        assert_eq!(percent(1, 8), 13);
+        assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(2, 3), 67);
+        assert_eq!(percent(199, 200), 99);
+        assert_eq!(percent(1, 300), 1);
+        assert_eq!((percent(0, 5), percent(5, 5), percent(0, 0)), (0, 100, 100));
+    }
+
+    #[test]
+    fn a_role_with_exactly_an_audiences_people_is_not_listed_again() {
+        let aup = &facts().report(at(25))[0];
+        let roles: Vec<&str> = aup.by_role.iter().map(|s| s.label.as_str()).collect();
+        // Staff are the staff audience and the governor the governors: only the DSL adds
+        // anything.
+        assert_eq!(roles, vec!["Designated safeguarding lead"]);
+        let audiences: Vec<&str> = aup.by_audience.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(audiences, vec!["Staff", "Governors"]);
+    }
+
+    #[test]
+    fn publishing_asks_everyone_for_a_major_version_and_only_those_still_to_sign_for_a_minor_one() {
+        let audiences: BTreeSet<Audience> = [Audience::Staff, Audience::Governors].into();
+        let if_published = |kind| {
+            facts()
+                .with_published(PolicyId(1), "AUP", version(13, 4, kind, 25))
+                .report(at(25))
+                .remove(0)
+                .asked(&audiences)
+        };
+        assert_eq!(
+            if_published(ChangeKind::Major),
+            AskedToSign {
+                people: 4,
+                by_audience: vec![(Audience::Staff, 3), (Audience::Governors, 1)],
+            }
+        );
+        // Ann signed version 3, which a minor version 4 leaves standing.
+        assert_eq!(
+            if_published(ChangeKind::Minor),
+            AskedToSign {
+                people: 3,
+                by_audience: vec![(Audience::Staff, 2), (Audience::Governors, 1)],
+            }
+        );
     }
 
     #[test]
