@@ -54,8 +54,12 @@ async function publishNewVersion(page, { from, to, summary, kind }) {
   assert.ok((await page.locator('.policy-text').innerText()).includes(to), 'the preview shows the new text');
   assert.ok((await page.locator('.redline ins').allInnerTexts()).length > 0, 'the preview shows a redline');
 
+  // The confirmation says who will be asked before anything is published.
   await page.getByRole('button', { name: `Publish version ${number}` }).click();
-  await page.waitForURL(/\/policies\/\d+$/);
+  await page.waitForURL(/\/versions\/\d+\/publish\??$/);
+  assert.match(await page.locator('#who-will-be-asked').innerText(), new RegExp(`Asked to sign version ${number}: `));
+  await page.getByRole('button', { name: `Publish version ${number}` }).click();
+  await page.waitForURL(/\/policies\/\d+\?published=\d+$/);
   const row = page.locator('tbody tr', { has: page.getByRole('link', { name: `Version ${number}`, exact: true }) });
   const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
   assert.equal(cells[1], 'published', `version ${number} is published: ${cells}`);

@@ -174,9 +174,26 @@ pub struct Share {
 }
 
 impl Share {
-    /// Whole per cent, rounded down (so 100 means everyone).
+    /// See [`percent`].
     pub fn percent(&self) -> usize {
-        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+        percent(self.signed, self.total)
+    }
+}
+
+/// `part` of `whole` in whole per cent, rounded to the nearest (half up), except that
+/// 100 means everyone and 0 nobody: 1 of 6 is 17%, 199 of 200 is 99%, 1 of 300 is 1%.
+/// Nobody out of nobody is 100%: nothing is missing.
+pub fn percent(part: usize, whole: usize) -> usize {
+    if whole == 0 {
+        return 100;
+    }
+    let rounded = (part * 200 + whole) / (whole * 2);
+    if part == whole {
+        100
+    } else if part == 0 {
+        0
+    } else {
+        rounded.clamp(1, 99)
     }
 }
 
@@ -213,12 +230,60 @@ impl PolicyCompliance {
             .filter(|p| p.standing == standing)
             .count()
     }
+
+    /// Who the current version asks to sign: everyone in `audiences` who has not signed a
+    /// version that still stands, counted once in all and once in each audience.
+    pub fn asked(&self, audiences: &BTreeSet<Audience>) -> AskedToSign {
+        let asked: Vec<BTreeSet<Audience>> = self
+            .people
+            .iter()
+            .filter(|p| p.standing.outstanding())
+            .map(|p| &audiences_of(&p.roles) & audiences)
+            .filter(|a| !a.is_empty())
+            .collect();
+        AskedToSign {
+            people: asked.len(),
+            by_audience: audiences
+                .iter()
+                .map(|a| (*a, asked.iter().filter(|p| p.contains(a)).count()))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+}
+
+/// How many people a version asks to sign, in all and in each audience (an audience
+/// nobody is asked in is left out; visitors sign at reception and are never counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedToSign {
+    pub people: usize,
+    pub by_audience: Vec<(Audience, usize)>,
 }
 
 /// The most points a progress chart gets; longer periods are sampled evenly.
 pub const MAX_PROGRESS_POINTS: i64 = 60;
 
 impl SchoolFacts {
+    /// The facts as they would be once `version` of `policy` is published: what the
+    /// confirmation before publishing reads who will be asked from.
+    pub fn with_published(mut self, policy: PolicyId, title: &str, version: VersionFacts) -> Self {
+        if version.change_kind == ChangeKind::Major {
+            // Nobody has signed it yet, and it is the one that now asks everyone.
+            for s in self.signed.iter_mut().filter(|s| s.policy == policy) {
+                s.valid_since = None;
+            }
+        }
+        match self.policies.iter_mut().find(|p| p.id == policy) {
+            Some(p) => p.versions.push(version),
+            None => self.policies.push(PolicyFacts {
+                id: policy,
+                title: title.to_string(),
+                versions: vec![version],
+            }),
+        }
+        self
+    }
+
     fn zone(&self) -> Tz {
         self.timezone.tz()
     }
@@ -328,8 +393,23 @@ impl SchoolFacts {
             })
             .filter(|s| s.total > 0)
             .collect();
+        // A role whose people are exactly an audience's (Staff, Governor in most schools)
+        // would only repeat that audience's line.
+        let members = |keep: &dyn Fn(&PersonStanding) -> bool| -> BTreeSet<PersonId> {
+            people
+                .iter()
+                .filter(|p| keep(p))
+                .map(|p| p.person)
+                .collect()
+        };
+        let audience_groups: Vec<BTreeSet<PersonId>> = newest
+            .audiences
+            .iter()
+            .map(|a| members(&|p| audiences_of(&p.roles).contains(a)))
+            .collect();
         let by_role = Role::ALL
             .iter()
+            .filter(|r| !audience_groups.contains(&members(&|p| p.roles.contains(r))))
             .map(|r| {
                 share(
                     r.label().into(),
@@ -613,8 +693,9 @@ pub struct SummaryLine {
 }
 
 impl SummaryLine {
+    /// See [`percent`].
     pub fn percent(&self) -> usize {
-        (self.signed * 100).checked_div(self.total).unwrap_or(100)
+        percent(self.signed, self.total)
     }
 }
 

@@ -26,12 +26,32 @@ pub struct Statement {
     pub text: String,
 }
 
+/// What a top-level part of the text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    Heading,
+    /// A numbered statement (a top-level list item).
+    Statement(u32),
+    /// Anything else at the top level: a paragraph, a quotation, a table.
+    Paragraph,
+}
+
+/// One top-level part of the text as a reader sees it: plain words, no markup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub text: String,
+}
+
 /// Policy text ready to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedPolicy {
     /// Sanitised HTML; statements are `<li id="statement-N">` with a visible number.
     pub html: String,
     pub statements: Vec<Statement>,
+    /// The text as headings, statements and paragraphs in document order, for comparing
+    /// one version with another.
+    pub blocks: Vec<Block>,
 }
 
 /// Checks policy markdown and renders it; the first problem found is returned.
@@ -58,6 +78,7 @@ pub fn render_policy(markdown: &str) -> Result<RenderedPolicy, MarkdownError> {
     let mut list_depth = 0usize;
     let mut current: Option<Statement> = None;
     let mut item_depth_stack: Vec<bool> = Vec::new();
+    let mut blocks = BlockCollector::default();
 
     for (event, range) in Parser::new_ext(markdown, Options::ENABLE_TABLES).into_offset_iter() {
         match &event {
@@ -91,6 +112,7 @@ pub fn render_policy(markdown: &str) -> Result<RenderedPolicy, MarkdownError> {
             }
             _ => {}
         }
+        blocks.take(&event, list_depth, statements.len());
 
         match event {
             Event::Start(Tag::List(first)) => {
@@ -152,7 +174,115 @@ pub fn render_policy(markdown: &str) -> Result<RenderedPolicy, MarkdownError> {
     Ok(RenderedPolicy {
         html: sanitise(&raw_html),
         statements,
+        blocks: blocks.finish(),
     })
+}
+
+/// Gathers the top-level blocks from the parser's events: each block's words, separated
+/// by single spaces wherever the reader sees a break.
+#[derive(Default)]
+struct BlockCollector {
+    blocks: Vec<Block>,
+    open: Option<Block>,
+    /// How many tags are open outside top-level lists (0: between blocks).
+    depth: usize,
+}
+
+impl BlockCollector {
+    /// Takes one event; `list_depth` and `statements` are as they were before it.
+    fn take(&mut self, event: &Event<'_>, list_depth: usize, statements: usize) {
+        let in_statement = matches!(
+            self.open,
+            Some(Block {
+                kind: BlockKind::Statement(_),
+                ..
+            })
+        );
+        match event {
+            // A top-level list is no block itself: each of its items is a statement.
+            Event::Start(Tag::List(_)) | Event::End(TagEnd::List(_))
+                if self.depth == 0 && !in_statement => {}
+            Event::Start(Tag::Item) if self.depth == 0 && list_depth == 1 => {
+                let number = u32::try_from(statements + 1).unwrap_or(u32::MAX);
+                self.open_block(BlockKind::Statement(number));
+            }
+            Event::End(TagEnd::Item) if in_statement && list_depth == 1 => self.close(),
+            Event::Start(tag) => {
+                if !in_statement {
+                    if self.depth == 0 {
+                        self.open_block(match tag {
+                            Tag::Heading { .. } => BlockKind::Heading,
+                            _ => BlockKind::Paragraph,
+                        });
+                    }
+                    self.depth += 1;
+                }
+                if !is_inline(&TagEnd::from(tag.clone())) {
+                    self.space();
+                }
+            }
+            Event::End(end) => {
+                if !is_inline(end) {
+                    self.space();
+                }
+                if !in_statement {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.close();
+                    }
+                }
+            }
+            Event::Text(text) | Event::Code(text) => {
+                if let Some(b) = self.open.as_mut() {
+                    b.text.push_str(text);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => self.space(),
+            _ => {}
+        }
+    }
+
+    fn open_block(&mut self, kind: BlockKind) {
+        self.close();
+        self.open = Some(Block {
+            kind,
+            text: String::new(),
+        });
+    }
+
+    fn space(&mut self) {
+        if let Some(b) = self.open.as_mut() {
+            b.text.push(' ');
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(mut b) = self.open.take() {
+            b.text = crate::person::collapse_spaces(&b.text);
+            if !b.text.is_empty() || matches!(b.kind, BlockKind::Statement(_)) {
+                self.blocks.push(b);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Block> {
+        self.close();
+        self.blocks
+    }
+}
+
+/// Whether a tag sits within a line of text (so ending it is no break between words).
+fn is_inline(tag: &TagEnd) -> bool {
+    matches!(
+        tag,
+        TagEnd::Emphasis
+            | TagEnd::Strong
+            | TagEnd::Strikethrough
+            | TagEnd::Superscript
+            | TagEnd::Subscript
+            | TagEnd::Link
+            | TagEnd::Image
+    )
 }
 
 fn link_is_safe(dest: &str, link_type: LinkType) -> bool {
@@ -217,6 +347,24 @@ mod tests {
                 .contains(r#"<li id="statement-3"><span class="statement-number">3.</span>"#),
             "{}",
             r.html
+        );
+    }
+
+    #[test]
+    fn blocks_are_the_words_a_reader_sees_in_document_order() {
+        let md = "\n\n## Rules **for** staff\n\nIntro *text*\nover two lines.\n\n- First `thing`.\n- Second.\n  - a detail\n\n> Quoted.\n\n1. Third.\n";
+        let r = render_policy(md).unwrap();
+        let blocks: Vec<_> = r.blocks.iter().map(|b| (b.kind, b.text.as_str())).collect();
+        assert_eq!(
+            blocks,
+            vec![
+                (BlockKind::Heading, "Rules for staff"),
+                (BlockKind::Paragraph, "Intro text over two lines."),
+                (BlockKind::Statement(1), "First thing."),
+                (BlockKind::Statement(2), "Second. a detail"),
+                (BlockKind::Paragraph, "Quoted."),
+                (BlockKind::Statement(3), "Third."),
+            ]
         );
     }
 

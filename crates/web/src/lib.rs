@@ -89,6 +89,10 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(login_link::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::with_navigation,
+        ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -106,6 +106,55 @@ fn the_due_date_counts_from_publication_or_from_joining_whichever_is_later() {
 }
 
 #[test]
+fn shares_are_rounded_to_the_nearest_whole_per_cent_but_never_to_all_or_none() {
+    assert_eq!(percent(1, 6), 17);
+    assert_eq!(percent(1, 8), 13);
+    assert_eq!(percent(1, 3), 33);
+    assert_eq!(percent(2, 3), 67);
+    assert_eq!(percent(199, 200), 99);
+    assert_eq!(percent(1, 300), 1);
+    assert_eq!((percent(0, 5), percent(5, 5), percent(0, 0)), (0, 100, 100));
+}
+
+#[test]
+fn a_role_with_exactly_an_audiences_people_is_not_listed_again() {
+    let aup = &facts().report(at(25))[0];
+    let roles: Vec<&str> = aup.by_role.iter().map(|s| s.label.as_str()).collect();
+    // Staff are the staff audience and the governor the governors: only the DSL adds
+    // anything.
+    assert_eq!(roles, vec!["Designated safeguarding lead"]);
+    let audiences: Vec<&str> = aup.by_audience.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(audiences, vec!["Staff", "Governors"]);
+}
+
+#[test]
+fn publishing_asks_everyone_for_a_major_version_and_only_those_still_to_sign_for_a_minor_one() {
+    let audiences: BTreeSet<Audience> = [Audience::Staff, Audience::Governors].into();
+    let if_published = |kind| {
+        facts()
+            .with_published(PolicyId(1), "AUP", version(13, 4, kind, 25))
+            .report(at(25))
+            .remove(0)
+            .asked(&audiences)
+    };
+    assert_eq!(
+        if_published(ChangeKind::Major),
+        AskedToSign {
+            people: 4,
+            by_audience: vec![(Audience::Staff, 3), (Audience::Governors, 1)],
+        }
+    );
+    // Ann signed version 3, which a minor version 4 leaves standing.
+    assert_eq!(
+        if_published(ChangeKind::Minor),
+        AskedToSign {
+            people: 3,
+            by_audience: vec![(Audience::Staff, 2), (Audience::Governors, 1)],
+        }
+    );
+}
+
+#[test]
 fn shares_are_given_per_audience_and_per_role() {
     let aup = &facts().report(at(25))[0];
     let staff = aup.by_audience.iter().find(|s| s.label == "Staff").unwrap();

@@ -152,6 +152,8 @@ pub struct Chart {
     pub width: u32,
     pub height: u32,
     pub points: String,
+    /// The one point, drawn as a dot, when there is only one day (a line needs two).
+    pub dot: Option<(u32, u32)>,
     pub area: String,
     pub gridlines: Vec<(u32, String)>,
     pub x_labels: Vec<(u32, String, &'static str)>,
@@ -177,7 +179,7 @@ fn chart(progress: &[ProgressPoint], title: &str) -> Chart {
             LEFT + (plot_w as usize * i / (n - 1)) as u32
         }
     };
-    let pct = |p: &ProgressPoint| (p.signed * 100).checked_div(p.total).unwrap_or(0);
+    let pct = |p: &ProgressPoint| undersign_core::compliance::percent(p.signed, p.total);
     let y = |percent: usize| -> u32 { TOP + plot_h - (plot_h as usize * percent / 100) as u32 };
     let points: Vec<String> = progress
         .iter()
@@ -199,7 +201,12 @@ fn chart(progress: &[ProgressPoint], title: &str) -> Chart {
     let date = |p: &ProgressPoint| p.date.format("%-d %b %Y").to_string();
     let mut x_labels = Vec::new();
     if let Some(first) = progress.first() {
-        x_labels.push((x(0), date(first), "start"));
+        let anchor = if progress.len() == 1 {
+            "middle"
+        } else {
+            "start"
+        };
+        x_labels.push((x(0), date(first), anchor));
     }
     if progress.len() > 2 {
         let mid = progress.len() / 2;
@@ -211,6 +218,13 @@ fn chart(progress: &[ProgressPoint], title: &str) -> Chart {
         x_labels.push((x(n - 1), date(last), "end"));
     }
     let description = match (progress.first(), progress.last()) {
+        (Some(only), _) if progress.len() == 1 => format!(
+            "{title}: {}% signed on {} ({} of {}), the first day. The line over time starts once there is a second day.",
+            pct(only),
+            date(only),
+            only.signed,
+            only.total
+        ),
         (Some(first), Some(last)) => format!(
             "{title}: {}% signed on {}, {}% on {} ({} of {}).",
             pct(first),
@@ -226,6 +240,10 @@ fn chart(progress: &[ProgressPoint], title: &str) -> Chart {
         width: CHART_W,
         height: CHART_H,
         points: points.join(" "),
+        dot: match progress {
+            [only] => Some((x(0), y(pct(only)))),
+            _ => None,
+        },
         area,
         gridlines: [0usize, 25, 50, 75, 100]
             .into_iter()

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -13,13 +13,14 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use undersign_core::access::PolicyPublisher;
+use undersign_core::compliance::{AskedToSign, VersionFacts};
 use undersign_core::markdown::render_policy;
 use undersign_core::person::Audience;
 use undersign_core::policy::{
     ChangeKind, DEFAULT_DECLARATION, DraftError, DraftInput, NewReference, PolicyVersion,
     ReferenceSource, Title, VersionStatus,
 };
-use undersign_core::redline::redline_html;
+use undersign_core::redline::{Part, Redline, RunChange, redline};
 use undersign_core::{PolicyId, ReferenceId, VersionId};
 
 use super::FieldError;
@@ -42,7 +43,7 @@ pub fn router() -> Router<AppState> {
             "/versions/{id}/references/{reference}/delete",
             post(remove_reference),
         )
-        .route("/versions/{id}/publish", post(publish))
+        .route("/versions/{id}/publish", get(publish_page).post(publish))
         .route("/declines", get(declines))
 }
 
@@ -154,12 +155,47 @@ struct PolicyView {
     title: String,
     versions: Vec<VersionRow>,
     has_draft: bool,
+    published: Option<Published>,
+}
+
+/// "draft", "published" for the version people sign now, or "superseded" for a published
+/// version a later one has replaced.
+fn status_of(v: &PolicyVersion, current: Option<i32>) -> &'static str {
+    match v.status {
+        VersionStatus::Draft => "draft",
+        VersionStatus::Published if current.is_some_and(|c| c > v.number) => "superseded",
+        VersionStatus::Published => "published",
+    }
+}
+
+/// The number of the newest published version.
+fn current_number(versions: &[PolicyVersion]) -> Option<i32> {
+    versions
+        .iter()
+        .filter(|v| v.status == VersionStatus::Published)
+        .map(|v| v.number)
+        .max()
+}
+
+#[derive(Deserialize)]
+struct PolicyQuery {
+    /// Set after publishing: the number of the version just published.
+    published: Option<i32>,
+}
+
+/// The message after publishing: which version, and who it asks to sign.
+struct Published {
+    number: i32,
+    major: bool,
+    asked: String,
+    visitors: bool,
 }
 
 async fn policy_page(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<PolicyId>,
+    Query(q): Query<PolicyQuery>,
 ) -> AppResult<Response> {
     publisher(&user)?;
     let policy = state
@@ -167,19 +203,34 @@ async fn policy_page(
         .policy(user.school.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let versions: Vec<VersionRow> = state
-        .store
-        .versions(user.school.id, id)
-        .await?
+    let all = state.store.versions(user.school.id, id).await?;
+    let current = current_number(&all);
+    let mut published = None;
+    if let Some(v) = all
+        .iter()
+        .find(|v| Some(v.number) == q.published && q.published == current)
+    {
+        let report = state
+            .store
+            .compliance_facts(&compliance_viewer(&user)?)
+            .await?
+            .report(undersign_core::time::now());
+        if let Some(r) = report.iter().find(|r| r.policy == id) {
+            published = Some(Published {
+                number: v.number,
+                major: v.change_kind == ChangeKind::Major,
+                asked: asked_text(&r.asked(&v.audiences)),
+                visitors: v.audiences.contains(&Audience::Visitors),
+            });
+        }
+    }
+    let versions: Vec<VersionRow> = all
         .into_iter()
         .rev()
         .map(|v| VersionRow {
             id: v.id.0,
             number: v.number,
-            status: match v.status {
-                VersionStatus::Draft => "draft",
-                VersionStatus::Published => "published",
-            },
+            status: status_of(&v, current),
             kind: v.change_kind.as_str(),
             published: v
                 .published_at
@@ -195,6 +246,7 @@ async fn policy_page(
         title: policy.title,
         versions,
         has_draft,
+        published,
     })?
     .into_response())
 }
@@ -380,6 +432,7 @@ struct VersionView {
     title: String,
     number: i32,
     draft: bool,
+    status: &'static str,
     published: String,
     kind: &'static str,
     summary: String,
@@ -390,7 +443,7 @@ struct VersionView {
     declaration: String,
     references: Vec<ReferenceRow>,
     previous: Option<i32>,
-    redline: Option<String>,
+    redline: Option<Redline>,
     fields: DraftFields,
     errors: Vec<FieldError>,
 }
@@ -409,16 +462,17 @@ async fn version_view(
         .ok_or(AppError::NotFound)?;
     let rendered = render_policy(&v.body_md)
         .map_err(|e| AppError::Internal(format!("stored policy text no longer renders: {e}")))?;
-    let previous = state
-        .store
-        .versions(user.school.id, v.policy)
-        .await?
+    let versions = state.store.versions(user.school.id, v.policy).await?;
+    let status = status_of(&v, current_number(&versions));
+    let previous = versions
         .into_iter()
         .filter(|p| p.status == VersionStatus::Published && p.number < v.number)
         .max_by_key(|p| p.number);
-    let redline = previous
+    let text_changes = previous
         .as_ref()
-        .map(|p| redline_html(&p.body_md, &v.body_md).0);
+        .map(|p| redline(&p.body_md, &v.body_md))
+        .transpose()
+        .map_err(|e| AppError::Internal(format!("stored policy text no longer renders: {e}")))?;
     Ok(VersionView {
         nav: Nav::for_user(user),
         id: v.id.0,
@@ -426,6 +480,7 @@ async fn version_view(
         title: v.policy_title.clone(),
         number: v.number,
         draft: v.status == VersionStatus::Draft,
+        status,
         published: v
             .published_at
             .map(|t| when(t, &user.school.timezone))
@@ -455,7 +510,7 @@ async fn version_view(
             })
             .collect(),
         previous: previous.map(|p| p.number),
-        redline,
+        redline: text_changes,
         fields: edited.unwrap_or_else(|| DraftFields::from_version(&v)),
         errors,
     })
@@ -558,6 +613,107 @@ async fn remove_reference(
     Ok(Redirect::to(&format!("/versions/{id}#references")).into_response())
 }
 
+/// Who may publish may also see compliance (the headteacher): the confirmation counts
+/// who will be asked from the compliance facts.
+fn compliance_viewer(user: &CurrentUser) -> AppResult<undersign_core::access::ComplianceViewer> {
+    user.actor.compliance_viewer().ok_or(AppError::Forbidden)
+}
+
+/// "7 people (6 staff and 1 governor)", or "nobody".
+fn asked_text(asked: &AskedToSign) -> String {
+    if asked.people == 0 {
+        return "nobody".into();
+    }
+    let groups: Vec<String> = asked
+        .by_audience
+        .iter()
+        .map(|(audience, n)| match (audience, n) {
+            (Audience::Governors, 1) => "1 governor".to_string(),
+            (Audience::Governors, n) => format!("{n} governors"),
+            (Audience::Visitors, n) => format!("{n} visitors"),
+            (Audience::Staff, n) => format!("{n} staff"),
+        })
+        .collect();
+    let people = if asked.people == 1 {
+        "1 person".to_string()
+    } else {
+        format!("{} people", asked.people)
+    };
+    match groups.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("{people} ({} and {last})", rest.join(", "))
+        }
+        Some((only, _)) => format!("{people} ({only})"),
+        None => people,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "publish.html")]
+struct PublishView {
+    nav: Nav,
+    id: i64,
+    title: String,
+    number: i32,
+    major: bool,
+    audiences: String,
+    asked: String,
+    visitors: bool,
+}
+
+async fn publish_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<VersionId>,
+) -> AppResult<Response> {
+    publisher(&user)?;
+    let v = state
+        .store
+        .version(user.school.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if v.status != VersionStatus::Draft {
+        return Ok(Redirect::to(&format!("/versions/{id}")).into_response());
+    }
+    let now = undersign_core::time::now();
+    let draft = VersionFacts {
+        id: v.id,
+        number: v.number,
+        change_kind: v.change_kind,
+        audiences: v.audiences.clone(),
+        published_at: now,
+    };
+    let asked = state
+        .store
+        .compliance_facts(&compliance_viewer(&user)?)
+        .await?
+        .with_published(v.policy, &v.policy_title, draft)
+        .report(now)
+        .into_iter()
+        .find(|r| r.policy == v.policy)
+        .map(|r| r.asked(&v.audiences))
+        .unwrap_or(AskedToSign {
+            people: 0,
+            by_audience: Vec::new(),
+        });
+    Ok(page(&PublishView {
+        nav: Nav::for_user(&user),
+        id: v.id.0,
+        title: v.policy_title.clone(),
+        number: v.number,
+        major: v.change_kind == ChangeKind::Major,
+        audiences: v
+            .audiences
+            .iter()
+            .map(|a| a.label())
+            .collect::<Vec<_>>()
+            .join(", "),
+        asked: asked_text(&asked),
+        visitors: v.audiences.contains(&Audience::Visitors),
+    })?
+    .into_response())
+}
+
 async fn publish(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -572,7 +728,7 @@ async fn publish(
         .await?;
     tracing::info!(school = %user.school.id, version = %v.id, number = v.number, "published");
     super::chasing::chase_in_background(&state, user.school.id);
-    Ok(Redirect::to(&format!("/policies/{}", v.policy)).into_response())
+    Ok(Redirect::to(&format!("/policies/{}?published={}", v.policy, v.number)).into_response())
 }
 
 struct DeclineRow {

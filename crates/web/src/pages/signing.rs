@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 use undersign_core::markdown::render_policy;
 use undersign_core::policy::{PolicyVersion, ReferenceSource, VersionStatus};
-use undersign_core::redline::redline_html;
+use undersign_core::redline::{Part, Redline, RunChange, redline};
 use undersign_core::signing::{
     DeclineInput, SignError, SignForm, SignOutcome, SignatureInput, SignatureMark,
 };
@@ -63,8 +63,7 @@ struct SignView {
     references: Vec<ReferenceRow>,
     last_signed_number: Option<i32>,
     changes: Vec<ChangeRow>,
-    redline: Option<String>,
-    redline_words: (usize, usize),
+    redline: Option<Redline>,
     errors: Vec<FieldError>,
     declaration_ticked: bool,
     typed_name: String,
@@ -133,8 +132,7 @@ async fn build_view(
 
     // What changed since the version this person last signed, and the redline against it.
     let mut changes = Vec::new();
-    let mut redline = None;
-    let mut redline_words = (0, 0);
+    let mut text_changes = None;
     let mut last_signed_number = None;
     if let Some(last) = obligation
         .and_then(|o| o.last_signed)
@@ -142,9 +140,9 @@ async fn build_view(
         && let Some(old) = state.store.version(user.school.id, last).await?
     {
         last_signed_number = Some(old.number);
-        let (html, stats) = redline_html(&old.body_md, &version.body_md);
-        redline = Some(html);
-        redline_words = (stats.inserted, stats.deleted);
+        text_changes = Some(redline(&old.body_md, &version.body_md).map_err(|e| {
+            AppError::Internal(format!("stored policy text no longer renders: {e}"))
+        })?);
         changes = state
             .store
             .versions(user.school.id, version.policy)
@@ -189,8 +187,7 @@ async fn build_view(
             .collect(),
         last_signed_number,
         changes,
-        redline,
-        redline_words,
+        redline: text_changes,
         errors,
         declaration_ticked: entered.declaration_ticked,
         typed_name: entered.typed_name,

@@ -32,7 +32,7 @@ async fn the_administrator_sees_who_has_not_signed_and_filters_by_role() {
     assert!(listed.iter().all(|n| n.ends_with("schoola")), "{listed:?}");
     let lead = reply.select_text("p.lead");
     assert!(
-        lead[0].starts_with("1 of 8 people (12%) have signed"),
+        lead[0].starts_with("1 of 8 people (13%) have signed"),
         "{lead:?}"
     );
 
@@ -67,6 +67,51 @@ async fn the_progress_chart_is_an_svg_with_a_table_beside_it_and_no_inline_style
     assert!(
         !reply.body.contains("<script"),
         "the dashboard needs no script"
+    );
+}
+
+#[tokio::test]
+async fn with_one_day_of_data_the_chart_says_so_and_marks_its_one_point() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let reply = app.get("/compliance", &head).await;
+    assert_eq!(reply.select_text("details table tbody tr").len(), 1);
+    let caption = reply.select_text("figure.chart figcaption").join(" ");
+    // 1 of 8 signed, rounded to the nearest whole per cent.
+    assert!(caption.contains(": 13% signed on "), "{caption}");
+    assert!(caption.contains("(1 of 8), the first day."), "{caption}");
+    assert!(
+        !caption.contains("%, ") && caption.matches('%').count() == 1,
+        "{caption}"
+    );
+    assert_eq!(reply.select_text("figure.chart svg circle.dot").len(), 1);
+}
+
+#[tokio::test]
+async fn the_breakdown_lists_a_group_once() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let reply = app.get("/compliance", &head).await;
+    let groups = reply.select_text("table tbody th[scope=row]");
+    assert!(
+        groups.contains(&"Audience: Staff".to_string()),
+        "{groups:?}"
+    );
+    assert!(
+        groups.contains(&"Audience: Governors".to_string()),
+        "{groups:?}"
+    );
+    // The governor role is exactly the governors audience: not listed twice.
+    assert!(
+        !groups.contains(&"Role: Governor".to_string()),
+        "{groups:?}"
+    );
+    // Each staff role is one person of seven: those lines say something new.
+    assert!(groups.contains(&"Role: Staff".to_string()), "{groups:?}");
+    let shares = reply.select_text("table:not(.people) tbody td:last-child");
+    assert!(
+        shares.contains(&"14%".to_string()),
+        "1 of 7 staff: {shares:?}"
     );
 }
 

@@ -332,7 +332,7 @@ async fn a_major_version_asks_again_with_a_redline_and_a_minor_one_asks_nobody()
     );
     assert_eq!(
         sign.select_text(".redline ins"),
-        vec!["added: - A new statement."]
+        vec!["added: A new statement."]
     );
 
     // Version 2 refers to the document version 1 did (carried over) and one of its own.

@@ -91,6 +91,15 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The text of each element matched, exactly as parsed (spaces and newlines kept).
+    pub fn select_text_raw(&self, selector: &str) -> Vec<String> {
+        let doc = scraper::Html::parse_document(&self.body);
+        let sel = scraper::Selector::parse(selector).unwrap();
+        doc.select(&sel).map(|e| e.text().collect()).collect()
+    }
+}
+
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
     v.extend(width.to_be_bytes());
