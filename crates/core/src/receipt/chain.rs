@@ -1,0 +1,121 @@
+//! A receipt against the school's ledger: its entry must be in a chain that recomputes,
+//! and must record exactly the signature the receipt states.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::ledger::{ChainError, Event, LedgerEntry, verify_chain};
+
+use super::*;
+
+/// Checks a (verified) receipt against the school's ledger, given in `seq` order: the
+/// chain up to and including the receipt's entry must recompute, that entry must have the
+/// receipt's hash, and it must record this signature (same signature id, person, version,
+/// text hash, typed name, declaration, time, address, device and way of signing).
+/// Entries after the receipt's are not looked at: a later break does not undo a signature.
+pub fn check_against_chain(
+    facts: &ReceiptFacts,
+    entries: &[LedgerEntry],
+) -> Result<(), ReceiptError> {
+    let seq = facts.chain.seq;
+    if let Some(other) = entries.iter().find(|e| e.school != facts.school.id) {
+        return Err(ReceiptError::OtherSchool {
+            receipt_school: facts.school.id,
+            ledger_school: other.school,
+        });
+    }
+    let upto: Vec<&LedgerEntry> = entries.iter().take_while(|e| e.seq <= seq).collect();
+    match verify_chain(facts.school.id, upto.iter().copied()) {
+        Ok(summary) if summary.entries < seq => {
+            return Err(ReceiptError::EntryMissing {
+                seq,
+                detail: format!(": the ledger has only {} entries", summary.entries),
+            });
+        }
+        Ok(_) => {}
+        Err(ChainError::Altered { seq: s }) if s == seq => {
+            return Err(ReceiptError::EntryAltered { seq });
+        }
+        Err(ChainError::Missing { expected, found }) if expected == seq => {
+            return Err(ReceiptError::EntryMissing {
+                seq,
+                detail: format!(" (the next entry found is {found})"),
+            });
+        }
+        Err(e) => return Err(ReceiptError::ChainBroken(e)),
+    }
+    let Some(entry) = upto.last().filter(|e| e.seq == seq) else {
+        return Err(ReceiptError::EntryMissing {
+            seq,
+            detail: String::new(),
+        });
+    };
+    if entry.hash != facts.chain.entry_hash {
+        return Err(ReceiptError::EntryReplaced { seq });
+    }
+    let payload: Value = serde_json::from_str(&entry.payload).map_err(|_| {
+        ReceiptError::ChainBroken(ChainError::Malformed {
+            seq,
+            reason: "its payload is not JSON".into(),
+        })
+    })?;
+    let event: Option<Event> = payload
+        .get("event")
+        .and_then(|e| serde_json::from_value(e.clone()).ok());
+    let Some(Event::Signed {
+        signature,
+        person,
+        version,
+        typed_name,
+        text_sha256,
+        declaration,
+        ip,
+        user_agent,
+        auth,
+        ..
+    }) = event
+    else {
+        return Err(ReceiptError::NotASignature {
+            seq,
+            kind: describe_kind(&entry.kind),
+        });
+    };
+    let at = payload
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let checks = [
+        ("signature id", signature == facts.signature),
+        ("person", person == facts.signer.person),
+        ("version", version == facts.version.id),
+        ("text hash", text_sha256 == facts.text_sha256),
+        ("typed name", typed_name == facts.typed_name),
+        ("declaration", declaration == facts.declaration),
+        ("time", at == Some(facts.signed_at)),
+        ("IP address", ip == facts.place.ip),
+        ("device", user_agent == facts.place.user_agent),
+        ("way of signing", auth.label() == facts.place.how),
+    ];
+    let differing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| *name)
+        .collect();
+    if !differing.is_empty() {
+        return Err(ReceiptError::DifferentSignature {
+            seq,
+            fields: differing.join(", "),
+        });
+    }
+    Ok(())
+}
+
+fn describe_kind(kind: &str) -> String {
+    match kind {
+        "signed" => "a signature it cannot read".into(),
+        "viewed" => "a viewing".into(),
+        "declined" => "a decline".into(),
+        other => format!("a {} event", other.replace('_', " ")),
+    }
+}
