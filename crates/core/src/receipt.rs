@@ -8,9 +8,7 @@
 //! and the SHA-256 of every byte before the line, so changing any byte of the file breaks
 //! it. [`check_against_chain`] then ties a receipt to the school's evidence ledger.
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::Signer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -6,9 +6,10 @@ use crate::OrganisationId;
 use crate::ledger::{ChainHead, next_entry};
 use crate::ledger::{Event, LedgerEntry};
 use crate::signing::{AuthMethod, RequestContext};
+use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeZone;
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
 
 fn key(n: u8) -> SigningKey {
