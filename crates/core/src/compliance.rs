@@ -8,15 +8,23 @@
 //! them (the newest major version, or the first version if none is major) and the day
 //! they joined (their MIS start date, or the day they were added).
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ids::{PersonId, PolicyId, SchoolId, VersionId};
 use crate::person::{Audience, InputError, Role, Roles, audiences_of};
 use crate::policy::ChangeKind;
 use crate::time::TimeZone as SchoolZone;
+
+mod export;
+mod filter;
+mod summary;
+
+pub use export::*;
+pub use filter::*;
+pub use summary::*;
 
 /// Days a person has to sign, counted from publication or from joining: 1–365.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -519,247 +527,6 @@ impl SchoolFacts {
             .collect();
         out.sort_by(|a, b| a.title.cmp(&b.title));
         out
-    }
-}
-
-/// Which standings to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum StandingFilter {
-    Outstanding,
-    Overdue,
-    Declined,
-    Signed,
-}
-
-impl StandingFilter {
-    pub const ALL: [StandingFilter; 4] = [
-        StandingFilter::Outstanding,
-        StandingFilter::Overdue,
-        StandingFilter::Declined,
-        StandingFilter::Signed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StandingFilter::Outstanding => "outstanding",
-            StandingFilter::Overdue => "overdue",
-            StandingFilter::Declined => "declined",
-            StandingFilter::Signed => "signed",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            StandingFilter::Outstanding => "Not signed (all)",
-            StandingFilter::Overdue => "Overdue",
-            StandingFilter::Declined => "Declined",
-            StandingFilter::Signed => "Signed",
-        }
-    }
-
-    fn matches(self, s: Standing) -> bool {
-        match self {
-            StandingFilter::Outstanding => s.outstanding(),
-            StandingFilter::Overdue => s == Standing::Overdue,
-            StandingFilter::Declined => s == Standing::Declined,
-            StandingFilter::Signed => s == Standing::Signed,
-        }
-    }
-}
-
-/// The last version a person signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum VersionFilter {
-    Never,
-    Number(i32),
-}
-
-/// The dashboard's filters; empty means everyone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Filter {
-    pub role: Option<Role>,
-    pub standing: Option<StandingFilter>,
-    pub version: Option<VersionFilter>,
-}
-
-impl Filter {
-    /// From the query string: `role` (a role code), `status` (outstanding, overdue,
-    /// declined, signed), `version` (`never` or a version number); blank means any.
-    pub fn parse(role: &str, status: &str, version: &str) -> Result<Self, InputError> {
-        let role = match role.trim() {
-            "" => None,
-            r => Some(Role::parse(r)?),
-        };
-        let standing = match status.trim() {
-            "" => None,
-            s => Some(
-                StandingFilter::ALL
-                    .into_iter()
-                    .find(|f| f.as_str() == s)
-                    .ok_or_else(|| InputError::new("status", format!("unknown status {s:?}")))?,
-            ),
-        };
-        let version = match version.trim() {
-            "" => None,
-            "never" => Some(VersionFilter::Never),
-            n => Some(VersionFilter::Number(n.parse().map_err(|_| {
-                InputError::new("version", format!("unknown version {n:?}"))
-            })?)),
-        };
-        Ok(Self {
-            role,
-            standing,
-            version,
-        })
-    }
-
-    pub fn matches(&self, p: &PersonStanding) -> bool {
-        self.role.is_none_or(|r| p.roles.contains(&r))
-            && self.standing.is_none_or(|s| s.matches(p.standing))
-            && self.version.is_none_or(|v| match v {
-                VersionFilter::Never => p.last_signed.is_none(),
-                VersionFilter::Number(n) => p.last_signed == Some(n),
-            })
-    }
-}
-
-/// A signature as exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SignatureExportRow {
-    pub person: PersonId,
-    pub full_name: String,
-    pub email: String,
-    pub person_status: String,
-    pub policy_title: String,
-    pub version_number: i32,
-    pub text_sha256: String,
-    pub typed_name: String,
-    pub mark_kind: String,
-    pub signed_at: DateTime<Utc>,
-    pub ip: String,
-    pub user_agent: String,
-    pub auth: String,
-    pub ledger_seq: i64,
-    pub ledger_hash: String,
-}
-
-/// A cell that a spreadsheet will show as text, never run as a formula: a value that
-/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's
-/// advice for CSV injection).
-pub fn spreadsheet_safe(value: &str) -> String {
-    match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{value}"),
-        _ => value.to_string(),
-    }
-}
-
-/// A CSV document (RFC 4180, CRLF, every cell quoted and [`spreadsheet_safe`]), with a
-/// UTF-8 byte-order mark so that Excel reads names in any script correctly.
-pub fn csv_document<I, R, C>(header: &[&str], rows: I) -> String
-where
-    I: IntoIterator<Item = R>,
-    R: IntoIterator<Item = C>,
-    C: AsRef<str>,
-{
-    fn line<C: AsRef<str>>(out: &mut String, cells: impl IntoIterator<Item = C>) {
-        let mut first = true;
-        for cell in cells {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push('"');
-            out.push_str(&spreadsheet_safe(cell.as_ref()).replace('"', "\"\""));
-            out.push('"');
-        }
-        out.push_str("\r\n");
-    }
-    let mut out = String::from("\u{feff}");
-    line(&mut out, header.iter());
-    for row in rows {
-        line(&mut out, row);
-    }
-    out
-}
-
-/// One policy of one school, as the organisation view shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SummaryLine {
-    pub policy: String,
-    pub number: i32,
-    pub signed: usize,
-    pub total: usize,
-    pub overdue: usize,
-}
-
-impl SummaryLine {
-    /// See [`percent`].
-    pub fn percent(&self) -> usize {
-        percent(self.signed, self.total)
-    }
-}
-
-/// A school's summary as kept by the store: right while the school's chain head is still
-/// `ledger_seq` (every signature, decline, publication and change to a person moves it)
-/// and the time is before `valid_until` (the next local midnight, when people who were
-/// due become overdue).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSummary {
-    pub ledger_seq: i64,
-    pub valid_until: DateTime<Utc>,
-    pub lines: Vec<SummaryLine>,
-}
-
-/// One school of an organisation: its chain head now and the summary kept for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchoolSummaryState {
-    pub school: SchoolId,
-    pub name: String,
-    /// The newest entry of the school's chain (0 for an empty chain).
-    pub head_seq: i64,
-    pub stored: Option<StoredSummary>,
-}
-
-impl SchoolSummaryState {
-    /// The kept summary, if nothing has happened since that could change it.
-    pub fn fresh(&self, now: DateTime<Utc>) -> Option<&StoredSummary> {
-        self.stored
-            .as_ref()
-            .filter(|s| s.ledger_seq == self.head_seq && now < s.valid_until)
-    }
-}
-
-/// One school in the organisation view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchoolSummary {
-    pub school: SchoolId,
-    pub name: String,
-    pub lines: Vec<SummaryLine>,
-}
-
-impl SchoolFacts {
-    /// The organisation view's lines for this school, and until when they hold if nothing
-    /// is recorded meanwhile: the school's next local midnight, when overdue counts move.
-    pub fn summary(&self, now: DateTime<Utc>) -> (Vec<SummaryLine>, DateTime<Utc>) {
-        let lines = self
-            .report(now)
-            .iter()
-            .map(|p| SummaryLine {
-                policy: p.title.clone(),
-                number: p.number,
-                signed: p.overall.signed,
-                total: p.overall.total,
-                overdue: p.count(Standing::Overdue),
-            })
-            .collect();
-        let zone = self.zone();
-        let tomorrow = now.with_timezone(&zone).date_naive() + Duration::days(1);
-        let valid_until = zone
-            .from_local_datetime(&tomorrow.and_time(NaiveTime::MIN))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(now + Duration::hours(1));
-        (lines, valid_until)
     }
 }
 

@@ -41,6 +41,8 @@ mod schools;
 mod sessions;
 #[path = "../../store-sql/signing.rs"]
 mod signing;
+#[path = "../../store-sql/visitor_coverage.rs"]
+mod visitor_coverage;
 #[path = "../../store-sql/visits.rs"]
 mod visits;
 
