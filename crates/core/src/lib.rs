@@ -2,7 +2,30 @@
 //! per-school evidence ledger, plus the storage traits the database crates implement.
 //!
 //! Nothing here does I/O. Values are parsed once at the edge into the types below
-//! (`FullName`, `Email`, `SignatureMark` …) and carried as such down to the store.
+//! (`FullName`, `Email`, `SignatureMark`, `TimeZone` …) and carried as such down to the
+//! store.
+//!
+//! The pieces, from the bottom up:
+//! - [`ids`], [`time`]: typed row ids, and UTC instants at the microsecond with the
+//!   school's [`time::TimeZone`];
+//! - [`person`], [`school`]: validated names and emails, roles per school, organisations;
+//! - [`access`]: capabilities (`PeopleAdmin`, `PolicyPublisher` …) handed out only after a
+//!   role check, and taken by the privileged store methods;
+//! - [`markdown`], [`policy`], [`redline`]: policy text with numbered statements, versions
+//!   (major or minor), referenced documents, and what changed between two versions;
+//! - [`ledger`]: the per-school hash chain every evidence event is appended to, and its
+//!   signed checkpoints;
+//! - [`signing`]: what a signer supplies, how it is checked, the evidence kept;
+//! - [`receipt`], [`verification`]: sealed receipts, their codes, and `/verify`;
+//! - [`compliance`], [`chasing`], [`outbox`], [`login_link`]: who has signed, reminders
+//!   and digests planned from that, the email outbox, sign-in links;
+//! - [`roster`]: the MIS export read and planned against the school's people;
+//! - [`visits`]: kiosks, visitors, the visitor AUP and the purge of visitor data;
+//! - [`block_reports`]: reports from the block page that a site was blocked wrongly;
+//! - [`store`]: every storage trait, one file per area, which the stores implement and
+//!   the contract suite tests on SQLite and PostgreSQL;
+//! - [`use_cases`]: the few use cases that drive a store across several traits (chasing,
+//!   visitor housekeeping, the organisation view's summaries).
 
 pub mod access;
 pub mod block_reports;

@@ -54,3 +54,13 @@ pub fn check_token(expected: &str, submitted: &str) -> Result<(), AppError> {
         ))
     }
 }
+
+/// The body of a form that carries nothing but the session's token: a button that does
+/// one thing (log out, revoke a kiosk, remove a document, sign a visitor out).
+/// A missing token is read as empty, so it is refused by [`check_token`] with the same
+/// "reload the page" message as a wrong one.
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}

@@ -10,7 +10,7 @@ use undersign_core::person::{Role, Roles};
 use undersign_core::store::StoreError;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
+use crate::session::CurrentUser;
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]

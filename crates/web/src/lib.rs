@@ -9,10 +9,11 @@ pub mod auth;
 mod csrf;
 pub mod error;
 pub mod keys;
-mod login_link;
+mod nav;
 mod pages;
 mod render;
 mod security;
+pub mod session;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -87,8 +88,6 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(pages::router())
-        .merge(auth::router())
-        .merge(login_link::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error::with_navigation,

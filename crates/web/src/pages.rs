@@ -1,13 +1,17 @@
-//! The HTML pages, one module per feature, each exposing `router()`.
+//! The HTML pages, one module per feature, each exposing `router()`, merged here into
+//! the one router the application serves.
 
 mod assets;
-mod blocked;
+mod block_reports;
 mod chasing;
 mod compliance;
 pub(crate) mod documents;
 mod kiosk;
+mod login;
+mod login_link;
 mod me;
 mod outbox;
+mod password;
 mod people;
 mod policies;
 mod reception;
@@ -22,7 +26,10 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(assets::router())
-        .merge(blocked::router())
+        .merge(block_reports::router())
+        .merge(login::router())
+        .merge(login_link::router())
+        .merge(password::router())
         .merge(me::router())
         .merge(signing::router())
         .merge(policies::router())

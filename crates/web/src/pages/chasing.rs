@@ -24,9 +24,9 @@ use undersign_core::{PersonId, SchoolId, time};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, url_encode};
+use crate::session::{Can, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -66,12 +66,6 @@ pub(super) fn chase_in_background(state: &AppState, school: SchoolId) {
             Err(e) => tracing::error!(school = %school, "chasing after publication failed: {e}"),
         }
     });
-}
-
-/// Setting the schedule and the holidays, and chasing: the school administrator, who
-/// keeps the roster and chases signatures, and the headteacher.
-fn chaser(user: &CurrentUser) -> AppResult<PeopleAdmin> {
-    user.actor.people_admin().ok_or(AppError::Forbidden)
 }
 
 fn zone(user: &CurrentUser) -> chrono_tz::Tz {
@@ -196,10 +190,9 @@ struct SavedQuery {
 
 async fn reminders_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PeopleAdmin>,
     axum::extract::Query(q): axum::extract::Query<SavedQuery>,
 ) -> AppResult<Response> {
-    chaser(&user)?;
     let mut v = view(&state, &user).await?;
     v.saved = match q.saved.as_deref() {
         Some("schedule") => Some("The reminder schedule is saved."),
@@ -238,10 +231,9 @@ struct ScheduleForm {
 
 async fn schedule(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Form(form): Form<ScheduleForm>,
 ) -> AppResult<Response> {
-    let admin = chaser(&user)?;
     user.check_csrf(&form.csrf_token)?;
     match ChaseSettings::parse(
         &form.first_reminder_days,
@@ -292,10 +284,9 @@ struct HolidayForm {
 
 async fn add_holiday(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Form(form): Form<HolidayForm>,
 ) -> AppResult<Response> {
-    let admin = chaser(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let mut holidays = state.store.holidays(user.school.id).await?;
     let problems = match Holiday::parse(&form.name, &form.first_day, &form.last_day) {
@@ -342,10 +333,9 @@ struct RemoveForm {
 
 async fn remove_holiday(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Form(form): Form<RemoveForm>,
 ) -> AppResult<Response> {
-    let admin = chaser(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let holidays = state.store.holidays(user.school.id).await?;
     let kept: Vec<Holiday> = holidays
@@ -376,10 +366,9 @@ const MAX_IMPORT_BYTES: usize = 64 * 1024;
 
 async fn import_holidays(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Form(form): Form<ImportForm>,
 ) -> AppResult<Response> {
-    let admin = chaser(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let outcome = if form.holidays.len() > MAX_IMPORT_BYTES {
         Err(vec![format!(
@@ -460,14 +449,14 @@ enum Chase {
 }
 
 /// Queues a reminder now for the people of `form.policy` that `target` names who still
-/// have to sign and have been asked, and returns to the dashboard saying how many.
+/// have to sign and have been asked, and returns to the dashboard saying how many. Only
+/// for a [`PeopleAdmin`]: its callers are extracted with `Can<PeopleAdmin>`.
 async fn chase(
     state: &AppState,
     user: &CurrentUser,
     form: &ChaseForm,
     target: Chase,
 ) -> AppResult<Response> {
-    chaser(user)?;
     user.check_csrf(&form.csrf_token)?;
     let school = user.school.id;
     let facts = state.store.chase_facts(school).await?;
@@ -522,7 +511,7 @@ async fn chase(
 /// sign (those who declined are left to the headteacher).
 async fn chase_shown(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PeopleAdmin>,
     Form(form): Form<ChaseForm>,
 ) -> AppResult<Response> {
     let status = match form.status.as_str() {
@@ -538,7 +527,7 @@ async fn chase_shown(
 /// The Chase button of one person.
 async fn chase_one(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PeopleAdmin>,
     Path(person): Path<PersonId>,
     Form(form): Form<ChaseForm>,
 ) -> AppResult<Response> {

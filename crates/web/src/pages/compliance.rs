@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use undersign_core::access::ComplianceViewer;
+use undersign_core::access::{ComplianceViewer, PolicyPublisher};
 use undersign_core::compliance::{
     DaysToSign, Filter, PersonStanding, PolicyCompliance, Share, Standing, StandingFilter,
     csv_document,
@@ -22,9 +22,9 @@ use undersign_core::time::{self, TimeZone};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, url_encode, when};
+use crate::session::{Can, Capability};
 
 mod chart;
 mod organisation;
@@ -39,10 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/signatures.csv", get(signatures_csv))
         .route("/compliance/settings", post(settings))
         .route("/organisation/compliance", get(organisation))
-}
-
-fn viewer(user: &CurrentUser) -> AppResult<ComplianceViewer> {
-    user.actor.compliance_viewer().ok_or(AppError::Forbidden)
 }
 
 /// The dashboard's query string. A missing `status` means "not signed"; `all` means any.
@@ -277,12 +273,11 @@ fn section(
 
 async fn load(
     state: &AppState,
-    user: &CurrentUser,
+    viewer: &ComplianceViewer,
     q: &DashboardQuery,
 ) -> AppResult<(Option<PolicyCompliance>, Vec<Option_>, u16, Filter)> {
-    let viewer = viewer(user)?;
     let filter = q.filter()?;
-    let facts = state.store.compliance_facts(&viewer).await?;
+    let facts = state.store.compliance_facts(viewer).await?;
     let days = facts.days_to_sign.get();
     let report = facts.report(time::now());
     let chosen = q.policy.trim().to_string();
@@ -299,10 +294,10 @@ async fn load(
 
 async fn dashboard(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: viewer }: Can<ComplianceViewer>,
     Query(q): Query<DashboardQuery>,
 ) -> AppResult<Response> {
-    let (report, policies, days, filter) = load(&state, &user, &q).await?;
+    let (report, policies, days, filter) = load(&state, &viewer, &q).await?;
     let view = ComplianceView {
         nav: Nav::for_user(&user),
         school_name: user.school.name.clone(),
@@ -340,10 +335,10 @@ fn date_in(at: DateTime<Utc>, zone: &TimeZone) -> String {
 
 async fn outstanding_csv(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: viewer }: Can<ComplianceViewer>,
     Query(q): Query<DashboardQuery>,
 ) -> AppResult<Response> {
-    let (report, _, _, filter) = load(&state, &user, &q).await?;
+    let (report, _, _, filter) = load(&state, &viewer, &q).await?;
     let Some(report) = report else {
         return Err(AppError::NotFound);
     };
@@ -383,8 +378,10 @@ async fn outstanding_csv(
     ))
 }
 
-async fn signatures_csv(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let viewer = viewer(&user)?;
+async fn signatures_csv(
+    State(state): State<AppState>,
+    Can { user, cap: viewer }: Can<ComplianceViewer>,
+) -> AppResult<Response> {
     let rows = state.store.signature_export(&viewer).await?;
     let tz = user.school.timezone;
     let body = csv_document(
@@ -442,10 +439,9 @@ struct SettingsForm {
 
 async fn settings(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Form(form): Form<SettingsForm>,
 ) -> AppResult<Response> {
-    let by = user.actor.policy_publisher().ok_or(AppError::Forbidden)?;
     user.check_csrf(&form.csrf_token)?;
     match DaysToSign::parse(&form.days_to_sign) {
         Ok(days) => {
@@ -454,7 +450,9 @@ async fn settings(
         }
         Err(e) => {
             let q = DashboardQuery::default();
-            let (report, policies, days, filter) = load(&state, &user, &q).await?;
+            // The days are set by the publisher; the page they see again is the dashboard.
+            let viewer = ComplianceViewer::grant(&user.actor).ok_or(AppError::Forbidden)?;
+            let (report, policies, days, filter) = load(&state, &viewer, &q).await?;
             let view = ComplianceView {
                 nav: Nav::for_user(&user),
                 school_name: user.school.name.clone(),

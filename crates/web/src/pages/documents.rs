@@ -22,9 +22,11 @@ use undersign_pdf::{
     SignedVersion,
 };
 
+use undersign_core::access::ComplianceViewer;
+
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::session::{Can, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -201,10 +203,9 @@ async fn version_names(
 
 async fn evidence_pack(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<ComplianceViewer>,
     Path(person_id): Path<PersonId>,
 ) -> AppResult<Response> {
-    user.actor.compliance_viewer().ok_or(AppError::Forbidden)?;
     let store = state.store.as_ref();
     let school = user.school.clone();
     let person = store
@@ -254,9 +255,8 @@ async fn evidence_pack(
 
 async fn compliance_report(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: viewer }: Can<ComplianceViewer>,
 ) -> AppResult<Response> {
-    let viewer = user.actor.compliance_viewer().ok_or(AppError::Forbidden)?;
     let store = state.store.as_ref();
     let school = &user.school;
     let facts = store.compliance_facts(&viewer).await?;

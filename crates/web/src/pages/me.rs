@@ -12,9 +12,9 @@ use undersign_core::markdown::render_policy;
 use undersign_core::signing::SignatureMark;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::CurrentUser;
 
 pub fn router() -> Router<AppState> {
     Router::new()

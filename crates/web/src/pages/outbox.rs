@@ -9,12 +9,13 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use undersign_core::access::PeopleAdmin;
 use undersign_core::time::TimeZone;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::render::{Nav, page, when};
+use crate::session::Can;
 
 /// Messages per page.
 const PER_PAGE: u32 = 50;
@@ -53,10 +54,9 @@ struct PageQuery {
 
 async fn outbox(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let admin = user.actor.people_admin().ok_or(AppError::Forbidden)?;
     let page_no = q.page.unwrap_or(1).max(1);
     let offset = (page_no - 1).saturating_mul(u64::from(PER_PAGE));
     let listed = state.store.outbox_page(&admin, offset, PER_PAGE).await?;

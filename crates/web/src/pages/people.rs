@@ -18,19 +18,16 @@ use undersign_core::person::{
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::{CurrentUser, check_new_password, hash_password, random_token};
+use crate::auth::{check_new_password, hash_password};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::{Can, CurrentUser, random_token};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", get(list))
         .route("/people/new", get(new_page).post(create))
         .route("/people/{id}", get(edit_page).post(update))
-}
-
-fn admin(user: &CurrentUser) -> AppResult<PeopleAdmin> {
-    user.actor.people_admin().ok_or(AppError::Forbidden)
 }
 
 struct Row {
@@ -49,8 +46,10 @@ struct PeopleView {
     rows: Vec<Row>,
 }
 
-async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    admin(&user)?;
+async fn list(
+    State(state): State<AppState>,
+    Can { user, .. }: Can<PeopleAdmin>,
+) -> AppResult<Response> {
     let people = state.store.people(user.school.id).await?;
     let name_of = |id: Option<PersonId>| {
         id.and_then(|id| people.iter().find(|p| p.id == id))
@@ -226,8 +225,10 @@ fn form_view(
     }
 }
 
-async fn new_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    admin(&user)?;
+async fn new_page(
+    State(state): State<AppState>,
+    Can { user, .. }: Can<PeopleAdmin>,
+) -> AppResult<Response> {
     let people = state.store.people(user.school.id).await?;
     let form = PersonForm {
         role: vec!["staff".into()],
@@ -252,10 +253,9 @@ async fn password_hash_for(form: &PersonForm) -> AppResult<(String, Option<Strin
 
 async fn create(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PeopleAdmin>,
     Form(form): Form<PersonForm>,
 ) -> AppResult<Response> {
-    let by = admin(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let people = state.store.people(user.school.id).await?;
     let parsed = match form.parse() {
@@ -324,10 +324,9 @@ fn form_of(p: &Person) -> PersonForm {
 
 async fn edit_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PeopleAdmin>,
     Path(id): Path<PersonId>,
 ) -> AppResult<Response> {
-    admin(&user)?;
     let person = state
         .store
         .person(user.school.id, id)
@@ -347,11 +346,10 @@ async fn edit_page(
 
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PeopleAdmin>,
     Path(id): Path<PersonId>,
     Form(form): Form<PersonForm>,
 ) -> AppResult<Response> {
-    let by = admin(&user)?;
     user.check_csrf(&form.csrf_token)?;
     state
         .store

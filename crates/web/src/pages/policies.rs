@@ -24,9 +24,10 @@ use undersign_core::{PolicyId, ReferenceId, VersionId};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
+use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::{Can, CurrentUser};
 
 mod declines;
 mod publish;
@@ -50,10 +51,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/versions/{id}/publish", get(publish_page).post(publish))
         .route("/declines", get(declines))
-}
-
-fn publisher(user: &CurrentUser) -> AppResult<PolicyPublisher> {
-    user.actor.policy_publisher().ok_or(AppError::Forbidden)
 }
 
 struct PolicyRow {
@@ -106,8 +103,10 @@ async fn render_list(
     })
 }
 
-async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    publisher(&user)?;
+async fn list(
+    State(state): State<AppState>,
+    Can { user, .. }: Can<PolicyPublisher>,
+) -> AppResult<Response> {
     Ok(page(&render_list(&state, &user, Vec::new(), String::new()).await?)?.into_response())
 }
 
@@ -121,10 +120,9 @@ struct NewPolicyForm {
 
 async fn create_policy(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Form(form): Form<NewPolicyForm>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let title = match Title::parse("title", &form.title) {
         Ok(t) => t,
@@ -198,11 +196,10 @@ struct Published {
 
 async fn policy_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PolicyPublisher>,
     Path(id): Path<PolicyId>,
     Query(q): Query<PolicyQuery>,
 ) -> AppResult<Response> {
-    publisher(&user)?;
     let policy = state
         .store
         .policy(user.school.id, id)
@@ -294,10 +291,9 @@ struct NewVersionView {
 
 async fn new_version_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PolicyPublisher>,
     Path(id): Path<PolicyId>,
 ) -> AppResult<Response> {
-    publisher(&user)?;
     let policy = state
         .store
         .policy(user.school.id, id)
@@ -391,11 +387,10 @@ impl DraftForm {
 
 async fn create_version(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Path(id): Path<PolicyId>,
     Form(form): Form<DraftForm>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let policy = state
         .store
@@ -523,20 +518,18 @@ async fn version_view(
 
 async fn version_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PolicyPublisher>,
     Path(id): Path<VersionId>,
 ) -> AppResult<Response> {
-    publisher(&user)?;
     Ok(page(&version_view(&state, &user, id, None, Vec::new()).await?)?.into_response())
 }
 
 async fn update_version(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Path(id): Path<VersionId>,
     Form(form): Form<DraftForm>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     match form.parse() {
         Ok(draft) => {
@@ -566,11 +559,10 @@ struct ReferenceForm {
 
 async fn add_reference(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Path(id): Path<VersionId>,
     Form(form): Form<ReferenceForm>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let parsed = match form.kind.as_str() {
         "text" => NewReference::text(&form.title, &form.text),
@@ -600,19 +592,12 @@ async fn add_reference(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn remove_reference(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Path((id, reference)): Path<(VersionId, ReferenceId)>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     state.store.remove_reference(&by, id, reference).await?;
     Ok(Redirect::to(&format!("/versions/{id}#references")).into_response())

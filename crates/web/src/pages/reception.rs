@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use chrono::Duration;
-use serde::Deserialize;
 use std::collections::BTreeSet;
 use undersign_core::access::Reception;
 use undersign_core::signing::AuthMethod;
@@ -24,9 +23,10 @@ use super::kiosk::{
     policy_shown, refusal_to_field,
 };
 use crate::AppState;
-use crate::auth::{Client, CurrentUser};
+use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::{Can, Client};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,10 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/reception/fire-roll", get(fire_roll))
         .route("/reception/visits/{visit}/sign-out", post(sign_out))
         .route("/reception/assist", get(assist_page).post(assist))
-}
-
-fn reception(user: &CurrentUser) -> AppResult<Reception> {
-    user.actor.reception().ok_or(AppError::Forbidden)
 }
 
 /// One visitor as listed at reception.
@@ -89,8 +85,10 @@ struct ReceptionView {
     recent: Vec<VisitRow>,
 }
 
-async fn on_site(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let desk = reception(&user)?;
+async fn on_site(
+    State(state): State<AppState>,
+    Can { user, cap: desk }: Can<Reception>,
+) -> AppResult<Response> {
     let tz = &user.school.timezone;
     let on_site = state
         .store
@@ -125,8 +123,10 @@ struct FireRollView {
     rows: Vec<VisitRow>,
 }
 
-async fn fire_roll(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let desk = reception(&user)?;
+async fn fire_roll(
+    State(state): State<AppState>,
+    Can { user, cap: desk }: Can<Reception>,
+) -> AppResult<Response> {
     let tz = &user.school.timezone;
     let rows = state
         .store
@@ -144,20 +144,13 @@ async fn fire_roll(State(state): State<AppState>, user: CurrentUser) -> AppResul
     .into_response())
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn sign_out(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: desk }: Can<Reception>,
     Path(id): Path<VisitId>,
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let desk = reception(&user)?;
     state
         .store
         .sign_out_visitor(
@@ -185,8 +178,10 @@ struct AssistView {
     typed_signature: String,
 }
 
-async fn assist_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let desk = reception(&user)?;
+async fn assist_page(
+    State(state): State<AppState>,
+    Can { user, cap: desk }: Can<Reception>,
+) -> AppResult<Response> {
     let version = state
         .store
         .visitor_policy(desk.school())
@@ -209,12 +204,11 @@ async fn assist_page(State(state): State<AppState>, user: CurrentUser) -> AppRes
 
 async fn assist(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: desk }: Can<Reception>,
     client: Client,
     Form(form): Form<VisitorSignPost>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let desk = reception(&user)?;
     let hosts = hosts(&state, desk.school()).await?;
     let reason_text = form.reason.clone();
     let (entered, signing) = form.split();

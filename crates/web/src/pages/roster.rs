@@ -20,18 +20,14 @@ use undersign_core::time;
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::{Can, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people/import", get(upload_page).post(preview))
         .route("/people/import/apply", post(apply))
-}
-
-fn admin(user: &CurrentUser) -> AppResult<PeopleAdmin> {
-    user.actor.people_admin().ok_or(AppError::Forbidden)
 }
 
 #[derive(Template)]
@@ -64,8 +60,7 @@ fn refused(user: &CurrentUser, errors: &[RosterError]) -> AppResult<Response> {
         .into_response())
 }
 
-async fn upload_page(user: CurrentUser) -> AppResult<Response> {
-    admin(&user)?;
+async fn upload_page(Can { user, .. }: Can<PeopleAdmin>) -> AppResult<Response> {
     Ok(page(&upload_view(&user, &[]))?.into_response())
 }
 
@@ -188,10 +183,9 @@ async fn check(
 
 async fn preview(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
-    let admin = admin(&user)?;
     // Checking a file changes nothing; a form that is not an upload just gets the form back.
     let Ok(mut multipart) = multipart else {
         return refused(&user, &[no_file()]);
@@ -257,10 +251,9 @@ struct RosterDoneView {
 
 async fn apply(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<PeopleAdmin>,
     Form(form): Form<ApplyForm>,
 ) -> AppResult<Response> {
-    let admin = admin(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(form.csv.trim())

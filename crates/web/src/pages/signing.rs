@@ -23,9 +23,9 @@ use undersign_core::{ReferenceId, VersionId};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::{Client, CurrentUser};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::{Client, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()

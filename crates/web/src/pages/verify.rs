@@ -17,9 +17,9 @@ use undersign_core::verification::{self, Verdict};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::CurrentUser;
 
 /// The largest receipt accepted for checking; real receipts are far smaller.
 const MAX_RECEIPT_BYTES: usize = 512 * 1024;

@@ -6,10 +6,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use undersign_core::time::{self};
 
+use undersign_core::access::OrganisationViewer;
+
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::render::{Nav, page};
+use crate::session::Can;
 
 pub(super) struct OrgRow {
     school: String,
@@ -34,12 +36,8 @@ pub(super) struct OrganisationComplianceView {
 
 pub(super) async fn organisation(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: viewer }: Can<OrganisationViewer>,
 ) -> AppResult<Response> {
-    let viewer = user
-        .actor
-        .organisation_viewer()
-        .ok_or(AppError::Forbidden)?;
     let schools =
         undersign_core::use_cases::organisation_summary(state.store.as_ref(), &viewer, time::now())
             .await?;

@@ -15,9 +15,10 @@ use undersign_core::visits::{ENROLMENT_HOURS, EnrolmentCode, KioskName, VisitorS
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
+use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::{Can, CurrentUser};
 
 use super::*;
 
@@ -89,10 +90,6 @@ pub(super) struct KioskAdminView {
     errors: Vec<FieldError>,
 }
 
-fn kiosk_admin(user: &CurrentUser) -> AppResult<KioskAdmin> {
-    user.actor.kiosk_admin().ok_or(AppError::Forbidden)
-}
-
 pub(super) async fn admin_view(
     state: &AppState,
     user: &CurrentUser,
@@ -136,9 +133,8 @@ pub(super) async fn admin_view(
 
 pub(super) async fn admin_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<KioskAdmin>,
 ) -> AppResult<Response> {
-    let admin = kiosk_admin(&user)?;
     let view = admin_view(&state, &user, &admin, None, Vec::new(), None).await?;
     Ok(page(&view)?.into_response())
 }
@@ -153,11 +149,10 @@ pub(super) struct RegisterForm {
 
 pub(super) async fn register(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<KioskAdmin>,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let admin = kiosk_admin(&user)?;
     let name = match KioskName::parse(&form.name) {
         Ok(n) => n,
         Err(e) => {
@@ -187,20 +182,13 @@ pub(super) async fn register(
     Ok(page(&view)?.into_response())
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<KioskAdmin>,
     Path(id): Path<KioskId>,
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let admin = kiosk_admin(&user)?;
     state
         .store
         .revoke_kiosk(&admin, id, undersign_core::time::now())
@@ -220,11 +208,10 @@ pub(super) struct SettingsForm {
 
 pub(super) async fn settings(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: admin }: Can<KioskAdmin>,
     Form(form): Form<SettingsForm>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let admin = kiosk_admin(&user)?;
     match VisitorSettings::parse(&form.resign_after_days, &form.retention_days) {
         Ok(settings) => {
             state

@@ -12,9 +12,9 @@ use undersign_core::visits::{EnrolmentCode, KioskToken};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::{Client, random_token};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::{Client, random_token};
 
 use super::*;
 

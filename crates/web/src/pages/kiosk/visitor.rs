@@ -15,9 +15,9 @@ use undersign_core::{ReferenceId, VisitId};
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::Client;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::Client;
 
 use super::*;
 

@@ -4,10 +4,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use undersign_core::access::ComplianceViewer;
+
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::render::{Nav, page, when};
+use crate::session::Can;
 
 pub(super) struct DeclineRow {
     person: String,
@@ -26,9 +28,8 @@ pub(super) struct DeclinesView {
 
 pub(super) async fn declines(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: viewer }: Can<ComplianceViewer>,
 ) -> AppResult<Response> {
-    let viewer = user.actor.compliance_viewer().ok_or(AppError::Forbidden)?;
     let rows = state
         .store
         .declines(&viewer)

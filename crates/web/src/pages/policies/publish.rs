@@ -11,9 +11,10 @@ use undersign_core::person::Audience;
 use undersign_core::policy::{ChangeKind, VersionStatus};
 
 use crate::AppState;
-use crate::auth::CurrentUser;
+use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::{Can, CurrentUser};
 
 use super::*;
 
@@ -69,10 +70,9 @@ pub(super) struct PublishView {
 
 pub(super) async fn publish_page(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, .. }: Can<PolicyPublisher>,
     Path(id): Path<VersionId>,
 ) -> AppResult<Response> {
-    publisher(&user)?;
     let v = state
         .store
         .version(user.school.id, id)
@@ -122,11 +122,10 @@ pub(super) async fn publish_page(
 
 pub(super) async fn publish(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Can { user, cap: by }: Can<PolicyPublisher>,
     Path(id): Path<VersionId>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
-    let by = publisher(&user)?;
     user.check_csrf(&form.csrf_token)?;
     let v = state
         .store

@@ -21,12 +21,10 @@ use undersign_core::policy::sha256_hex;
 use undersign_core::store::LinkUse;
 
 use crate::AppState;
-use crate::auth::{
-    Client, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_EMAIL, SESSION_COOKIE, SESSION_HOURS,
-    THROTTLE_MINUTES, random_token, session_cookie,
-};
+use crate::auth::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_EMAIL, THROTTLE_MINUTES};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
+use crate::session::{Client, SESSION_COOKIE, SESSION_HOURS, random_token, session_cookie};
 
 pub fn router() -> Router<AppState> {
     Router::new()

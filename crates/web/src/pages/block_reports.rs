@@ -15,14 +15,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::Form;
 use serde::Deserialize;
+use undersign_core::access::WebRulesOwner;
 use undersign_core::block_reports::NewBlockReport;
 use undersign_core::school::School;
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
+use crate::session::{Can, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -197,8 +198,10 @@ struct ReportsView {
     rows: Vec<ReportRow>,
 }
 
-async fn reports(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    let owner = user.actor.web_rules_owner().ok_or(AppError::Forbidden)?;
+async fn reports(
+    State(state): State<AppState>,
+    Can { user, cap: owner }: Can<WebRulesOwner>,
+) -> AppResult<Response> {
     let rows = state
         .store
         .block_reports(&owner)

@@ -1,0 +1,198 @@
+//! Logging in with an email and password (throttled per address and per client, a fresh
+//! session at every login, only same-site `next` addresses) and logging out.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use undersign_core::person::Email;
+use undersign_core::policy::sha256_hex;
+
+use crate::AppState;
+use crate::auth::*;
+use crate::csrf::CsrfOnly;
+use crate::error::{AppError, AppResult};
+use crate::render::{Nav, page};
+use crate::session::*;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginView {
+    nav: Nav,
+    error: Option<String>,
+    email: String,
+    next: String,
+    schools: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path on this site: never `//host` or an absolute URL.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/me".into(),
+    }
+}
+
+async fn login_page(Query(q): Query<NextQuery>) -> AppResult<Response> {
+    Ok(page(&LoginView {
+        nav: Nav::anonymous(),
+        error: None,
+        email: String::new(),
+        next: safe_next(q.next.as_deref()),
+        schools: Vec::new(),
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+    school: Option<String>,
+}
+
+// A valid hash to verify against when the email is unknown, so that an unknown address
+// takes as long as a wrong password.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Qm0dJ3uVb3xw3Cw0aDgM9cFF0cQbq5yCw1oqb1n3e0";
+
+async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let next = safe_next(form.next.as_deref());
+    let retry =
+        |error: &str, status: StatusCode, schools: Vec<(String, String)>| -> AppResult<Response> {
+            Ok((
+                status,
+                page(&LoginView {
+                    nav: Nav::anonymous(),
+                    error: Some(error.to_string()),
+                    email: form.email.trim().to_string(),
+                    next: next.clone(),
+                    schools,
+                })?,
+            )
+                .into_response())
+        };
+    let Ok(email) = Email::parse(&form.email) else {
+        return retry(
+            "Enter the email address and password of your school account.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Vec::new(),
+        );
+    };
+    let since = Utc::now() - Duration::minutes(THROTTLE_MINUTES);
+    let email_key = format!("email:{email}");
+    let ip_key = format!("ip:{}", client.ip);
+    if state.store.login_failures_since(&email_key, since).await? >= MAX_FAILURES_PER_EMAIL
+        || state.store.login_failures_since(&ip_key, since).await? >= MAX_FAILURES_PER_ADDRESS
+    {
+        return Err(AppError::TooManyAttempts {
+            minutes: THROTTLE_MINUTES,
+        });
+    }
+
+    let accounts = state.store.login_accounts(&email).await?;
+    let mut matched = Vec::new();
+    if accounts.is_empty() {
+        verify_blocking(DUMMY_HASH.into(), form.password.clone()).await;
+    }
+    for account in accounts {
+        if verify_blocking(account.password_hash.clone(), form.password.clone()).await {
+            matched.push(account);
+        }
+    }
+    if matched.is_empty() {
+        let now = Utc::now();
+        state.store.record_login_failure(&email_key, now).await?;
+        state.store.record_login_failure(&ip_key, now).await?;
+        return retry(
+            "The email address or password is not right.",
+            StatusCode::UNAUTHORIZED,
+            Vec::new(),
+        );
+    }
+    let chosen = match (matched.len(), form.school.as_deref()) {
+        (1, _) => matched.swap_remove(0),
+        (_, Some(id)) if matched.iter().any(|a| a.person.school.to_string() == id) => {
+            let pos = matched
+                .iter()
+                .position(|a| a.person.school.to_string() == id)
+                .unwrap_or(0);
+            matched.swap_remove(pos)
+        }
+        _ => {
+            let schools = matched
+                .iter()
+                .map(|a| (a.person.school.to_string(), a.school_name.clone()))
+                .collect();
+            return retry(
+                "You have accounts in more than one school: choose one and enter your password again.",
+                StatusCode::OK,
+                schools,
+            );
+        }
+    };
+    state.store.clear_login_failures(&email_key).await?;
+
+    // A new session id at every login; any session the browser had is ended.
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        state
+            .store
+            .delete_session(&sha256_hex(old.value().as_bytes()))
+            .await?;
+    }
+    let jar = start_session(&state, jar, &chosen.person, "password").await?;
+    tracing::info!(school = %chosen.person.school, person = %chosen.person.id, "logged in");
+    Ok((jar, Redirect::to(&next)).into_response())
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    state.store.delete_session(&user.session_sha256).await?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::PasswordHash;
+
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_emails_cost_the_same() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn next_is_only_ever_a_local_path() {
+        assert_eq!(safe_next(Some("/sign/3")), "/sign/3");
+        assert_eq!(safe_next(Some("//evil.example/")), "/me");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/me");
+        assert_eq!(safe_next(None), "/me");
+    }
+}
