@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         organisation: OrganisationId(1),
         name: "St Mary's Primary School".into(),
         slug: "st-marys".into(),
-        timezone: undersign_core::time::TimeZone::parse("Europe/London").expect("zone"),
+        timezone: undersign_core::time::TimeZone::parse("Europe/London")?,
         public_key: hex::encode(key.verifying_key().to_bytes()),
     };
     let at = Utc
