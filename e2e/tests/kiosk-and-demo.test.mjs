@@ -167,15 +167,15 @@ describe('the demo and the kiosk, as a school first tries them', () => {
     assert.doesNotMatch(await mainText(kiosk), /SHA-?256/i);
     assert.deepEqual(await linksOffTheKiosk(kiosk), [], 'the sign screen');
     // The choice and the text box have names of their own.
-    const typeIt = kiosk.getByRole('radio', { name: 'Type it on the keyboard', exact: true });
-    const box = kiosk.getByRole('textbox', { name: 'Your signature', exact: true });
+    const typeIt = kiosk.getByRole('radio', { name: 'Type my signature', exact: true });
+    const box = kiosk.getByRole('textbox', { name: 'Your signature, typed', exact: true });
     assert.equal(await typeIt.count(), 1);
     assert.equal(await box.count(), 1);
-    assert.equal(await kiosk.getByRole('textbox', { name: 'Type it on the keyboard' }).count(), 0);
+    assert.equal(await kiosk.getByRole('textbox', { name: 'Type my signature' }).count(), 0);
     await assertNoSeriousA11yViolations(kiosk, 'the visitor sign screen');
 
     await kiosk.locator('#declaration').tap();
-    await kiosk.getByLabel('Full name', { exact: true }).fill('Victor Visitor');
+    await kiosk.getByLabel('Your full name', { exact: true }).fill('Victor Visitor');
     await typeIt.check();
     await box.fill('Victor Visitor');
     await Promise.all([kiosk.waitForURL('**/kiosk/welcome/*'), kiosk.locator('#sign-button').tap()]);

@@ -64,9 +64,9 @@ describe('visitors at the reception kiosk (tablet)', () => {
   async function signOnKiosk(name) {
     for (const box of await kiosk.locator('#sign-form input[name=ack]').all()) await box.tap();
     await kiosk.locator('#declaration').tap();
-    await kiosk.getByLabel('Full name', { exact: true }).fill(name);
+    await kiosk.getByLabel('Your full name', { exact: true }).fill(name);
     // Draw the signature with a finger-like pointer on the canvas.
-    await kiosk.getByLabel('Draw it with a finger or stylus', { exact: true }).check();
+    await kiosk.getByLabel('Draw my signature', { exact: true }).check();
     const canvas = kiosk.locator('#signature-canvas');
     await canvas.waitFor({ state: 'visible' });
     const box = await canvas.boundingBox();
@@ -114,7 +114,7 @@ describe('visitors at the reception kiosk (tablet)', () => {
     await assertNoSeriousA11yViolations(kiosk, 'the kiosk sign page');
 
     // An unticked declaration is refused with a clear message, then corrected.
-    await kiosk.getByLabel('Full name', { exact: true }).fill('Vera Visitor');
+    await kiosk.getByLabel('Your full name', { exact: true }).fill('Vera Visitor');
     await kiosk.locator('#typed_signature').fill('Vera Visitor');
     await Promise.all([kiosk.waitForEvent('load'), kiosk.locator('#sign-button').tap()]);
     const summary = await kiosk.locator('#error-summary').innerText();
@@ -164,8 +164,11 @@ describe('visitors at the reception kiosk (tablet)', () => {
     await head.locator('#change_kind-major').check();
     await head.getByRole('button', { name: 'Save the draft and preview' }).click();
     await head.waitForURL(/\/versions\/\d+$/);
+    // Publishing asks for confirmation first, saying who will be asked to sign.
     await head.getByRole('button', { name: /^Publish version \d+$/ }).click();
-    await head.waitForURL(/\/policies\/\d+$/);
+    await head.waitForURL(/\/versions\/\d+\/publish\??$/);
+    await head.getByRole('button', { name: /^Publish version \d+$/ }).click();
+    await head.waitForURL(/\/policies\/\d+\?published=\d+$/);
 
     await detailsAndContinue({ name: 'Vera Visitor', email: 'vera@acme.example' });
     await assertHeading(kiosk, `Read and sign the ${VISITOR_AUP_TITLE}`);

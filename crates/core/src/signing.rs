@@ -152,25 +152,179 @@ impl RequestContext {
     }
 }
 
-/// Why a signature was refused. Each message says what to do.
+/// Why a signing could not go ahead at all (the form's own problems are [`FormError`]s).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
-    #[error("tick the declaration to confirm you agree")]
-    DeclarationNotTicked,
-    #[error(
-        "the name you typed does not match the name on your record ({expected}); type your full name as it appears there"
-    )]
-    NameMismatch { expected: String },
-    #[error("confirm that you have read {title}")]
-    ReferenceNotAcknowledged { title: String },
-    #[error(transparent)]
-    Input(#[from] InputError),
     #[error("this version is not published")]
     NotPublished,
     #[error("this version is not for you to sign")]
     NotInAudience,
     #[error("this version has been replaced; sign the current one")]
     Superseded,
+}
+
+/// A field of the signing form. The staff sign page and the reception kiosk show the same
+/// fields, checked by the same rules ([`SignForm::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignField {
+    /// "I have read …" for one referenced document.
+    Reference(ReferenceId),
+    Declaration,
+    TypedName,
+    /// The choice between a typed and a drawn signature.
+    SignatureKind,
+    TypedSignature,
+    DrawnSignature,
+}
+
+/// One problem with a signing form: the field, and a sentence that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FormError {
+    pub field: SignField,
+    pub message: String,
+}
+
+impl FormError {
+    fn new(field: SignField, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The longest full name the form reads; anything longer cannot match a name on file.
+pub const MAX_TYPED_NAME_CHARS: usize = 200;
+
+/// The name the typed name must match: a person's record, or the name a visitor gave at
+/// reception a moment ago (the message says which).
+#[derive(Debug, Clone, Copy)]
+pub enum NameOnFile<'a> {
+    Record(&'a FullName),
+    GivenAtReception(&'a FullName),
+}
+
+impl NameOnFile<'_> {
+    fn name(&self) -> &FullName {
+        match self {
+            NameOnFile::Record(n) | NameOnFile::GivenAtReception(n) => n,
+        }
+    }
+
+    fn mismatch(&self) -> String {
+        match self {
+            NameOnFile::Record(n) => format!(
+                "The name you typed does not match the name on your record ({n}); type your full name as it appears there"
+            ),
+            NameOnFile::GivenAtReception(n) => format!(
+                "The name you typed does not match the name you gave ({n}); type it the same way"
+            ),
+        }
+    }
+}
+
+/// What the signer sent, before checking: the form's fields as text.
+#[derive(Debug, Clone, Copy)]
+pub struct SignForm<'a> {
+    pub declaration_ticked: bool,
+    pub typed_name: &'a str,
+    /// `typed`, `drawn`, or empty (typed).
+    pub signature_kind: &'a str,
+    pub typed_signature: &'a str,
+    /// A `data:image/png;base64,…` URL from the canvas.
+    pub drawn_signature: &'a str,
+    pub acknowledged: &'a BTreeSet<ReferenceId>,
+}
+
+/// A signing form that passed every check: what staff and visitor signatures share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedSignature {
+    pub typed_name: String,
+    pub mark: SignatureMark,
+    pub references: Vec<AcknowledgedReference>,
+}
+
+/// "Tick the declaration" from "declaration: tick …": an input error as a sentence.
+fn sentence(e: &InputError) -> String {
+    let InputError::Invalid { message, .. } = e;
+    let mut c = message.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+impl SignForm<'_> {
+    /// Checks the form against the name on file and the version shown. Every problem is
+    /// returned, each with its field, in the order the fields are on the page.
+    pub fn check(
+        &self,
+        name: NameOnFile<'_>,
+        version: &PolicyVersion,
+    ) -> Result<CheckedSignature, Vec<FormError>> {
+        let mut errors = Vec::new();
+        let mut references = Vec::new();
+        for r in &version.references {
+            if self.acknowledged.contains(&r.id) {
+                references.push(AcknowledgedReference {
+                    id: r.id,
+                    title: r.title.clone(),
+                    sha256: r.sha256.clone(),
+                });
+            } else {
+                errors.push(FormError::new(
+                    SignField::Reference(r.id),
+                    format!("Confirm that you have read {}", r.title),
+                ));
+            }
+        }
+        if !self.declaration_ticked {
+            errors.push(FormError::new(
+                SignField::Declaration,
+                "Tick the declaration to confirm you agree",
+            ));
+        }
+        if self.typed_name.trim().is_empty() {
+            errors.push(FormError::new(SignField::TypedName, "Type your full name"));
+        } else if self.typed_name.chars().count() > MAX_TYPED_NAME_CHARS
+            || !name.name().matches_typed(self.typed_name)
+        {
+            errors.push(FormError::new(SignField::TypedName, name.mismatch()));
+        }
+        let mark = match self.signature_kind {
+            "drawn" if self.drawn_signature.trim().is_empty() => Err(FormError::new(
+                SignField::DrawnSignature,
+                "Draw your signature in the box, or choose to type it instead",
+            )),
+            "drawn" => SignatureMark::drawn_from_data_url(self.drawn_signature)
+                .map_err(|e| FormError::new(SignField::DrawnSignature, sentence(&e))),
+            "typed" | "" => SignatureMark::typed(self.typed_signature).map_err(|e| {
+                FormError::new(
+                    SignField::TypedSignature,
+                    format!(
+                        "Signature: {}",
+                        e.to_string().replace("typed signature: ", "")
+                    ),
+                )
+            }),
+            _ => Err(FormError::new(
+                SignField::SignatureKind,
+                "Choose to type or draw your signature",
+            )),
+        };
+        match mark {
+            Ok(mark) if errors.is_empty() => Ok(CheckedSignature {
+                typed_name: crate::person::collapse_spaces(self.typed_name),
+                mark,
+                references,
+            }),
+            Ok(_) => Err(errors),
+            Err(e) => {
+                errors.push(e);
+                Err(errors)
+            }
+        }
+    }
 }
 
 /// A signature ready to store: every field checked against the person and the version.
@@ -195,58 +349,25 @@ pub struct AcknowledgedReference {
     pub sha256: String,
 }
 
-/// What the signer sent, before checking.
-#[derive(Debug, Clone)]
-pub struct SignForm<'a> {
-    pub declaration_ticked: bool,
-    pub typed_name: &'a str,
-    pub mark: Result<SignatureMark, InputError>,
-    pub acknowledged: &'a BTreeSet<ReferenceId>,
-}
-
 impl SignatureInput {
-    /// Checks a signing form against the signer's record and the version shown.
+    /// Checks a staff signing form against the signer's record and the version shown.
     pub fn check(
         form: SignForm<'_>,
         signer_name: &FullName,
         person: PersonId,
         version: &PolicyVersion,
         context: RequestContext,
-    ) -> Result<Self, SignError> {
-        if !form.declaration_ticked {
-            return Err(SignError::DeclarationNotTicked);
-        }
-        if form.typed_name.trim().is_empty() {
-            return Err(InputError::new("full name", "type your full name").into());
-        }
-        if !signer_name.matches_typed(form.typed_name) {
-            return Err(SignError::NameMismatch {
-                expected: signer_name.to_string(),
-            });
-        }
-        let mark = form.mark?;
-        let mut references = Vec::new();
-        for r in &version.references {
-            if !form.acknowledged.contains(&r.id) {
-                return Err(SignError::ReferenceNotAcknowledged {
-                    title: r.title.clone(),
-                });
-            }
-            references.push(AcknowledgedReference {
-                id: r.id,
-                title: r.title.clone(),
-                sha256: r.sha256.clone(),
-            });
-        }
+    ) -> Result<Self, Vec<FormError>> {
+        let checked = form.check(NameOnFile::Record(signer_name), version)?;
         Ok(Self {
             school: version.school,
             person,
             version: version.id,
-            typed_name: crate::person::collapse_spaces(form.typed_name),
-            mark,
+            typed_name: checked.typed_name,
+            mark: checked.mark,
             text_sha256: version.text_sha256.clone(),
             declaration: version.declaration.clone(),
-            references,
+            references: checked.references,
             context,
         })
     }
@@ -377,5 +498,132 @@ mod tests {
         assert!(SignatureMark::typed("Sam Staff").is_ok());
         let err = SignatureMark::typed("<b>x</b>").unwrap_err();
         assert_eq!(err.field(), "typed signature");
+    }
+
+    fn version_with_one_reference() -> PolicyVersion {
+        use crate::policy::{ChangeKind, ReferenceSource, ReferencedDocument, VersionStatus};
+        PolicyVersion {
+            id: VersionId(7),
+            school: SchoolId(1),
+            policy: PolicyId(2),
+            policy_title: "ICT Acceptable Use Policy".into(),
+            number: 3,
+            body_md: "1. I will be careful.\n".into(),
+            text_sha256: sha256_hex(b"1. I will be careful.\n"),
+            declaration: "I agree.".into(),
+            change_kind: ChangeKind::Major,
+            summary: String::new(),
+            audiences: BTreeSet::new(),
+            references: vec![ReferencedDocument {
+                id: ReferenceId(5),
+                title: "Social Media Policy".into(),
+                source: ReferenceSource::Link {
+                    url: "https://council.example/social".into(),
+                },
+                sha256: sha256_hex(b"https://council.example/social"),
+            }],
+            status: VersionStatus::Published,
+            created_at: Utc::now(),
+            published_at: Some(Utc::now()),
+            published_by: None,
+        }
+    }
+
+    fn form<'a>(
+        typed_name: &'a str,
+        typed_signature: &'a str,
+        acknowledged: &'a BTreeSet<ReferenceId>,
+    ) -> SignForm<'a> {
+        SignForm {
+            declaration_ticked: false,
+            typed_name,
+            signature_kind: "typed",
+            typed_signature,
+            drawn_signature: "",
+            acknowledged,
+        }
+    }
+
+    #[test]
+    fn every_problem_is_returned_with_its_field_in_the_order_of_the_page() {
+        let version = version_with_one_reference();
+        let name = FullName::parse("Sam Staff").unwrap();
+        let none = BTreeSet::new();
+        let errors = form("", "<b>", &none)
+            .check(NameOnFile::Record(&name), &version)
+            .unwrap_err();
+        let fields: Vec<SignField> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                SignField::Reference(ReferenceId(5)),
+                SignField::Declaration,
+                SignField::TypedName,
+                SignField::TypedSignature,
+            ]
+        );
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.message.starts_with(char::is_uppercase))
+        );
+        assert_eq!(
+            errors[0].message,
+            "Confirm that you have read Social Media Policy"
+        );
+    }
+
+    #[test]
+    fn staff_and_visitors_are_held_to_the_same_rules_with_their_own_wording() {
+        let version = version_with_one_reference();
+        let name = FullName::parse("Val Visitor").unwrap();
+        let acknowledged: BTreeSet<ReferenceId> = [ReferenceId(5)].into();
+        let too_long = "x".repeat(MAX_TYPED_NAME_CHARS + 1);
+        for typed in ["Someone Else", too_long.as_str()] {
+            let staff = form(typed, "Val Visitor", &acknowledged)
+                .check(NameOnFile::Record(&name), &version)
+                .unwrap_err();
+            let given = crate::visits::VisitorName::parse("Val Visitor").unwrap();
+            let visitor = crate::visits::VisitSignature::check(
+                form(typed, "Val Visitor", &acknowledged),
+                &given,
+                &version,
+            )
+            .unwrap_err();
+            let fields = |e: &[FormError]| e.iter().map(|e| e.field).collect::<Vec<_>>();
+            assert_eq!(fields(&staff), fields(&visitor));
+            assert!(
+                staff[1]
+                    .message
+                    .contains("name on your record (Val Visitor)"),
+                "{}",
+                staff[1]
+            );
+            assert!(
+                visitor[1]
+                    .message
+                    .contains("the name you gave (Val Visitor)"),
+                "{}",
+                visitor[1]
+            );
+        }
+    }
+
+    #[test]
+    fn a_complete_form_gives_the_signature_with_every_reference_acknowledged() {
+        let version = version_with_one_reference();
+        let name = FullName::parse("Sam Staff").unwrap();
+        let acknowledged: BTreeSet<ReferenceId> = [ReferenceId(5)].into();
+        let mut f = form("  sam   staff ", "Sam Staff", &acknowledged);
+        f.declaration_ticked = true;
+        let checked = f.check(NameOnFile::Record(&name), &version).unwrap();
+        assert_eq!(checked.typed_name, "sam staff");
+        assert_eq!(checked.mark.kind(), "typed");
+        assert_eq!(checked.references.len(), 1);
+        assert_eq!(checked.references[0].title, "Social Media Policy");
+        f.signature_kind = "drawn";
+        let errors = f.check(NameOnFile::Record(&name), &version).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, SignField::DrawnSignature);
     }
 }

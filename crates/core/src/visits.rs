@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{KioskId, PersonId, SchoolId, VersionId, VisitId};
 use crate::ledger::canonical_json;
 use crate::person::{Email, FullName, InputError, collapse_spaces};
-use crate::policy::sha256_hex;
-use crate::signing::{AcknowledgedReference, AuthMethod, RequestContext, SignatureMark};
+use crate::policy::{PolicyVersion, sha256_hex};
+use crate::signing::{
+    AcknowledgedReference, AuthMethod, FormError, NameOnFile, RequestContext, SignForm,
+    SignatureMark,
+};
 
 /// Letters and digits that cannot be mistaken for one another when read off a badge.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -63,6 +66,11 @@ impl VisitorName {
 
     pub fn as_str(&self) -> &str {
         self.0.as_str()
+    }
+
+    /// The name as a person's full name (the rules are the same).
+    pub fn full_name(&self) -> &FullName {
+        &self.0
     }
 
     /// Whether `typed` is this name, ignoring case and extra spaces.
@@ -404,6 +412,29 @@ pub struct VisitSignature {
     pub typed_name: String,
     pub mark: SignatureMark,
     pub references: Vec<AcknowledgedReference>,
+}
+
+impl VisitSignature {
+    /// Checks a visitor's signing form against the name they gave and the version shown,
+    /// by the same rules as a staff signature ([`SignForm::check`]).
+    pub fn check(
+        form: SignForm<'_>,
+        given_name: &VisitorName,
+        version: &PolicyVersion,
+    ) -> Result<Self, Vec<FormError>> {
+        let checked = form.check(
+            NameOnFile::GivenAtReception(given_name.full_name()),
+            version,
+        )?;
+        Ok(Self {
+            version: version.id,
+            text_sha256: version.text_sha256.clone(),
+            declaration: version.declaration.clone(),
+            typed_name: checked.typed_name,
+            mark: checked.mark,
+            references: checked.references,
+        })
+    }
 }
 
 /// A sign-in, ready to store. Without a signature the store checks that an earlier one

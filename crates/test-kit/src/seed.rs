@@ -202,7 +202,9 @@ pub fn signature_input(person: &Person, version: &PolicyVersion) -> SignatureInp
         SignForm {
             declaration_ticked: true,
             typed_name: person.full_name.as_str(),
-            mark: SignatureMark::typed(person.full_name.as_str()),
+            signature_kind: "typed",
+            typed_signature: person.full_name.as_str(),
+            drawn_signature: "",
             acknowledged: &acknowledged,
         },
         &person.full_name,

@@ -16,6 +16,7 @@ mod people;
 mod policies;
 mod reception;
 mod roster;
+mod signature_form;
 mod signing;
 mod verify;
 
@@ -58,4 +59,12 @@ impl FieldError {
             message: message.into(),
         }
     }
+}
+
+/// A message as a sentence: its first letter in capitals.
+pub(crate) fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

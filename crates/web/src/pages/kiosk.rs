@@ -19,12 +19,12 @@ use undersign_core::markdown::render_policy;
 use undersign_core::person::{InputError, PersonStatus};
 use undersign_core::policy::{PolicyVersion, ReferenceSource};
 use undersign_core::school::School;
-use undersign_core::signing::{AcknowledgedReference, SignatureMark};
 use undersign_core::store::StoreError;
 use undersign_core::visits::{Kiosk, KioskToken, VisitSignature, VisitorCode, VisitorDetails};
 use undersign_core::{ReferenceId, SchoolId};
 
-use super::FieldError;
+use super::signature_form::{SignatureFields, SignatureFieldsView, field_errors};
+use super::{FieldError, capitalise};
 use crate::AppState;
 use crate::csrf::check_token;
 use crate::error::{AppError, AppResult};
@@ -150,13 +150,6 @@ impl FromRequestParts<AppState> for KioskDevice {
     }
 }
 
-pub(super) fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
 /// The element id of a visitor field, and the message of an input error about it.
 pub(super) fn field_error(e: &InputError) -> FieldError {
     let InputError::Invalid { field, message } = e;
@@ -257,7 +250,6 @@ pub(super) struct PolicyShown {
     pub title: String,
     pub number: i32,
     pub body_html: String,
-    pub declaration: String,
     pub references: Vec<VisitorReference>,
 }
 
@@ -272,7 +264,6 @@ pub(super) fn policy_shown(
         title: version.policy_title.clone(),
         number: version.number,
         body_html: rendered.html,
-        declaration: version.declaration.clone(),
         references: version
             .references
             .iter()
@@ -294,99 +285,43 @@ pub(super) fn policy_shown(
 }
 
 /// The signing fields of a visitor AUP form.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The signing step of a visitor's form: the version shown, and the signature fields the
+/// staff sign page has too.
+#[derive(Debug, Clone, Default)]
 pub(super) struct SigningForm {
-    #[serde(default)]
     pub version: String,
-    #[serde(default)]
-    pub declaration: Option<String>,
-    #[serde(default)]
-    pub typed_name: String,
-    #[serde(default)]
-    pub signature_kind: String,
-    #[serde(default)]
-    pub typed_signature: String,
-    #[serde(default)]
-    pub signature_png: String,
-    #[serde(default)]
-    pub ack: Vec<ReferenceId>,
+    pub fields: SignatureFields,
 }
 
 impl SigningForm {
-    fn mark(&self) -> Result<SignatureMark, FieldError> {
-        match self.signature_kind.as_str() {
-            "drawn" if self.signature_png.trim().is_empty() => Err(FieldError::new(
-                "signature-canvas",
-                "Draw your signature in the box, or choose to type it instead",
-            )),
-            "drawn" => {
-                SignatureMark::drawn_from_data_url(&self.signature_png).map_err(|e| field_error(&e))
-            }
-            "typed" | "" => SignatureMark::typed(&self.typed_signature).map_err(|e| {
-                let InputError::Invalid { message, .. } = e;
-                FieldError::new("typed_signature", format!("Signature: {message}"))
-            }),
-            _ => Err(FieldError::new(
-                "signature_kind-typed",
-                "Choose to draw or type your signature",
-            )),
-        }
-    }
-
-    /// Checks the signature against the visitor's name and the version shown; every
-    /// problem at once.
+    /// Checks the signature against the name the visitor gave and the version shown, by
+    /// the same rules as a staff signature; every problem at once.
     pub(super) fn check(
         &self,
         details: &VisitorDetails,
         version: &PolicyVersion,
     ) -> Result<VisitSignature, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if self.declaration.is_none() {
-            errors.push(FieldError::new(
-                "declaration",
-                "Tick the declaration to confirm you agree",
-            ));
-        }
-        if self.typed_name.trim().is_empty() {
-            errors.push(FieldError::new("typed_name", "Type your full name"));
-        } else if self.typed_name.chars().count() > 200
-            || !details.name.matches_typed(&self.typed_name)
-        {
-            errors.push(FieldError::new(
-                "typed_name",
-                format!(
-                    "The name you typed does not match the name you gave ({}); type it the same way",
-                    details.name.as_str()
-                ),
-            ));
-        }
-        let mark = self.mark().map_err(|e| errors.push(e)).ok();
-        let mut references = Vec::new();
-        for r in &version.references {
-            if self.ack.contains(&r.id) {
-                references.push(AcknowledgedReference {
-                    id: r.id,
-                    title: r.title.clone(),
-                    sha256: r.sha256.clone(),
-                });
-            } else {
-                errors.push(FieldError::new(
-                    format!("ack-{}", r.id),
-                    format!("Confirm that you have read {}", r.title),
-                ));
-            }
-        }
-        match mark {
-            Some(mark) if errors.is_empty() => Ok(VisitSignature {
-                version: version.id,
-                text_sha256: version.text_sha256.clone(),
-                declaration: version.declaration.clone(),
-                typed_name: undersign_core::person::collapse_spaces(&self.typed_name),
-                mark,
-                references,
-            }),
-            _ => Err(errors),
-        }
+        let acknowledged = self.fields.acknowledged();
+        VisitSignature::check(self.fields.form(&acknowledged), &details.name, version)
+            .map_err(field_errors)
+    }
+
+    /// The fields to show again.
+    pub(super) fn view(
+        &self,
+        declaration: &str,
+        name: &str,
+        errors: &[FieldError],
+    ) -> SignatureFieldsView {
+        self.fields.view(declaration, name_hint(name), errors)
+    }
+}
+
+/// What a visitor's typed name must match, in words.
+pub(super) fn name_hint(name: &str) -> String {
+    match name.trim() {
+        "" => "Type the same name as above.".into(),
+        name => format!("Type the name given above: {name}."),
     }
 }
 

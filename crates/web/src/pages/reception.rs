@@ -11,17 +11,18 @@ use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use chrono::Duration;
 use std::collections::BTreeSet;
+use undersign_core::VisitId;
 use undersign_core::access::Reception;
 use undersign_core::signing::AuthMethod;
 use undersign_core::time::TimeZone;
 use undersign_core::visits::{AssistReason, NewVisit, SignOutBy, Visit, VisitState};
-use undersign_core::{ReferenceId, VisitId};
 
 use super::FieldError;
 use super::kiosk::{
     DetailsForm, HostOption, PolicyShown, VisitorSignPost, field_error, fresh_code_and_salt, hosts,
-    policy_shown, refusal_to_field,
+    name_hint, policy_shown, refusal_to_field,
 };
+use super::signature_form::SignatureFieldsView;
 use crate::AppState;
 use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
@@ -172,10 +173,7 @@ struct AssistView {
     reason: String,
     policy: PolicyShown,
     errors: Vec<FieldError>,
-    declaration_ticked: bool,
-    typed_name: String,
-    signature_kind: String,
-    typed_signature: String,
+    sig: SignatureFieldsView,
 }
 
 async fn assist_page(
@@ -194,10 +192,7 @@ async fn assist_page(
         reason: String::new(),
         policy: policy_shown(&version, &BTreeSet::new())?,
         errors: Vec::new(),
-        declaration_ticked: false,
-        typed_name: String::new(),
-        signature_kind: "typed".into(),
-        typed_signature: String::new(),
+        sig: SignatureFieldsView::new(&version.declaration, name_hint("")),
     })?
     .into_response())
 }
@@ -267,7 +262,9 @@ async fn assist(
             Err(e) => errors.push(refusal_to_field(e)?),
         }
     }
-    let acknowledged: BTreeSet<ReferenceId> = signing.ack.iter().copied().collect();
+    let acknowledged = signing.fields.acknowledged();
+    let mut sig = signing.view(&current.declaration, &entered.name, &errors);
+    sig.declaration_ticked &= shown_current;
     let view = AssistView {
         nav: Nav::for_user(&user),
         hosts,
@@ -275,14 +272,7 @@ async fn assist(
         reason: reason_text.chars().take(600).collect(),
         policy: policy_shown(&current, &acknowledged)?,
         errors,
-        declaration_ticked: signing.declaration.is_some() && shown_current,
-        typed_name: signing.typed_name,
-        signature_kind: if signing.signature_kind == "drawn" {
-            "drawn".into()
-        } else {
-            "typed".into()
-        },
-        typed_signature: signing.typed_signature,
+        sig,
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response())
 }

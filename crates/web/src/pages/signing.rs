@@ -16,12 +16,11 @@ use std::collections::BTreeSet;
 use undersign_core::markdown::render_policy;
 use undersign_core::policy::{PolicyVersion, ReferenceSource, VersionStatus};
 use undersign_core::redline::{Part, Redline, RunChange, redline};
-use undersign_core::signing::{
-    DeclineInput, SignError, SignForm, SignOutcome, SignatureInput, SignatureMark,
-};
+use undersign_core::signing::{DeclineInput, SignError, SignOutcome, SignatureInput};
 use undersign_core::{ReferenceId, VersionId};
 
-use super::FieldError;
+use super::signature_form::{SignatureFields, SignatureFieldsView, field_errors};
+use super::{FieldError, capitalise};
 use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page, when};
@@ -59,16 +58,12 @@ struct SignView {
     number: i32,
     published: String,
     body_html: String,
-    declaration: String,
     references: Vec<ReferenceRow>,
     last_signed_number: Option<i32>,
     changes: Vec<ChangeRow>,
     redline: Option<Redline>,
     errors: Vec<FieldError>,
-    declaration_ticked: bool,
-    typed_name: String,
-    signature_kind: String,
-    typed_signature: String,
+    sig: SignatureFieldsView,
     already_signed: Option<(i64, String)>,
     declined: bool,
     decline_error: Option<String>,
@@ -92,13 +87,13 @@ async fn version_for(
     Ok(version)
 }
 
+/// What the record says the typed name must match, in words.
+const NAME_HINT: &str = "As it appears on your school record.";
+
 /// What the form held, to show it again after an error.
 #[derive(Default)]
 struct Entered {
-    declaration_ticked: bool,
-    typed_name: String,
-    signature_kind: String,
-    typed_signature: String,
+    fields: SignatureFields,
     acknowledged: BTreeSet<ReferenceId>,
 }
 
@@ -171,7 +166,6 @@ async fn build_view(
             .map(|t| when(t, tz))
             .unwrap_or_default(),
         body_html: rendered.html,
-        declaration: version.declaration.clone(),
         references: version
             .references
             .iter()
@@ -188,15 +182,10 @@ async fn build_view(
         last_signed_number,
         changes,
         redline: text_changes,
+        sig: entered
+            .fields
+            .view(&version.declaration, NAME_HINT.into(), &errors),
         errors,
-        declaration_ticked: entered.declaration_ticked,
-        typed_name: entered.typed_name,
-        signature_kind: if entered.signature_kind.is_empty() {
-            "typed".into()
-        } else {
-            entered.signature_kind
-        },
-        typed_signature: entered.typed_signature,
         already_signed,
         declined,
         decline_error,
@@ -236,90 +225,11 @@ async fn sign_page(
 }
 
 #[derive(Deserialize)]
-struct SignFormData {
+struct SignPost {
     #[serde(default)]
     csrf_token: String,
-    #[serde(default)]
-    declaration: Option<String>,
-    #[serde(default)]
-    typed_name: String,
-    #[serde(default)]
-    signature_kind: String,
-    #[serde(default)]
-    typed_signature: String,
-    #[serde(default)]
-    signature_png: String,
-    #[serde(default)]
-    ack: Vec<ReferenceId>,
-}
-
-fn mark_from(form: &SignFormData) -> Result<SignatureMark, FieldError> {
-    match form.signature_kind.as_str() {
-        "drawn" if form.signature_png.trim().is_empty() => Err(FieldError::new(
-            "signature-canvas",
-            "Draw your signature in the box, or choose to type it instead",
-        )),
-        "drawn" => SignatureMark::drawn_from_data_url(&form.signature_png)
-            .map_err(|e| FieldError::new("signature-canvas", capitalise(&e.to_string()))),
-        "typed" | "" => SignatureMark::typed(&form.typed_signature)
-            .map_err(|e| FieldError::new("typed_signature", capitalise(&e.to_string()))),
-        other => Err(FieldError::new(
-            "signature_kind-typed",
-            format!("Choose to draw or type your signature (not {other:?})"),
-        )),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-/// Every problem with the form at once, so the person can fix them together.
-fn form_errors(
-    form: &SignFormData,
-    user: &CurrentUser,
-    version: &PolicyVersion,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if form.declaration.is_none() {
-        errors.push(FieldError::new(
-            "declaration",
-            capitalise(&SignError::DeclarationNotTicked.to_string()),
-        ));
-    }
-    if form.typed_name.trim().is_empty() {
-        errors.push(FieldError::new("typed_name", "Type your full name"));
-    } else if !user.person.full_name.matches_typed(&form.typed_name) {
-        errors.push(FieldError::new(
-            "typed_name",
-            capitalise(
-                &SignError::NameMismatch {
-                    expected: user.person.full_name.to_string(),
-                }
-                .to_string(),
-            ),
-        ));
-    }
-    if let Err(e) = mark_from(form) {
-        errors.push(e);
-    }
-    for r in &version.references {
-        if !form.ack.contains(&r.id) {
-            errors.push(FieldError::new(
-                format!("ack-{}", r.id),
-                capitalise(
-                    &SignError::ReferenceNotAcknowledged {
-                        title: r.title.clone(),
-                    }
-                    .to_string(),
-                ),
-            ));
-        }
-    }
-    errors
+    #[serde(flatten)]
+    fields: SignatureFields,
 }
 
 async fn sign(
@@ -327,7 +237,7 @@ async fn sign(
     user: CurrentUser,
     client: Client,
     Path(id): Path<VersionId>,
-    Form(form): Form<SignFormData>,
+    Form(form): Form<SignPost>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     let version = version_for(&state, &user, id).await?;
@@ -343,36 +253,22 @@ async fn sign(
         return Err(AppError::Conflict(SignError::Superseded.to_string()));
     }
 
-    let acknowledged: BTreeSet<ReferenceId> = form.ack.iter().copied().collect();
-    let errors = form_errors(&form, &user, &version);
-    let checked = if errors.is_empty() {
-        SignatureInput::check(
-            SignForm {
-                declaration_ticked: form.declaration.is_some(),
-                typed_name: &form.typed_name,
-                mark: mark_from(&form)
-                    .map_err(|e| undersign_core::person::InputError::new("signature", e.message)),
-                acknowledged: &acknowledged,
-            },
-            &user.person.full_name,
-            user.person.id,
-            &version,
-            client.context(user.auth.clone()),
-        )
-        .map_err(|e| vec![FieldError::new("typed_name", capitalise(&e.to_string()))])
-    } else {
-        Err(errors)
-    };
+    let acknowledged = form.fields.acknowledged();
+    let checked = SignatureInput::check(
+        form.fields.form(&acknowledged),
+        &user.person.full_name,
+        user.person.id,
+        &version,
+        client.context(user.auth.clone()),
+    );
     let input = match checked {
         Ok(input) => input,
         Err(errors) => {
             let entered = Entered {
-                declaration_ticked: form.declaration.is_some(),
-                typed_name: form.typed_name.clone(),
-                signature_kind: form.signature_kind.clone(),
-                typed_signature: form.typed_signature.clone(),
+                fields: form.fields,
                 acknowledged,
             };
+            let errors = field_errors(errors);
             let view = build_view(&state, &user, &version, entered, errors, None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response());
         }

@@ -704,3 +704,98 @@ async fn registering_a_kiosk_shows_the_full_enrolment_address_and_its_qr_code() 
         .await;
     assert_eq!(tablet.status, StatusCode::SEE_OTHER, "{}", tablet.body);
 }
+
+/// The ids the error summary links to, and the ids of the fields marked invalid, in page
+/// order.
+fn error_links_and_invalid_fields(reply: &Reply) -> (Vec<String>, Vec<String>) {
+    let doc = scraper::Html::parse_document(&reply.body);
+    let links = scraper::Selector::parse(".error-summary a").unwrap();
+    let invalid = scraper::Selector::parse("form [aria-invalid=true]").unwrap();
+    (
+        doc.select(&links)
+            .filter_map(|a| a.value().attr("href"))
+            .map(|h| h.trim_start_matches('#').to_string())
+            .collect(),
+        doc.select(&invalid)
+            .filter_map(|e| e.value().attr("id"))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn the_staff_sign_page_and_the_kiosk_refuse_an_empty_form_alike_beside_each_field() {
+    let app = TestApp::new().await;
+    let empty = |version: Option<String>| {
+        let mut f: Vec<(&'static str, String)> = vec![
+            ("typed_name", String::new()),
+            ("signature_kind", "typed".into()),
+            ("typed_signature", String::new()),
+        ];
+        if let Some(v) = version {
+            f.push(("version", v));
+        }
+        f
+    };
+
+    let governor = app.login(&app.a.people[&Role::Governor]).await;
+    let mut staff_fields = empty(None);
+    staff_fields.push(("csrf_token", governor.csrf.clone()));
+    let staff = app
+        .send(
+            Method::POST,
+            &format!("/sign/{}", app.a.published),
+            Some(&governor),
+            Some(&staff_fields),
+        )
+        .await;
+    assert_eq!(
+        staff.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        staff.body
+    );
+
+    let kiosk = enrol(&app, &app.a, 1).await;
+    let fields = details(&app.a, "Vera Visitor", "vera@acme.example");
+    let first = kiosk_post(&app, &kiosk, "/kiosk/sign-in", &fields).await;
+    let mut signing = fields.clone();
+    signing.extend(empty(Some(value_of(&first, "input[name=version]"))));
+    let visitor = kiosk_post(&app, &kiosk, "/kiosk/sign", &signing).await;
+    assert_eq!(
+        visitor.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        visitor.body
+    );
+
+    let reference = format!("ack-{}", app.a.reference);
+    let expected: Vec<String> = [
+        reference.as_str(),
+        "declaration",
+        "typed_name",
+        "typed_signature",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (who, reply) in [("staff", &staff), ("kiosk", &visitor)] {
+        let (links, invalid) = error_links_and_invalid_fields(reply);
+        assert_eq!(
+            links, expected,
+            "{who}: the summary, in the order of the fields"
+        );
+        assert_eq!(invalid, expected, "{who}: each field is marked invalid");
+        let beside = reply.select_text(".field-error");
+        assert_eq!(
+            beside.len(),
+            4,
+            "{who}: an error beside each field: {beside:?}"
+        );
+        assert_eq!(beside[2], "Type your full name", "{who}");
+    }
+    assert_eq!(
+        staff.select_text(".field-error"),
+        visitor.select_text(".field-error"),
+        "the same words on both forms"
+    );
+}

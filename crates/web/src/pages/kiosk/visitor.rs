@@ -9,9 +9,9 @@ use axum_extra::extract::Form;
 use chrono::Duration;
 use serde::Deserialize;
 use std::collections::BTreeSet;
+use undersign_core::VisitId;
 use undersign_core::store::StoreError;
 use undersign_core::visits::{Coverage, NewVisit, SignOutBy, VisitSignature, VisitorDetails};
-use undersign_core::{ReferenceId, VisitId};
 
 use super::FieldError;
 use crate::AppState;
@@ -92,10 +92,7 @@ pub(super) struct KioskSignView {
     host_name: String,
     policy: PolicyShown,
     errors: Vec<FieldError>,
-    declaration_ticked: bool,
-    typed_name: String,
-    signature_kind: String,
-    typed_signature: String,
+    sig: SignatureFieldsView,
     returning: bool,
 }
 
@@ -171,6 +168,8 @@ pub(super) async fn details(
                 .await?
                 .ok_or(AppError::NotFound)?;
             let returning = details.code.is_some() || details.email.is_some();
+            let sig =
+                SignatureFieldsView::new(&version.declaration, name_hint(details.name.as_str()));
             Ok(page(&KioskSignView {
                 nav: Nav::anonymous(),
                 form_token: device.form_token(),
@@ -178,10 +177,7 @@ pub(super) async fn details(
                 entered: form,
                 policy: policy_shown(&version, &BTreeSet::new())?,
                 errors: Vec::new(),
-                declaration_ticked: false,
-                typed_name: String::new(),
-                signature_kind: "typed".into(),
-                typed_signature: String::new(),
+                sig,
                 returning,
             })?
             .into_response())
@@ -214,18 +210,8 @@ pub(crate) struct VisitorSignPost {
     visitor_code: String,
     #[serde(default)]
     version: String,
-    #[serde(default)]
-    declaration: Option<String>,
-    #[serde(default)]
-    typed_name: String,
-    #[serde(default)]
-    signature_kind: String,
-    #[serde(default)]
-    typed_signature: String,
-    #[serde(default)]
-    signature_png: String,
-    #[serde(default)]
-    ack: Vec<ReferenceId>,
+    #[serde(flatten)]
+    signature: SignatureFields,
 }
 
 impl VisitorSignPost {
@@ -243,12 +229,7 @@ impl VisitorSignPost {
             },
             SigningForm {
                 version: self.version,
-                declaration: self.declaration,
-                typed_name: self.typed_name,
-                signature_kind: self.signature_kind,
-                typed_signature: self.typed_signature,
-                signature_png: self.signature_png,
-                ack: self.ack,
+                fields: self.signature,
             },
         )
     }
@@ -292,7 +273,10 @@ pub(super) async fn sign(
         }
         Err(errors) => errors,
     };
-    let acknowledged: BTreeSet<ReferenceId> = signing.ack.iter().copied().collect();
+    let acknowledged = signing.fields.acknowledged();
+    let mut sig = signing.view(&current.declaration, details.name.as_str(), &errors);
+    // A declaration ticked under a version that has since been replaced is not carried over.
+    sig.declaration_ticked &= shown_current;
     let view = KioskSignView {
         nav: Nav::anonymous(),
         form_token: device.form_token(),
@@ -300,14 +284,7 @@ pub(super) async fn sign(
         entered,
         policy: policy_shown(&current, &acknowledged)?,
         errors,
-        declaration_ticked: signing.declaration.is_some() && shown_current,
-        typed_name: signing.typed_name,
-        signature_kind: if signing.signature_kind == "drawn" {
-            "drawn".into()
-        } else {
-            "typed".into()
-        },
-        typed_signature: signing.typed_signature,
+        sig,
         returning: false,
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response())
