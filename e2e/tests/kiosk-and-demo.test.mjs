@@ -168,7 +168,7 @@ describe('the demo and the kiosk, as a school first tries them', () => {
     assert.deepEqual(await linksOffTheKiosk(kiosk), [], 'the sign screen');
     // The choice and the text box have names of their own.
     const typeIt = kiosk.getByRole('radio', { name: 'Type my signature', exact: true });
-    const box = kiosk.getByRole('textbox', { name: 'Your signature, typed', exact: true });
+    const box = kiosk.getByRole('textbox', { name: 'Type your signature', exact: true });
     assert.equal(await typeIt.count(), 1);
     assert.equal(await box.count(), 1);
     assert.equal(await kiosk.getByRole('textbox', { name: 'Type my signature' }).count(), 0);
