@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
-mod blocked;
+mod block_reports;
 mod chasing;
 mod compliance;
 mod documents;
