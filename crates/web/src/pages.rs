@@ -68,3 +68,17 @@ pub(crate) fn capitalise(s: &str) -> String {
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
 }
+
+/// The error to show beside a field, for templates: `errors.beside("email")` gives the
+/// message of the field whose element id is `email`, if it has one.
+pub(crate) trait FieldErrors {
+    fn beside(&self, id: &str) -> Option<&str>;
+}
+
+impl FieldErrors for Vec<FieldError> {
+    fn beside(&self, id: &str) -> Option<&str> {
+        self.iter()
+            .find(|e| e.field == id)
+            .map(|e| e.message.as_str())
+    }
+}

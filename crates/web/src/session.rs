@@ -97,6 +97,13 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// A second capability inside a handler that already has one from [`Can`] (for
+    /// example the compliance figures on a publisher's page); 403 if the roles do not
+    /// grant it.
+    pub fn can<C: Capability>(&self) -> AppResult<C> {
+        C::grant(&self.actor).ok_or(AppError::Forbidden)
+    }
+
     /// Checks the form token of a state-changing request.
     pub fn check_csrf(&self, submitted: &str) -> AppResult<()> {
         check_token(&self.csrf_token, submitted)

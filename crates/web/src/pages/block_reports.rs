@@ -22,6 +22,7 @@ use undersign_core::school::School;
 use super::FieldError;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
 use crate::session::{Can, CurrentUser};
 

@@ -23,8 +23,9 @@ use undersign_core::time::{self, TimeZone};
 use super::FieldError;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, url_encode, when};
-use crate::session::{Can, Capability};
+use crate::session::Can;
 
 mod chart;
 mod organisation;
@@ -451,7 +452,7 @@ async fn settings(
         Err(e) => {
             let q = DashboardQuery::default();
             // The days are set by the publisher; the page they see again is the dashboard.
-            let viewer = ComplianceViewer::grant(&user.actor).ok_or(AppError::Forbidden)?;
+            let viewer = user.can::<ComplianceViewer>()?;
             let (report, policies, days, filter) = load(&state, &viewer, &q).await?;
             let view = ComplianceView {
                 nav: Nav::for_user(&user),

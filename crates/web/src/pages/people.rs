@@ -20,6 +20,7 @@ use super::FieldError;
 use crate::AppState;
 use crate::auth::{check_new_password, hash_password};
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page};
 use crate::session::{Can, CurrentUser, random_token};
 

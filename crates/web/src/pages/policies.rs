@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use undersign_core::access::PolicyPublisher;
+use undersign_core::access::{ComplianceViewer, PolicyPublisher};
 use undersign_core::markdown::render_policy;
 use undersign_core::person::Audience;
 use undersign_core::policy::{
@@ -26,6 +26,7 @@ use super::FieldError;
 use crate::AppState;
 use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
 use crate::session::{Can, CurrentUser};
 
@@ -33,7 +34,7 @@ mod declines;
 mod publish;
 
 use declines::declines;
-use publish::{asked_text, compliance_viewer, publish, publish_page};
+use publish::{asked_text, publish, publish_page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -214,7 +215,7 @@ async fn policy_page(
     {
         let report = state
             .store
-            .compliance_facts(&compliance_viewer(&user)?)
+            .compliance_facts(&user.can::<ComplianceViewer>()?)
             .await?
             .report(undersign_core::time::now());
         if let Some(r) = report.iter().find(|r| r.policy == id) {

@@ -26,6 +26,7 @@ use super::signature_form::SignatureFieldsView;
 use crate::AppState;
 use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
 use crate::session::{Can, Client};
 

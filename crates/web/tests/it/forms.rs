@@ -613,3 +613,68 @@ async fn changing_the_password_ends_other_sessions() {
             .starts_with("/login")
     );
 }
+
+/// The ids of the fields a page marks invalid, and the errors shown beside fields, in
+/// page order.
+fn invalid_fields_and_errors_beside(reply: &crate::support::Reply) -> (Vec<String>, Vec<String>) {
+    let doc = scraper::Html::parse_document(&reply.body);
+    let invalid = scraper::Selector::parse("form [aria-invalid=true]").unwrap();
+    let ids = doc
+        .select(&invalid)
+        .filter_map(|e| e.value().attr("id"))
+        .map(str::to_string)
+        .collect();
+    (ids, reply.select_text(".field-error"))
+}
+
+#[tokio::test]
+async fn the_person_form_shows_each_error_beside_its_field_in_order() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let reply = app
+        .post(
+            "/people/new",
+            &head,
+            &[
+                ("full_name", "<b>x</b>".into()),
+                ("email", "not-an-email".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    let (invalid, beside) = invalid_fields_and_errors_beside(&reply);
+    assert_eq!(invalid, vec!["full_name", "email"], "{}", reply.body);
+    assert_eq!(beside.len(), 3, "name, email and roles: {beside:?}");
+    assert!(
+        beside[0].contains("a name may contain letters"),
+        "{beside:?}"
+    );
+    let summary = reply.select_text(".error-summary li");
+    assert_eq!(
+        summary, beside,
+        "the summary and the fields say the same, in the same order"
+    );
+}
+
+#[tokio::test]
+async fn a_new_policy_without_a_title_is_refused_beside_the_title() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let reply = app
+        .post("/policies", &head, &[("title", "   ".into())])
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    let (invalid, beside) = invalid_fields_and_errors_beside(&reply);
+    assert_eq!(invalid, vec!["title"]);
+    assert_eq!(beside.len(), 1);
+}

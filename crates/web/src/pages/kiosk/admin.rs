@@ -17,6 +17,7 @@ use super::FieldError;
 use crate::AppState;
 use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
 use crate::session::{Can, CurrentUser};
 

@@ -13,6 +13,7 @@ use undersign_core::visits::{EnrolmentCode, KioskToken};
 use super::FieldError;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page};
 use crate::session::{Client, random_token};
 

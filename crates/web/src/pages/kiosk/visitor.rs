@@ -16,6 +16,7 @@ use undersign_core::visits::{Coverage, NewVisit, SignOutBy, VisitSignature, Visi
 use super::FieldError;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
+use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
 use crate::session::Client;
 

@@ -14,17 +14,9 @@ use crate::AppState;
 use crate::csrf::CsrfOnly;
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::{Can, CurrentUser};
+use crate::session::Can;
 
 use super::*;
-
-/// Who may publish may also see compliance (the headteacher): the confirmation counts
-/// who will be asked from the compliance facts.
-pub(super) fn compliance_viewer(
-    user: &CurrentUser,
-) -> AppResult<undersign_core::access::ComplianceViewer> {
-    user.actor.compliance_viewer().ok_or(AppError::Forbidden)
-}
 
 /// "7 people (6 staff and 1 governor)", or "nobody".
 pub(super) fn asked_text(asked: &AskedToSign) -> String {
@@ -91,7 +83,7 @@ pub(super) async fn publish_page(
     };
     let asked = state
         .store
-        .compliance_facts(&compliance_viewer(&user)?)
+        .compliance_facts(&user.can::<ComplianceViewer>()?)
         .await?
         .with_published(v.policy, &v.policy_title, draft)
         .report(now)
