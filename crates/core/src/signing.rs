@@ -298,6 +298,10 @@ impl SignForm<'_> {
             )),
             "drawn" => SignatureMark::drawn_from_data_url(self.drawn_signature)
                 .map_err(|e| FormError::new(SignField::DrawnSignature, sentence(&e))),
+            "typed" | "" if self.typed_signature.trim().is_empty() => Err(FormError::new(
+                SignField::TypedSignature,
+                "Type your signature, or choose to draw it instead",
+            )),
             "typed" | "" => SignatureMark::typed(self.typed_signature).map_err(|e| {
                 FormError::new(
                     SignField::TypedSignature,
