@@ -355,6 +355,12 @@ fn routes() -> Vec<Route> {
             none,
         ),
         r(
+            Method::GET,
+            "/versions/{draft}/publish",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
             Method::POST,
             "/versions/{draft}/publish",
             Roles(PUBLISHER),
