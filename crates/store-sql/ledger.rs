@@ -5,12 +5,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use undersign_core::SchoolId;
+use undersign_core::evidence::EvidenceSnapshot;
 use undersign_core::ledger::{ChainHead, Checkpoint, Event, LedgerEntry, next_entry};
 use undersign_core::store::{Ledger, StoreError, StoreResult};
 
 use crate::BackendStore;
 use crate::codec::micros;
-use crate::db::{Conn, lock_school, ts};
+use crate::db::{Conn, SNAPSHOT, lock_school, ts};
 use crate::errors::db;
 
 /// Appends `event` to the school's chain, in the caller's transaction: the entry commits
@@ -90,15 +91,8 @@ impl EntryRow {
 impl Ledger for BackendStore {
     #[tracing::instrument(skip_all, fields(school = %school))]
     async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>> {
-        let rows: Vec<EntryRow> = sqlx::query_as(
-            "SELECT school_id, seq, kind, payload, prev_hash, hash
-             FROM ledger_entries WHERE school_id = $1 ORDER BY seq",
-        )
-        .bind(school.0)
-        .fetch_all(&self.read)
-        .await
-        .map_err(db)?;
-        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        entries_in(&mut conn, school).await
     }
 
     async fn entries_with_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<LedgerEntry>> {
@@ -113,6 +107,20 @@ impl Ledger for BackendStore {
         .await
         .map_err(db)?;
         Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
+    async fn evidence_snapshot(&self, school: SchoolId) -> StoreResult<EvidenceSnapshot> {
+        let mut tx = self.read.begin().await.map_err(db)?;
+        sqlx::query(SNAPSHOT).execute(&mut *tx).await.map_err(db)?;
+        let entries = entries_in(&mut tx, school).await?;
+        let checkpoints = checkpoints_in(&mut tx, school).await?;
+        let rows = crate::evidence::evidence_rows(&mut tx, school).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(EvidenceSnapshot {
+            entries,
+            checkpoints,
+            rows,
+        })
     }
 
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>> {
@@ -138,23 +146,40 @@ impl Ledger for BackendStore {
     }
 
     async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>> {
-        let rows: Vec<CheckpointRow> = sqlx::query_as(
-            "SELECT school_id, seq, hash, signed_at, signature
-             FROM checkpoints WHERE school_id = $1 ORDER BY seq",
-        )
-        .bind(school.0)
-        .fetch_all(&self.read)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Checkpoint {
-                school: SchoolId(r.school_id),
-                seq: r.seq,
-                hash: r.hash,
-                signed_at: r.signed_at,
-                signature: r.signature,
-            })
-            .collect())
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        checkpoints_in(&mut conn, school).await
     }
+}
+
+async fn entries_in(conn: &mut Conn, school: SchoolId) -> StoreResult<Vec<LedgerEntry>> {
+    let rows: Vec<EntryRow> = sqlx::query_as(
+        "SELECT school_id, seq, kind, payload, prev_hash, hash
+         FROM ledger_entries WHERE school_id = $1 ORDER BY seq",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+}
+
+async fn checkpoints_in(conn: &mut Conn, school: SchoolId) -> StoreResult<Vec<Checkpoint>> {
+    let rows: Vec<CheckpointRow> = sqlx::query_as(
+        "SELECT school_id, seq, hash, signed_at, signature
+         FROM checkpoints WHERE school_id = $1 ORDER BY seq",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Checkpoint {
+            school: SchoolId(r.school_id),
+            seq: r.seq,
+            hash: r.hash,
+            signed_at: r.signed_at,
+            signature: r.signature,
+        })
+        .collect())
 }

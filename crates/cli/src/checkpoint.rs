@@ -1,10 +1,16 @@
-//! Checkpoints: a school's chain head signed with the school's Ed25519 key, so that even
-//! someone who rewrites the whole chain in the database is caught by `verify`. A head is
-//! only signed after its chain verifies, so a checkpoint never blesses a tampered chain.
+//! Checkpoints: a school's chain head signed with the school's Ed25519 key, recorded in
+//! the database and appended to the school's witness file beside the key, so that even
+//! someone who rewrites the whole chain and its checkpoints in the database is caught by
+//! `verify`. A head is signed only when its chain verifies and extends the last witnessed
+//! head; otherwise checkpointing refuses, logs an error and emails the headteacher.
 
 use anyhow::{Context, bail};
 use std::path::Path;
-use undersign_core::ledger::{Checkpoint, verify_chain, verify_checkpoints};
+use undersign_core::ledger::{
+    ChainHead, Checkpoint, check_extends, verify_chain, verify_checkpoints,
+};
+use undersign_core::outbox::NewMail;
+use undersign_core::person::{PersonStatus, Role};
 use undersign_core::school::School;
 use undersign_core::store::{Store, StoreError};
 
@@ -17,6 +23,9 @@ pub enum Outcome {
     Unchanged { seq: i64 },
     /// The chain has no entries.
     Empty,
+    /// The chain does not verify or does not extend what was witnessed: nothing was
+    /// signed, and the headteacher was alerted.
+    Refused { reason: String },
 }
 
 /// Checkpoints one school's head if it moved since the last checkpoint.
@@ -33,38 +42,125 @@ pub async fn checkpoint_school(
             school.slug
         );
     };
+    let witness = crate::witness::read(keys_dir, school.id)?.unwrap_or_default();
     let checkpoints = store.checkpoints(school.id).await?;
     let entries = store.ledger_entries(school.id).await?;
-    let summary = verify_chain(school.id, &entries).with_context(|| {
-        format!(
-            "the chain of {} does not verify; not signing it (run `undersign verify`)",
+    let refusal = match verify_chain(school.id, &entries) {
+        Err(e) => Some(format!("the chain does not verify: entry {}: {e}", e.seq())),
+        Ok(_) => verify_checkpoints(&entries, &checkpoints, &key.verifying_key())
+            .err()
+            .map(|e| format!("its checkpoints do not verify: entry {}: {e}", e.seq()))
+            .or_else(|| {
+                let last = witness.last()?;
+                check_extends(school.id, &entries, last, &key.verifying_key())
+                    .err()
+                    .map(|e| {
+                        format!(
+                            "the chain does not extend the head witnessed at entry {}: {e}",
+                            last.checkpoint.seq
+                        )
+                    })
+            }),
+    };
+    if let Some(reason) = refusal {
+        tracing::error!(
+            "REFUSING to checkpoint {}: {reason}. Run `undersign verify` and see the operator guide, \"When verify fails\"",
             school.slug
-        )
-    })?;
-    verify_checkpoints(&entries, &checkpoints, &key.verifying_key()).with_context(|| {
-        format!(
-            "the checkpoints of {} do not verify; not signing (run `undersign verify`)",
-            school.slug
-        )
-    })?;
-    let Some(head) = summary.head else {
+        );
+        alert_headteacher(store, school, &reason).await;
+        return Ok(Outcome::Refused { reason });
+    }
+    let Some(head) = entries.last().map(|e| ChainHead {
+        seq: e.seq,
+        hash: e.hash.clone(),
+    }) else {
         return Ok(Outcome::Empty);
     };
+    let witnessed_head = witness
+        .last()
+        .is_some_and(|w| w.checkpoint.seq == head.seq && w.checkpoint.hash == head.hash);
+    // Already checkpointed (the checkpoints were verified with the key above): make sure
+    // the witness holds it too, as after an upgrade or a checkpoint by another server.
     if let Some(last) = checkpoints.iter().max_by_key(|c| c.seq)
         && last.seq == head.seq
         && last.hash == head.hash
     {
+        if !witnessed_head {
+            witness_append(keys_dir, school, last)?;
+        }
         return Ok(Outcome::Unchanged { seq: head.seq });
     }
     let checkpoint = Checkpoint::sign(school.id, &head, undersign_core::time::now(), &key);
     match store.record_checkpoint(&checkpoint).await {
         Ok(()) => {}
-        // Another server checkpointed the same head a moment ago.
-        Err(StoreError::Conflict(_)) => return Ok(Outcome::Unchanged { seq: head.seq }),
+        // Another server checkpointed the same head a moment ago: witness theirs.
+        Err(StoreError::Conflict(_)) => {
+            let theirs = store.checkpoints(school.id).await?;
+            if let Some(cp) = theirs
+                .iter()
+                .find(|c| c.seq == head.seq && c.hash == head.hash)
+                && verify_checkpoints(&entries, std::slice::from_ref(cp), &key.verifying_key())
+                    .is_ok()
+            {
+                witness_append(keys_dir, school, cp)?;
+            }
+            return Ok(Outcome::Unchanged { seq: head.seq });
+        }
         Err(e) => return Err(e.into()),
     }
+    witness_append(keys_dir, school, &checkpoint)?;
     tracing::info!(seq = head.seq, "checkpointed chain head");
     Ok(Outcome::Signed { seq: head.seq })
+}
+
+fn witness_append(keys_dir: &Path, school: &School, cp: &Checkpoint) -> anyhow::Result<()> {
+    crate::witness::append(keys_dir, cp).with_context(|| {
+        format!(
+            "the checkpoint of {} at entry {} is in the database but not in the witness file",
+            school.slug, cp.seq
+        )
+    })
+}
+
+/// Emails every headteacher of the school that checkpointing was refused, once per
+/// reason. The mail goes through the outbox, so it leaves with the next delivery run.
+async fn alert_headteacher(store: &dyn Store, school: &School, reason: &str) {
+    let heads = match store.people(school.id).await {
+        Ok(people) => people
+            .into_iter()
+            .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::error!("cannot find the headteacher to alert: {e}");
+            return;
+        }
+    };
+    let digest = undersign_core::policy::sha256_hex(reason.as_bytes());
+    let now = undersign_core::time::now();
+    let mails = heads
+        .into_iter()
+        .map(|head| NewMail {
+            school: school.id,
+            dedupe_key: format!("evidence-alarm:{}:{}", &digest[..24], head.id),
+            to_email: head.email.clone(),
+            to_name: head.full_name.to_string(),
+            subject: format!("Undersign: the evidence ledger of {} needs checking", school.name),
+            text_body: format!(
+                "Dear {},\n\nUndersign refused to sign a checkpoint of {}'s evidence ledger, because:\n\n  {reason}\n\nThis can mean that someone with access to the database changed or removed evidence. Nothing has been signed over it. Please ask your network manager to run `undersign verify` and follow \"When verify fails\" in the operator guide, and keep the server's key directory and its backups as they are.\n\nUndersign\n",
+                head.full_name, school.name
+            ),
+            attachments: Vec::new(),
+            not_before: now,
+            unless_signed: None,
+        })
+        .collect::<Vec<_>>();
+    if mails.is_empty() {
+        tracing::error!("the school has no active headteacher to alert");
+        return;
+    }
+    if let Err(e) = store.enqueue_mails(mails, now).await {
+        tracing::error!("cannot queue the alert to the headteacher: {e}");
+    }
 }
 
 /// Checkpoints every school; returns each school's outcome (an error for one school does
@@ -82,6 +178,15 @@ pub async fn checkpoint_all(
     Ok(out)
 }
 
+/// Logs what a run did not manage (refusals are logged where they happen).
+pub fn log_failures(results: &[(School, anyhow::Result<Outcome>)]) {
+    for (school, result) in results {
+        if let Err(e) = result {
+            tracing::error!(school = %school.slug, "checkpoint failed: {e:#}");
+        }
+    }
+}
+
 /// The background job inside `serve`: checkpoint every school every `every`, until the
 /// returned future is dropped.
 pub async fn run_periodically(
@@ -95,13 +200,7 @@ pub async fn run_periodically(
     loop {
         tick.tick().await;
         match checkpoint_all(store.as_ref(), &keys_dir).await {
-            Ok(results) => {
-                for (school, result) in results {
-                    if let Err(e) = result {
-                        tracing::error!(school = %school.slug, "checkpoint failed: {e:#}");
-                    }
-                }
-            }
+            Ok(results) => log_failures(&results),
             Err(e) => tracing::error!("checkpoint run failed: {e:#}"),
         }
     }

@@ -39,7 +39,9 @@ pub enum Command {
     Migrate(DatabaseArg),
     /// Create an organisation, a school with its signing key, and its headteacher.
     Bootstrap(BootstrapArgs),
-    /// Sign every school's chain head now.
+    /// Sign every school's chain head now, in the database and in the witness file beside
+    /// its key. Refuses (exit 1) a chain that does not verify or does not extend the last
+    /// witnessed head.
     Checkpoint {
         #[command(flatten)]
         db: DatabaseArg,
@@ -47,12 +49,15 @@ pub enum Command {
         #[arg(long, env = "UNDERSIGN_KEYS_DIR")]
         keys_dir: PathBuf,
     },
-    /// Recompute every school's evidence chain and check its signed checkpoints.
+    /// Check every school's evidence: the chain, its checkpoints against the key and
+    /// witness files, and every evidence row against its entry. Exit 0: all checked and
+    /// intact; 1: something was changed, removed or added (named); 3: nothing wrong found
+    /// but not everything could be checked (no key or witness file); 2: could not run.
     Verify {
         #[command(flatten)]
         db: DatabaseArg,
-        /// Directory of the school keys; without it the public keys in the database are
-        /// trusted.
+        /// Directory of the school keys and witness files; without it verify cannot
+        /// confirm anything (exit 3 at best).
         #[arg(long, env = "UNDERSIGN_KEYS_DIR")]
         keys_dir: Option<PathBuf>,
     },
@@ -169,7 +174,9 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => migrate(&db.database_url).await,
         Command::Bootstrap(args) => bootstrap(args).await,
-        Command::Checkpoint { db, keys_dir } => checkpoint(&db.database_url, &keys_dir).await,
+        Command::Checkpoint { db, keys_dir } => {
+            return checkpoint(&db.database_url, &keys_dir).await;
+        }
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
         Command::Import { cmd } => return crate::import::run(cmd).await,
@@ -278,32 +285,55 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn checkpoint(url: &str, keys_dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = open_store(url).await?;
-    let results = crate::checkpoint::checkpoint_all(store.as_ref(), keys_dir).await?;
-    let mut failed = 0;
+async fn checkpoint(url: &str, keys_dir: &std::path::Path) -> ExitCode {
+    use crate::checkpoint::Outcome;
+    let results = async {
+        let store = open_store(url).await?;
+        crate::checkpoint::checkpoint_all(store.as_ref(), keys_dir).await
+    };
+    let results = match results.await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut refused, mut failed) = (0, 0);
     for (school, result) in &results {
         match result {
-            Ok(crate::checkpoint::Outcome::Signed { seq }) => {
-                println!("checkpointed {} at entry {seq}", school.slug);
-            }
-            Ok(crate::checkpoint::Outcome::Unchanged { seq }) => {
+            Ok(Outcome::Signed { seq }) => println!("checkpointed {} at entry {seq}", school.slug),
+            Ok(Outcome::Unchanged { seq }) => {
                 println!("{}: already checkpointed at entry {seq}", school.slug);
             }
-            Ok(crate::checkpoint::Outcome::Empty) => println!("{}: no entries", school.slug),
+            Ok(Outcome::Empty) => println!("{}: no entries", school.slug),
+            Ok(Outcome::Refused { reason }) => {
+                refused += 1;
+                println!(
+                    "REFUSED {}: {reason}; nothing was signed and the headteacher has been alerted. Run `undersign verify`.",
+                    school.slug
+                );
+            }
             Err(e) => {
                 failed += 1;
                 println!("FAILED {}: {e:#}", school.slug);
             }
         }
     }
-    if failed > 0 {
-        return Err(anyhow!(
-            "{failed} of {} schools not checkpointed",
+    if refused > 0 {
+        eprintln!(
+            "error: {refused} of {} schools refused: their evidence does not extend what was checkpointed before",
             results.len()
-        ));
+        );
+        return ExitCode::from(1);
     }
-    Ok(())
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} of {} schools not checkpointed",
+            results.len()
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 async fn verify(url: &str, keys_dir: Option<PathBuf>) -> ExitCode {
@@ -313,8 +343,10 @@ async fn verify(url: &str, keys_dir: Option<PathBuf>) -> ExitCode {
         crate::verify::verify_all(store.as_ref(), keys_dir.as_deref(), &mut stdout).await
     };
     match run.await {
+        Ok(report) if report.any_broken() => ExitCode::from(1),
         Ok(report) if report.all_ok() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+        // Nothing wrong found, but not everything could be checked.
+        Ok(_) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -14,6 +14,7 @@ pub mod receipt;
 pub mod serve;
 pub mod store;
 pub mod verify;
+pub mod witness;
 
 /// The schools' key files, shared with the web application (which signs receipts).
 pub use undersign_web::keys;

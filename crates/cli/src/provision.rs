@@ -21,7 +21,8 @@ pub struct CreatedSchool {
 
 /// Creates the school with a new key. The key is written to a pending file first (so an
 /// unwritable key directory fails before anything is stored), then renamed to
-/// `school-<id>.key` once the school has its id.
+/// `school-<id>.key` once the school has its id; then the genesis entry is checkpointed,
+/// which starts the witness file `school-<id>.witness`.
 pub async fn create_school(
     store: &dyn Store,
     organisation: OrganisationId,
@@ -81,6 +82,15 @@ pub async fn create_school(
             key_path.display()
         )
     })?;
+    // Witness the genesis entry at once: from now on even a chain wiped whole is caught.
+    crate::checkpoint::checkpoint_school(store, &school, keys_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "school {} was created, but its first checkpoint could not be signed; run `undersign checkpoint`",
+                school.slug
+            )
+        })?;
     Ok(CreatedSchool { school, key_path })
 }
 

@@ -101,13 +101,7 @@ impl Server {
         }
         tracing::info!("stopped serving; checkpointing before exit");
         match crate::checkpoint::checkpoint_all(store.as_ref(), &self.keys_dir).await {
-            Ok(results) => {
-                for (school, result) in results {
-                    if let Err(e) = result {
-                        tracing::error!(school = %school.slug, "checkpoint failed: {e:#}");
-                    }
-                }
-            }
+            Ok(results) => crate::checkpoint::log_failures(&results),
             Err(e) => tracing::error!("checkpoint on exit failed: {e:#}"),
         }
         served.context("the server stopped with an error")

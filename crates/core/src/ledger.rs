@@ -21,6 +21,9 @@ use crate::policy::ChangeKind;
 use crate::signing::{AcknowledgedReference, AuthMethod};
 use crate::visits::SignOutBy;
 
+mod witness;
+pub use witness::{Witnessed, check_extends, check_witness};
+
 /// The hash before the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
@@ -405,7 +408,7 @@ impl Checkpoint {
         }
     }
 
-    fn verify_signature(&self, key: &VerifyingKey) -> bool {
+    pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> bool {
         let Some(bytes) = hex::decode(&self.signature)
             .ok()
             .and_then(|b| <[u8; 64]>::try_from(b).ok())

@@ -15,6 +15,7 @@
 //!   (major or minor), referenced documents, and what changed between two versions;
 //! - [`ledger`]: the per-school hash chain every evidence event is appended to, and its
 //!   signed checkpoints;
+//! - [`evidence`]: every evidence row checked against the entry that recorded it;
 //! - [`signing`]: what a signer supplies, how it is checked, the evidence kept;
 //! - [`receipt`], [`verification`]: sealed receipts, their codes, and `/verify`;
 //! - [`compliance`], [`chasing`], [`outbox`], [`login_link`]: who has signed, reminders
@@ -31,6 +32,7 @@ pub mod access;
 pub mod block_reports;
 pub mod chasing;
 pub mod compliance;
+pub mod evidence;
 pub mod ids;
 pub mod ledger;
 pub mod login_link;

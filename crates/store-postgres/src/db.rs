@@ -21,6 +21,9 @@ pub(crate) fn ts(at: DateTime<Utc>) -> DateTime<Utc> {
 /// transaction has locked, so servers claiming at once get disjoint rows without waiting.
 pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+/// Run first in a read transaction that must see one moment.
+pub(crate) const SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
 /// Serialises appends to one school's ledger across every connection and server: a
 /// transaction-scoped advisory lock keyed on the school, released at commit or rollback.
 /// Taken before the chain's head (or anything the append depends on) is read.

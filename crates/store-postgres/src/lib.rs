@@ -21,6 +21,8 @@ mod chasing;
 mod codec;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
+#[path = "../../store-sql/evidence.rs"]
+mod evidence;
 #[path = "../../store-sql/kiosks.rs"]
 mod kiosks;
 #[path = "../../store-sql/ledger.rs"]

@@ -23,6 +23,10 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
 /// transaction runs alone, so two claims never see the same free row.
 pub(crate) const SKIP_LOCKED: &str = "";
 
+/// Run first in a read transaction that must see one moment: in WAL mode the first read
+/// fixes the snapshot for the rest of the transaction.
+pub(crate) const SNAPSHOT: &str = "SELECT 1";
+
 /// Serialises appends to one school's ledger. On SQLite every write already goes through
 /// the one writer connection, so there is nothing more to do.
 pub(crate) async fn lock_school(_conn: &mut Conn, _school: SchoolId) -> StoreResult<()> {
@@ -93,6 +97,10 @@ pub(crate) fn constraint(e: &sqlx::Error) -> Option<&'static str> {
                 .map(|(_, name)| *name)
         }
         ErrorKind::ForeignKeyViolation => Some("foreign_key"),
-        _ => None,
+        // The no-replace triggers of migration 0008 raise the name of the key they guard.
+        _ => UNIQUE_COLUMNS
+            .iter()
+            .find(|(_, name)| *name == message)
+            .map(|(_, name)| *name),
     }
 }

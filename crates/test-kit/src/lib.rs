@@ -17,7 +17,9 @@ mod postgres;
 mod seed;
 pub mod smtp;
 
-pub use seed::{AUP_BODY, Seed, context, draft, png_mark, seed_school, signature_input};
+pub use seed::{
+    AUP_BODY, Seed, assert_evidence_agrees, context, draft, png_mark, seed_school, signature_input,
+};
 pub use undersign_test_kit_macros::db_test;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};

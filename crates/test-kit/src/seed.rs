@@ -227,3 +227,25 @@ fn key_for(slug: &str) -> SigningKey {
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Asserts that the school's chain verifies and that every evidence row agrees with the
+/// entry that recorded it, as `undersign verify` checks them.
+pub async fn assert_evidence_agrees(store: &dyn Store, school: undersign_core::SchoolId) {
+    let snapshot = match store.evidence_snapshot(school).await {
+        Ok(s) => s,
+        Err(e) => panic!("cannot read the evidence: {e}"),
+    };
+    if let Err(e) = undersign_core::ledger::verify_chain(school, &snapshot.entries) {
+        panic!("the chain does not verify: {e}");
+    }
+    let findings = undersign_core::evidence::cross_check(&snapshot.entries, &snapshot.rows);
+    assert!(
+        findings.is_empty(),
+        "the rows disagree with the ledger:\n{}",
+        findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use undersign_core::access::{PeopleAdmin, PolicyPublisher};
 use undersign_core::person::Role;
 use undersign_core::school::School;
-use undersign_core::{PersonId, ReferenceId, VersionId};
+use undersign_core::signing::{
+    AcknowledgedReference, AuthMethod, RequestContext, SignatureInput, SignatureMark,
+};
+use undersign_core::{PersonId, ReferenceId, SignatureId, VersionId};
 use undersign_test_kit::Fixture;
 
 pub use undersign_test_kit::Backend;
@@ -135,6 +138,43 @@ pub async fn seed(db: &TestDb, staff: usize) -> Seeded {
         references: version.references.iter().map(|r| r.id).collect(),
         staff: people,
     }
+}
+
+/// Signs the seeded AUP as staff member `index` (typed signature) and declines nothing;
+/// returns the signature's id.
+pub async fn sign_directly(db: &TestDb, seeded: &Seeded, index: usize) -> SignatureId {
+    let store = undersign_cli::store::open_store(&db.url).await.unwrap();
+    let (person, name, _) = &seeded.staff[index];
+    let version = store
+        .version(seeded.school.id, seeded.version)
+        .await
+        .unwrap()
+        .unwrap();
+    let input = SignatureInput {
+        school: seeded.school.id,
+        person: *person,
+        version: version.id,
+        typed_name: name.clone(),
+        mark: SignatureMark::Typed { text: name.clone() },
+        text_sha256: version.text_sha256.clone(),
+        declaration: version.declaration.clone(),
+        references: version
+            .references
+            .iter()
+            .map(|r| AcknowledgedReference {
+                id: r.id,
+                title: r.title.clone(),
+                sha256: r.sha256.clone(),
+            })
+            .collect(),
+        context: RequestContext::new("192.0.2.8".into(), "Test browser", AuthMethod::Password),
+    };
+    store
+        .record_signature(input, undersign_core::time::now())
+        .await
+        .unwrap()
+        .signature()
+        .id
 }
 
 /// A free port on the loopback interface.
@@ -313,12 +353,11 @@ impl Raw {
                     .execute(&mut c)
                     .await
                     .unwrap();
-                let triggers: Vec<(String,)> = sqlx::query_as(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('ledger_entries', 'checkpoints', 'schools')",
-                )
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
+                let triggers: Vec<(String,)> =
+                    sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                        .fetch_all(&mut c)
+                        .await
+                        .unwrap();
                 for (t,) in triggers {
                     sqlx::query(&format!("DROP TRIGGER {t}"))
                         .execute(&mut c)
@@ -329,7 +368,13 @@ impl Raw {
             }
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-                for table in ["ledger_entries", "checkpoints", "schools"] {
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+                for (table,) in tables {
                     sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER ALL"))
                         .execute(&mut c)
                         .await
@@ -337,6 +382,32 @@ impl Raw {
                 }
                 Raw::Postgres(c)
             }
+        }
+    }
+
+    /// Connects as the application does, with every trigger in place.
+    pub async fn plain(db: &TestDb) -> Raw {
+        use sqlx::Connection;
+        match db.backend {
+            Backend::Sqlite => Raw::Sqlite(sqlx::SqliteConnection::connect(&db.url).await.unwrap()),
+            Backend::Postgres => Raw::Postgres(sqlx::PgConnection::connect(&db.url).await.unwrap()),
+        }
+    }
+
+    /// Runs a statement and returns the database's error, if any.
+    pub async fn try_exec(&mut self, sql: &str) -> Result<u64, String> {
+        match self {
+            Raw::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|r| r.rows_affected()),
+            Raw::Postgres(c) => sqlx::query(sql).execute(c).await.map(|r| r.rows_affected()),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// A single integer from a query.
+    pub async fn count(&mut self, sql: &str) -> i64 {
+        match self {
+            Raw::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
+            Raw::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
         }
     }
 

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
+use crate::evidence::EvidenceSnapshot;
 use crate::ids::*;
 use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 
@@ -17,4 +18,8 @@ pub trait Ledger: Send + Sync {
     /// The entries, in any school, whose hash starts with `prefix` (20 lower-case hex
     /// characters: what a receipt code stands for). Normally one; none for a wrong code.
     async fn entries_with_hash_prefix(&self, prefix: &str) -> StoreResult<Vec<LedgerEntry>>;
+    /// The school's chain, its checkpoints and every evidence row (see
+    /// [`crate::evidence`]), read in one snapshot so that `verify` compares them as of one
+    /// moment even while a server appends.
+    async fn evidence_snapshot(&self, school: SchoolId) -> StoreResult<EvidenceSnapshot>;
 }

@@ -119,6 +119,7 @@ async fn an_import_adds_joiners_changes_people_and_marks_leavers(db: TestDb) {
             .unwrap()
             .is_none()
     );
+    undersign_test_kit::assert_evidence_agrees(s, seed.school.id).await;
     let after = s.ledger_entries(seed.school.id).await.unwrap().len();
     assert_eq!(after - before, 2, "one entry per change");
     // People added by hand and never imported are not leavers.

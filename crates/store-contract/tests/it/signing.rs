@@ -249,6 +249,7 @@ async fn concurrent_signings_by_different_people_all_land_and_the_chain_verifies
     assert_eq!(entries.len(), before + 2 * people.len());
     let summary = verify_chain(seed.school.id, &entries).unwrap();
     assert_eq!(summary.entries as usize, entries.len());
+    undersign_test_kit::assert_evidence_agrees(store.as_ref(), seed.school.id).await;
     // Each signature points at its own person's view.
     for person in &people {
         let sig = store
@@ -367,6 +368,7 @@ async fn declines_are_listed_newest_first_with_the_persons_name(db: TestDb) {
     assert_eq!(event["decline"], first.id.0);
     assert_eq!(event["reason"], "Statement 2 is unclear");
     assert_eq!(event["text_sha256"], seed.aup.text_sha256.as_str());
+    undersign_test_kit::assert_evidence_agrees(s, seed.school.id).await;
 
     let second = s
         .record_decline(decline(&seed.teacher, "I use my phone for work"), at(2, 0))

@@ -1,0 +1,409 @@
+//! Every evidence row of a school, read as `undersign verify` compares it with the ledger
+//! (`undersign_core::evidence`). Hashes of content (a signature's mark, a version's text,
+//! a referenced document, a visit's personal fields) are recomputed here from what the
+//! row holds, so that editing the content behind a stored hash is caught too.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use undersign_core::SchoolId;
+use undersign_core::evidence::{EvidenceRow, PURGED, json_column};
+use undersign_core::policy::sha256_hex;
+use undersign_core::store::StoreResult;
+use undersign_core::time::rfc3339;
+use undersign_core::visits::PersonalData;
+
+use crate::db::Conn;
+use crate::errors::db;
+
+fn at(t: DateTime<Utc>) -> Value {
+    json!(rfc3339(t))
+}
+
+fn at_opt(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, at)
+}
+
+/// The SHA-256 of a drawn (PNG) or typed mark, as recorded when it was made.
+fn mark_sha256(png: Option<&[u8]>, text: Option<&str>) -> Value {
+    match (png, text) {
+        (Some(png), _) => json!(sha256_hex(png)),
+        (None, Some(text)) => json!(sha256_hex(text.as_bytes())),
+        (None, None) => Value::Null,
+    }
+}
+
+/// Reads every evidence row of `school` (published versions only).
+pub(crate) async fn evidence_rows(
+    conn: &mut Conn,
+    school: SchoolId,
+) -> StoreResult<Vec<EvidenceRow>> {
+    let mut rows = Vec::new();
+    schools(conn, school, &mut rows).await?;
+    people(conn, school, &mut rows).await?;
+    versions(conn, school, &mut rows).await?;
+    views(conn, school, &mut rows).await?;
+    signatures(conn, school, &mut rows).await?;
+    declines(conn, school, &mut rows).await?;
+    kiosks(conn, school, &mut rows).await?;
+    visits(conn, school, &mut rows).await?;
+    Ok(rows)
+}
+
+async fn schools(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let found: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, public_key FROM schools WHERE id = $1")
+            .bind(school.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    out.extend(
+        found
+            .into_iter()
+            .map(|(id, key)| EvidenceRow::new("schools", id).with("public_key", key)),
+    );
+    Ok(())
+}
+
+async fn people(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let found: Vec<(i64, String, String, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, full_name, email, roles, status, line_manager_id
+         FROM people WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(
+        found
+            .into_iter()
+            .map(|(id, name, email, roles, status, manager)| {
+                EvidenceRow::new("people", id)
+                    .with("full_name", name)
+                    .with("email", email)
+                    .with("roles", json_column(&roles))
+                    .with("status", status)
+                    .with("line_manager_id", manager)
+            }),
+    );
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    id: i64,
+    policy_id: i64,
+    number: i32,
+    body_md: String,
+    text_sha256: String,
+    change_kind: String,
+    audiences: String,
+    status: String,
+    published_at: Option<DateTime<Utc>>,
+    published_by: Option<i64>,
+}
+
+async fn versions(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Vec<VersionRow> = sqlx::query_as(
+        "SELECT id, policy_id, number, body_md, text_sha256, change_kind, audiences, status,
+                published_at, published_by
+         FROM policy_versions WHERE school_id = $1 AND status <> 'draft' ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let refs: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT r.version_id, r.id, r.title, r.content
+         FROM policy_references r
+         JOIN policy_versions v ON v.school_id = r.school_id AND v.id = r.version_id
+         WHERE r.school_id = $1 AND v.status <> 'draft'
+         ORDER BY r.version_id, r.position, r.id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for v in found {
+        let references: Vec<Value> = refs
+            .iter()
+            .filter(|(version, ..)| *version == v.id)
+            .map(|(_, id, title, content)| {
+                json!({"id": id, "title": title, "sha256": sha256_hex(content.as_bytes())})
+            })
+            .collect();
+        out.push(
+            EvidenceRow::new("policy_versions", v.id)
+                .with("policy_id", v.policy_id)
+                .with("number", v.number)
+                .with("status", v.status)
+                .with("text_sha256", v.text_sha256)
+                .with("body_sha256", sha256_hex(v.body_md.as_bytes()))
+                .with("change_kind", v.change_kind)
+                .with("audiences", json_column(&v.audiences))
+                .with("references", references)
+                .with("published_by", v.published_by)
+                .with("published_at", at_opt(v.published_at)),
+        );
+    }
+    Ok(())
+}
+
+async fn views(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let found: Vec<(i64, i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT ledger_seq, person_id, version_id, viewed_at
+         FROM views WHERE school_id = $1 ORDER BY ledger_seq",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|(seq, person, version, viewed)| {
+        EvidenceRow::new("views", seq)
+            .with("person_id", person)
+            .with("version_id", version)
+            .with("viewed_at", at(viewed))
+    }));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SignatureRow {
+    id: i64,
+    person_id: i64,
+    version_id: i64,
+    typed_name: String,
+    mark_kind: String,
+    mark_png: Option<Vec<u8>>,
+    mark_text: Option<String>,
+    mark_sha256: String,
+    text_sha256: String,
+    declaration: String,
+    references_json: String,
+    ip: String,
+    user_agent: String,
+    auth_json: String,
+    viewed_seq: Option<i64>,
+    signed_at: DateTime<Utc>,
+    ledger_seq: i64,
+    ledger_hash: String,
+}
+
+async fn signatures(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Vec<SignatureRow> = sqlx::query_as(
+        "SELECT id, person_id, version_id, typed_name, mark_kind, mark_png, mark_text,
+                mark_sha256, text_sha256, declaration, references_json, ip, user_agent,
+                auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash
+         FROM signatures WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|s| {
+        EvidenceRow::new("signatures", s.id)
+            .with("person_id", s.person_id)
+            .with("version_id", s.version_id)
+            .with("typed_name", s.typed_name)
+            .with("text_sha256", s.text_sha256)
+            .with("declaration", s.declaration)
+            .with("mark_kind", s.mark_kind)
+            .with("mark_sha256", s.mark_sha256)
+            .with(
+                "mark_content_sha256",
+                mark_sha256(s.mark_png.as_deref(), s.mark_text.as_deref()),
+            )
+            .with("references", json_column(&s.references_json))
+            .with("ip", s.ip)
+            .with("user_agent", s.user_agent)
+            .with("auth", json_column(&s.auth_json))
+            .with("viewed_seq", s.viewed_seq)
+            .with("signed_at", at(s.signed_at))
+            .with("ledger_seq", s.ledger_seq)
+            .with("ledger_hash", s.ledger_hash)
+    }));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct DeclineRow {
+    id: i64,
+    person_id: i64,
+    version_id: i64,
+    reason: String,
+    text_sha256: String,
+    ip: String,
+    user_agent: String,
+    auth_json: String,
+    declined_at: DateTime<Utc>,
+    ledger_seq: i64,
+    ledger_hash: String,
+}
+
+async fn declines(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Vec<DeclineRow> = sqlx::query_as(
+        "SELECT id, person_id, version_id, reason, text_sha256, ip, user_agent, auth_json,
+                declined_at, ledger_seq, ledger_hash
+         FROM declines WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|d| {
+        EvidenceRow::new("declines", d.id)
+            .with("person_id", d.person_id)
+            .with("version_id", d.version_id)
+            .with("text_sha256", d.text_sha256)
+            .with("reason", d.reason)
+            .with("ip", d.ip)
+            .with("user_agent", d.user_agent)
+            .with("auth", json_column(&d.auth_json))
+            .with("declined_at", at(d.declined_at))
+            .with("ledger_seq", d.ledger_seq)
+            .with("ledger_hash", d.ledger_hash)
+    }));
+    Ok(())
+}
+
+async fn kiosks(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let found: Vec<(i64, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, name, created_by, revoked_by FROM kiosks WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|(id, name, by, revoked_by)| {
+        EvidenceRow::new("kiosks", id)
+            .with("name", name)
+            .with("created_by", by)
+            .with("revoked_by", revoked_by)
+    }));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct VisitRow {
+    id: i64,
+    host_id: i64,
+    state: String,
+    arrived_at: DateTime<Utc>,
+    departed_at: Option<DateTime<Utc>>,
+    signed_out_json: Option<String>,
+    flagged: bool,
+    full_name: Option<String>,
+    organisation: Option<String>,
+    email: Option<String>,
+    car_registration: Option<String>,
+    visitor_code: Option<String>,
+    typed_name: Option<String>,
+    mark_png: Option<Vec<u8>>,
+    mark_text: Option<String>,
+    salt: Option<String>,
+    purged_at: Option<DateTime<Utc>>,
+    version_id: Option<i64>,
+    text_sha256: Option<String>,
+    declaration: Option<String>,
+    mark_kind: Option<String>,
+    references_json: Option<String>,
+    covered_by: Option<i64>,
+    ip: String,
+    user_agent: String,
+    auth_json: String,
+    ledger_seq: Option<i64>,
+    ledger_hash: Option<String>,
+}
+
+impl VisitRow {
+    /// The personal fields hashed with the row's salt, as at sign-in; `"purged"` once
+    /// they are gone (and a row half-purged hashes to something that matches nothing).
+    fn personal_sha256(&self) -> Value {
+        let (Some(full_name), Some(code), Some(salt)) =
+            (&self.full_name, &self.visitor_code, &self.salt)
+        else {
+            return json!(if self.purged_at.is_some() {
+                PURGED
+            } else {
+                "personal data missing"
+            });
+        };
+        let Ok(salt) = hex::decode(salt) else {
+            return json!("salt is not hex");
+        };
+        let personal = PersonalData {
+            full_name: full_name.clone(),
+            organisation: self.organisation.clone(),
+            email: self.email.clone(),
+            car_registration: self.car_registration.clone(),
+            visitor_code: code.clone(),
+            typed_name: self.typed_name.clone(),
+            mark_sha256: mark_sha256(self.mark_png.as_deref(), self.mark_text.as_deref())
+                .as_str()
+                .map(str::to_string),
+        };
+        json!(personal.salted_sha256(&salt))
+    }
+}
+
+async fn visits(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let found: Vec<VisitRow> = sqlx::query_as(
+        "SELECT id, host_id, state, arrived_at, departed_at, signed_out_json, flagged,
+                full_name, organisation, email, car_registration, visitor_code, typed_name,
+                mark_png, mark_text, salt, purged_at, version_id, text_sha256, declaration,
+                mark_kind, references_json, covered_by, ip, user_agent, auth_json,
+                ledger_seq, ledger_hash
+         FROM visits WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for v in found {
+        let mut row = EvidenceRow::new("visits", v.id)
+            .with("host_id", v.host_id)
+            .with("personal_sha256", v.personal_sha256())
+            .with("version_id", v.version_id)
+            .with("text_sha256", v.text_sha256.clone())
+            .with("declaration", v.declaration.clone())
+            .with("mark_kind", v.mark_kind.clone())
+            .with(
+                "references",
+                v.references_json
+                    .as_deref()
+                    .map_or(Value::Null, json_column),
+            )
+            .with("covered_by", v.covered_by)
+            .with("ip", v.ip.clone())
+            .with("user_agent", v.user_agent.clone())
+            .with("auth", json_column(&v.auth_json))
+            .with("arrived_at", at(v.arrived_at))
+            .with("state", v.state.clone())
+            .with("departed_at", at_opt(v.departed_at))
+            .with(
+                "signed_out_by",
+                v.signed_out_json
+                    .as_deref()
+                    .map_or(Value::Null, json_column),
+            )
+            .with("flagged", v.flagged)
+            .with("ledger_seq", v.ledger_seq)
+            .with("ledger_hash", v.ledger_hash.clone());
+        if v.purged_at.is_some() {
+            row = row.with("purged", true);
+        }
+        out.push(row);
+    }
+    Ok(())
+}
