@@ -123,6 +123,19 @@ impl Ledger for BackendStore {
         })
     }
 
+    async fn ledger_entry(&self, school: SchoolId, seq: i64) -> StoreResult<Option<LedgerEntry>> {
+        let row: Option<EntryRow> = sqlx::query_as(
+            "SELECT school_id, seq, kind, payload, prev_hash, hash
+             FROM ledger_entries WHERE school_id = $1 AND seq = $2",
+        )
+        .bind(school.0)
+        .bind(seq)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(row.map(EntryRow::into_entry))
+    }
+
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         head(&mut conn, school).await

@@ -9,8 +9,6 @@ use std::path::Path;
 use undersign_core::ledger::{
     ChainHead, Checkpoint, check_extends, verify_chain, verify_checkpoints,
 };
-use undersign_core::outbox::NewMail;
-use undersign_core::person::{PersonStatus, Role};
 use undersign_core::school::School;
 use undersign_core::store::{Store, StoreError};
 
@@ -122,44 +120,24 @@ fn witness_append(keys_dir: &Path, school: &School, cp: &Checkpoint) -> anyhow::
     })
 }
 
-/// Emails every headteacher of the school that checkpointing was refused, once per
-/// reason. The mail goes through the outbox, so it leaves with the next delivery run.
+/// Emails the school's headteachers that checkpointing was refused.
 async fn alert_headteacher(store: &dyn Store, school: &School, reason: &str) {
-    let heads = match store.people(school.id).await {
-        Ok(people) => people
-            .into_iter()
-            .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
-            .collect::<Vec<_>>(),
-        Err(e) => {
-            tracing::error!("cannot find the headteacher to alert: {e}");
-            return;
-        }
-    };
-    let digest = undersign_core::policy::sha256_hex(reason.as_bytes());
-    let now = undersign_core::time::now();
-    let mails = heads
-        .into_iter()
-        .map(|head| NewMail {
-            school: school.id,
-            dedupe_key: format!("evidence-alarm:{}:{}", &digest[..24], head.id),
-            to_email: head.email.clone(),
-            to_name: head.full_name.to_string(),
-            subject: format!("Undersign: the evidence ledger of {} needs checking", school.name),
-            text_body: format!(
-                "Dear {},\n\nUndersign refused to sign a checkpoint of {}'s evidence ledger, because:\n\n  {reason}\n\nThis can mean that someone with access to the database changed or removed evidence. Nothing has been signed over it. Please ask your network manager to run `undersign verify` and follow \"When verify fails\" in the operator guide, and keep the server's key directory and its backups as they are.\n\nUndersign\n",
-                head.full_name, school.name
-            ),
-            attachments: Vec::new(),
-            not_before: now,
-            unless_signed: None,
-        })
-        .collect::<Vec<_>>();
-    if mails.is_empty() {
-        tracing::error!("the school has no active headteacher to alert");
-        return;
-    }
-    if let Err(e) = store.enqueue_mails(mails, now).await {
-        tracing::error!("cannot queue the alert to the headteacher: {e}");
+    let what = format!(
+        "Undersign refused to sign a checkpoint of {}'s evidence ledger",
+        school.name
+    );
+    match undersign_core::use_cases::raise_evidence_alarm(
+        store,
+        school,
+        &what,
+        reason,
+        undersign_core::time::now(),
+    )
+    .await
+    {
+        Ok(0) => tracing::error!("the school has no active headteacher to alert"),
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot queue the alert to the headteacher: {e}"),
     }
 }
 

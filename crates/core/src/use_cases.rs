@@ -1,6 +1,6 @@
 //! The use cases that drive a store across several of its traits: chasing signatures and
-//! the visitor housekeeping (the background jobs `serve` runs), and the organisation
-//! view's kept summaries. The domain modules they build on stay free of storage, so that
+//! the visitor housekeeping (the background jobs `serve` runs), the organisation view's
+//! kept summaries, and the alarm raised when evidence no longer agrees with its ledger. The domain modules they build on stay free of storage, so that
 //! [`crate::store`] can name their types without importing anything that imports it back.
 
 use chrono::{DateTime, Duration, Utc};
@@ -131,4 +131,46 @@ pub async fn organisation_summary(
         });
     }
     Ok(out)
+}
+
+/// Emails every active headteacher of the school that its evidence needs checking: sent
+/// when `checkpoint` refuses a chain, or when a receipt's record no longer agrees with
+/// its ledger entry. Queued once per (reason, headteacher); returns how many were queued.
+pub async fn raise_evidence_alarm(
+    store: &dyn Store,
+    school: &crate::school::School,
+    what_happened: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    use crate::outbox::NewMail;
+    use crate::person::{PersonStatus, Role};
+    let digest = crate::policy::sha256_hex(reason.as_bytes());
+    let mails: Vec<NewMail> = store
+        .people(school.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
+        .map(|head| NewMail {
+            school: school.id,
+            dedupe_key: format!("evidence-alarm:{}:{}", &digest[..24], head.id),
+            to_email: head.email.clone(),
+            to_name: head.full_name.to_string(),
+            subject: format!(
+                "Undersign: the evidence ledger of {} needs checking",
+                school.name
+            ),
+            text_body: format!(
+                "Dear {},\n\n{what_happened}, because:\n\n  {reason}\n\nThis can mean that someone with access to the database changed or removed evidence. Nothing has been signed or issued over it. Please ask your network manager to run `undersign verify` and follow \"When verify fails\" in the operator guide, and keep the server's key directory and its backups as they are.\n\nUndersign\n",
+                head.full_name
+            ),
+            attachments: Vec::new(),
+            not_before: now,
+            unless_signed: None,
+        })
+        .collect();
+    if mails.is_empty() {
+        return Ok(0);
+    }
+    store.enqueue_mails(mails, now).await
 }

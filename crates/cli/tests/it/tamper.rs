@@ -436,3 +436,42 @@ async fn the_append_only_rules_cannot_be_side_stepped(db: TestDb) {
         stdout(&verify(&db))
     );
 }
+
+#[db_test(worker_threads = 4)]
+async fn no_receipt_is_sealed_over_an_edited_signature_row(db: TestDb) {
+    let seeded = seed(&db, 2).await;
+    let id = sign_directly(&db, &seeded, 0).await;
+    let (_, _, email) = &seeded.staff[0];
+    let server = crate::support::Server::start(&db, crate::support::free_port(), "serve.log").await;
+    let browser = crate::support::Browser::new(&server.origin);
+    assert!(
+        browser
+            .login(email, crate::support::PASSWORD)
+            .await
+            .unwrap()
+            .status()
+            .is_redirection()
+    );
+    let receipt = format!("{}/me/signatures/{id}/receipt.pdf", server.origin);
+    let genuine = browser.client.get(&receipt).send().await.unwrap();
+    assert_eq!(genuine.status(), 200);
+
+    let mut raw = Raw::attacker(&db).await;
+    raw.exec(&format!(
+        "UPDATE signatures SET typed_name = 'Somebody Else' WHERE id = {id}"
+    ))
+    .await;
+    let forged = browser.client.get(&receipt).send().await.unwrap();
+    assert_eq!(forged.status(), 409);
+    let page = forged.text().await.unwrap();
+    assert!(page.contains("no longer matches"), "{page}");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(log.contains("REFUSING to issue a receipt"), "{log}");
+    let mut plain = Raw::plain(&db).await;
+    assert_eq!(
+        plain
+            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%evidence ledger%'")
+            .await,
+        1
+    );
+}

@@ -50,8 +50,30 @@ pub fn check_against_chain(
             detail: String::new(),
         });
     };
-    if entry.hash != facts.chain.entry_hash {
+    check_against_entry(facts, entry)
+}
+
+/// Checks a receipt's facts against its own entry only: the entry must have the
+/// receipt's hash, its contents must still give that hash, and it must record this
+/// signature. What a receipt is sealed against before it is issued; the rest of the chain
+/// is for `verify` and [`check_against_chain`].
+pub fn check_against_entry(facts: &ReceiptFacts, entry: &LedgerEntry) -> Result<(), ReceiptError> {
+    let seq = facts.chain.seq;
+    if entry.seq != seq || entry.hash != facts.chain.entry_hash {
         return Err(ReceiptError::EntryReplaced { seq });
+    }
+    let recomputed = hex::decode(&entry.prev_hash)
+        .ok()
+        .and_then(|p| <[u8; 32]>::try_from(p).ok())
+        .map(|prev| {
+            hex::encode(crate::ledger::entry_hash(
+                &prev,
+                seq,
+                entry.payload.as_bytes(),
+            ))
+        });
+    if recomputed.as_deref() != Some(entry.hash.as_str()) {
+        return Err(ReceiptError::EntryAltered { seq });
     }
     let payload: Value = serde_json::from_str(&entry.payload).map_err(|_| {
         ReceiptError::ChainBroken(ChainError::Malformed {

@@ -12,6 +12,8 @@ use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 pub trait Ledger: Send + Sync {
     /// Every entry of the school's chain in `seq` order.
     async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>>;
+    /// One entry of the school's chain.
+    async fn ledger_entry(&self, school: SchoolId, seq: i64) -> StoreResult<Option<LedgerEntry>>;
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>>;
     async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
     async fn checkpoints(&self, school: SchoolId) -> StoreResult<Vec<Checkpoint>>;

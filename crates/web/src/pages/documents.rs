@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use undersign_core::ledger::verifying_key_from_hex;
 use undersign_core::outbox::{Attachment, NewMail};
 use undersign_core::person::Person;
-use undersign_core::receipt::{ReceiptFacts, seal};
+use undersign_core::receipt::{ReceiptFacts, check_against_entry, seal};
 use undersign_core::school::School;
 use undersign_core::signing::{Signature, SignatureMark};
 use undersign_core::store::Store;
@@ -73,6 +73,52 @@ fn pdf(bytes: Vec<u8>, filename: &str) -> Response {
         .into_response()
 }
 
+/// The receipt facts of `sig`, taken from its row and issued only if its ledger entry
+/// records exactly them: a row edited in the database gets no receipt (nor a place in an
+/// evidence pack), and the headteacher is alerted.
+async fn checked_facts(
+    state: &AppState,
+    school: &School,
+    person: &Person,
+    sig: &Signature,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<ReceiptFacts> {
+    let facts = ReceiptFacts::new(
+        school,
+        person.full_name.as_str(),
+        person.email.as_str(),
+        sig,
+        now,
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let entry = state.store.ledger_entry(school.id, sig.ledger_seq).await?;
+    let checked = match &entry {
+        Some(entry) => check_against_entry(&facts, entry).map_err(|e| e.to_string()),
+        None => Err(format!("ledger entry {} is missing", sig.ledger_seq)),
+    };
+    let Err(reason) = checked else {
+        return Ok(facts);
+    };
+    let reason = format!(
+        "signature {} of person {} disagrees with its ledger entry: {reason}",
+        sig.id, sig.person
+    );
+    tracing::error!(school = %school.slug, "REFUSING to issue a receipt: {reason}");
+    let what = format!(
+        "Undersign refused to issue a receipt at {}, because a signature on record no longer matches the evidence ledger",
+        school.name
+    );
+    if let Err(e) =
+        undersign_core::use_cases::raise_evidence_alarm(&*state.store, school, &what, &reason, now)
+            .await
+    {
+        tracing::error!("cannot queue the alert to the headteacher: {e}");
+    }
+    Err(AppError::Conflict(
+        "This receipt cannot be issued: the signature on record no longer matches the school's evidence ledger. The headteacher has been told.".into(),
+    ))
+}
+
 /// A receipt for `sig`, typeset and sealed with the school's key from the key directory.
 /// Fails (without a receipt) if the key file is missing or is not the school's.
 pub async fn sealed_receipt(
@@ -90,14 +136,7 @@ pub async fn sealed_receipt(
                 state.config.keys_dir.display()
             ))
         })?;
-    let facts = ReceiptFacts::new(
-        school,
-        person.full_name.as_str(),
-        person.email.as_str(),
-        sig,
-        time::now(),
-    )
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let facts = checked_facts(state, school, person, sig, time::now()).await?;
     let shows = ReceiptShows {
         references: sig.references.iter().map(|r| r.title.clone()).collect(),
         mark: match state.store.signature_mark(school.id, sig.id).await? {
@@ -224,14 +263,7 @@ async fn evidence_pack(
             .version(school.id, sig.version)
             .await?
             .ok_or(AppError::NotFound)?;
-        let receipt = ReceiptFacts::new(
-            &school,
-            person.full_name.as_str(),
-            person.email.as_str(),
-            &sig,
-            now,
-        )
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let receipt = checked_facts(&state, &school, &person, &sig, now).await?;
         signed.push(SignedVersion {
             published_at: version.published_at,
             body_md: version.body_md,
