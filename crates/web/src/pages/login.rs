@@ -41,11 +41,32 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a path on this site: never `//host` or an absolute URL.
+/// Where to go after login: only ever a path on this site, re-encoded. Anything else —
+/// an absolute URL, `//host`, a backslash, a control character or white space (which
+/// browsers strip, so `/\t/evil.example` would become `//evil.example`), or a path that
+/// normalises to `//…` — goes to `/me` instead.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/me".into(),
+    const HOME: &str = "/me";
+    const BASE: &str = "http://undersign.invalid/";
+    let Some(n) = next else {
+        return HOME.into();
+    };
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return HOME.into();
+    }
+    let Ok(resolved) = url::Url::parse(BASE).and_then(|base| base.join(n)) else {
+        return HOME.into();
+    };
+    if resolved.host_str() != Some("undersign.invalid") || resolved.path().starts_with("//") {
+        return HOME.into();
+    }
+    match resolved.query() {
+        Some(q) => format!("{}?{q}", resolved.path()),
+        None => resolved.path().to_string(),
     }
 }
 
@@ -194,5 +215,26 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/me");
         assert_eq!(safe_next(Some("https://evil.example/")), "/me");
         assert_eq!(safe_next(None), "/me");
+        assert_eq!(safe_next(Some("/sign/3?from=mail")), "/sign/3?from=mail");
+        for hostile in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/ /evil.example",
+            "/./evil.example/..//evil.example",
+            "/.//evil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/me", "{hostile:?}");
+        }
+        // An encoded slash is not a separator: it stays a path on this site.
+        assert_eq!(
+            safe_next(Some("/%2F%2Fevil.example")),
+            "/%2F%2Fevil.example"
+        );
     }
 }

@@ -678,3 +678,62 @@ async fn a_new_policy_without_a_title_is_refused_beside_the_title() {
     assert_eq!(invalid, vec!["title"]);
     assert_eq!(beside.len(), 1);
 }
+
+#[tokio::test]
+async fn after_login_next_is_only_ever_a_path_on_this_site() {
+    let app = TestApp::new().await;
+    let person = &app.a.people[&Role::Staff];
+    // As typed into the query string: each is decoded once by the server.
+    let corpus = [
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%0D%0ASet-Cookie:%20x=1",
+        "/%5Cevil.example",
+        "%5C%5Cevil.example",
+        "//evil.example",
+        "///evil.example",
+        "/.//evil.example",
+        "https://evil.example/",
+        "https:evil.example",
+        "%2F%2Fevil.example",
+        "javascript:alert(1)",
+    ];
+    for raw in corpus {
+        let page = app
+            .send(Method::GET, &format!("/login?next={raw}"), None, None)
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "GET /login?next={raw}");
+        let next: String = url::form_urlencoded::parse(format!("next={raw}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let reply = app
+            .send(
+                Method::POST,
+                "/login",
+                None,
+                Some(&[
+                    ("email", person.email.to_string()),
+                    ("password", PASSWORD.into()),
+                    ("next", next.clone()),
+                ]),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "next={next:?}");
+        assert_eq!(reply.location(), "/me", "next={next:?}");
+    }
+    // A path on this site survives, re-encoded.
+    let reply = app
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            Some(&[
+                ("email", person.email.to_string()),
+                ("password", PASSWORD.into()),
+                ("next", "/%2F%2Fevil.example".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(reply.location(), "/%2F%2Fevil.example");
+}
