@@ -85,6 +85,33 @@ async fn check_line_manager(
     Ok(())
 }
 
+/// Refuses a change that would leave the school with no active headteacher (`person`
+/// being the one losing the role or leaving).
+async fn refuse_last_headteacher(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+) -> StoreResult<()> {
+    let others: Vec<(String, String)> = sqlx::query_as(
+        "SELECT roles, status FROM people WHERE school_id = $1 AND id <> $2 AND status = 'active'",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let any = others.iter().any(|(roles, _)| {
+        from_json::<Vec<Role>>("people.roles", roles).is_ok_and(|r| r.contains(&Role::Headteacher))
+    });
+    if any {
+        Ok(())
+    } else {
+        Err(StoreError::Refused(
+            "the school would be left without a headteacher: give the role to the new headteacher first".into(),
+        ))
+    }
+}
+
 fn roles_json(roles: &Roles) -> StoreResult<String> {
     to_json(&roles.iter().collect::<Vec<_>>())
 }
@@ -118,6 +145,9 @@ impl People for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         // The school's lock before anything else, as every transaction that appends does.
         lock_school(&mut tx, school).await?;
+        admin
+            .check_grant(None, &person.roles, &person.email)
+            .map_err(StoreError::Refused)?;
         check_line_manager(&mut tx, school, None, person.line_manager).await?;
         let row: PersonRow = sqlx::query_as(&format!(
             "INSERT INTO people (school_id, full_name, email, roles, line_manager_id, status,
@@ -152,8 +182,20 @@ impl People for BackendStore {
         let at = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         lock_school(&mut tx, school).await?;
-        if load_person(&mut tx, school, id).await?.is_none() {
+        let Some(before) = load_person(&mut tx, school, id).await? else {
             return Err(StoreError::NotFound);
+        };
+        admin
+            .check_grant(
+                Some((&before.roles, &before.email)),
+                &update.roles,
+                &update.email,
+            )
+            .map_err(StoreError::Refused)?;
+        if before.roles.contains(&Role::Headteacher) && !update.roles.contains(&Role::Headteacher)
+            || before.roles.contains(&Role::Headteacher) && update.status == PersonStatus::Left
+        {
+            refuse_last_headteacher(&mut tx, school, id).await?;
         }
         check_line_manager(&mut tx, school, Some(id), update.line_manager).await?;
         let row: PersonRow = sqlx::query_as(&format!(

@@ -142,7 +142,7 @@ impl RosterImport for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         lock_school(&mut tx, school).await?;
         let existing = load(&mut tx, school).await?;
-        let plan = match plan(roster, &existing, admin.by()) {
+        let plan = match plan(roster, &existing, admin) {
             Ok(p) => p,
             Err(errors) => return Ok(RosterOutcome::Invalid(errors)),
         };

@@ -108,7 +108,7 @@ async fn import_people(args: ImportPeopleArgs) -> anyhow::Result<Done> {
         .compliance_facts(&ComplianceViewer::for_operator(school.id))
         .await?;
     let existing = store.roster_people(&admin).await?;
-    let plan = match roster::plan(&roster, &existing, None) {
+    let plan = match roster::plan(&roster, &existing, &admin) {
         Ok(p) => p,
         Err(errors) => {
             print_errors(&args.file, &errors);

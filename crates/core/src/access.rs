@@ -4,7 +4,7 @@
 //! the store scopes by it and another school's ids simply are not found.
 
 use crate::ids::{PersonId, SchoolId};
-use crate::person::{Role, Roles};
+use crate::person::{Email, Role, Roles};
 
 /// A logged-in person acting in one school.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,9 +34,10 @@ impl Actor {
     /// The headteacher and the school administrator keep the roster.
     pub fn people_admin(&self) -> Option<PeopleAdmin> {
         self.has_any(&[Role::Headteacher, Role::SchoolAdministrator])
-            .then_some(PeopleAdmin {
+            .then(|| PeopleAdmin {
                 school: self.school,
                 by: Some(self.person),
+                granter: Granter::Person(self.roles.clone()),
             })
     }
 
@@ -147,24 +148,127 @@ impl PolicyPublisher {
     }
 }
 
-/// May add and edit people in one school.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// May add and edit people in one school, and grant the roles its granter may grant
+/// ([`may_grant`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeopleAdmin {
     school: SchoolId,
     by: Option<PersonId>,
+    granter: Granter,
+}
+
+/// Who is granting roles: the operator at the command line, or a person with these roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Granter {
+    Operator,
+    Person(Roles),
+}
+
+impl Role {
+    /// How much power the role holds, for [`may_grant`]: nobody grants at or above their
+    /// own.
+    fn rank(self) -> u8 {
+        match self {
+            Role::TrustAdministrator => 5,
+            Role::Headteacher => 4,
+            Role::SchoolAdministrator => 3,
+            Role::LeadershipTeam | Role::Dsl | Role::NetworkManager => 2,
+            Role::Receptionist | Role::Staff | Role::Governor => 1,
+        }
+    }
+}
+
+/// The table of who may grant (or take away) which role:
+///
+/// | role | granted by |
+/// |---|---|
+/// | trust administrator | a trust administrator, or the command line |
+/// | headteacher | a trust administrator, the current headteacher, or the command line |
+/// | any other | someone holding a role ranked above it (trust administrator > headteacher > school administrator > leadership team, DSL, network manager > receptionist, staff, governor), or the command line |
+///
+/// So a school administrator may make someone a DSL or a receptionist, but not a school
+/// administrator, a headteacher or a trust administrator; nobody can raise themselves.
+pub fn may_grant(granter: &Granter, role: Role) -> bool {
+    let roles = match granter {
+        Granter::Operator => return true,
+        Granter::Person(roles) => roles,
+    };
+    match role {
+        Role::TrustAdministrator => roles.contains(&Role::TrustAdministrator),
+        Role::Headteacher => {
+            roles.contains(&Role::TrustAdministrator) || roles.contains(&Role::Headteacher)
+        }
+        other => roles.iter().any(|r| r.rank() > other.rank()),
+    }
 }
 
 impl PeopleAdmin {
-    /// For the command line only (`undersign bootstrap`, `undersign demo`), which act as
-    /// the operator of the installation rather than as a person in the school.
+    /// For the command line only (`undersign bootstrap`, `undersign demo`, `undersign
+    /// import`), which act as the operator of the installation rather than as a person in
+    /// the school, and may grant every role.
     pub fn for_operator(school: SchoolId) -> Self {
-        Self { school, by: None }
+        Self {
+            school,
+            by: None,
+            granter: Granter::Operator,
+        }
     }
     pub fn school(&self) -> SchoolId {
         self.school
     }
     pub fn by(&self) -> Option<PersonId> {
         self.by
+    }
+
+    /// Checks that this administrator may give a person `roles` and `email`, the person
+    /// having `before` (their roles and email) until now, or being new. Every role added
+    /// or taken away must be one the administrator may grant; and the email of someone
+    /// holding a role the administrator may not grant cannot be changed by them (a reset
+    /// link sent to a new address would hand over that person's account). The error says
+    /// what is refused, for the form or the import line.
+    pub fn check_grant(
+        &self,
+        before: Option<(&Roles, &Email)>,
+        roles: &Roles,
+        email: &Email,
+    ) -> Result<(), String> {
+        let empty = Roles::new();
+        let old = before.map_or(&empty, |(r, _)| r);
+        for role in roles.symmetric_difference(old) {
+            if !may_grant(&self.granter, *role) {
+                let verb = if roles.contains(role) {
+                    "give"
+                } else {
+                    "take away"
+                };
+                return Err(format!(
+                    "you cannot {verb} the {} role: {}",
+                    role.label(),
+                    who_grants(*role)
+                ));
+            }
+        }
+        if let Some((old_roles, old_email)) = before
+            && old_email != email
+            && let Some(role) = old_roles.iter().find(|r| !may_grant(&self.granter, **r))
+        {
+            return Err(format!(
+                "you cannot change the email of someone with the {} role: {}",
+                role.label(),
+                who_grants(*role)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Who may grant `role`, in words.
+fn who_grants(role: Role) -> &'static str {
+    match role {
+        Role::TrustAdministrator => "only a trust administrator can",
+        Role::Headteacher => "only the headteacher or a trust administrator can",
+        Role::SchoolAdministrator => "only the headteacher can",
+        _ => "only someone with a more senior role can",
     }
 }
 
@@ -269,5 +373,86 @@ mod tests {
         assert_eq!(admin.people_admin().map(|c| c.school()), Some(SchoolId(1)));
         assert!(admin.policy_publisher().is_none());
         assert!(actor(&[Role::Staff]).people_admin().is_none());
+    }
+    #[test]
+    fn nobody_grants_a_role_at_or_above_their_own() {
+        let by = |roles: &[Role]| Granter::Person(roles.iter().copied().collect());
+        let admin = by(&[Role::SchoolAdministrator, Role::Staff]);
+        for role in [
+            Role::TrustAdministrator,
+            Role::Headteacher,
+            Role::SchoolAdministrator,
+        ] {
+            assert!(!may_grant(&admin, role), "{role:?}");
+        }
+        for role in [
+            Role::Dsl,
+            Role::LeadershipTeam,
+            Role::Receptionist,
+            Role::Staff,
+        ] {
+            assert!(may_grant(&admin, role), "{role:?}");
+        }
+        let head = by(&[Role::Headteacher]);
+        assert!(may_grant(&head, Role::Headteacher));
+        assert!(may_grant(&head, Role::SchoolAdministrator));
+        assert!(!may_grant(&head, Role::TrustAdministrator));
+        let trust = by(&[Role::TrustAdministrator]);
+        assert!(may_grant(&trust, Role::TrustAdministrator));
+        assert!(may_grant(&trust, Role::Headteacher));
+        assert!(may_grant(&Granter::Operator, Role::TrustAdministrator));
+        assert!(!may_grant(&by(&[Role::Staff]), Role::Staff));
+    }
+
+    #[test]
+    fn a_school_administrator_cannot_raise_herself_nor_take_over_the_head() {
+        let admin = actor(&[Role::SchoolAdministrator, Role::Staff])
+            .people_admin()
+            .unwrap();
+        let roles = |r: &[Role]| -> Roles { r.iter().copied().collect() };
+        let email = Email::parse("a@school.example").unwrap();
+        let own = roles(&[Role::SchoolAdministrator, Role::Staff]);
+        let err = admin
+            .check_grant(
+                Some((&own, &email)),
+                &roles(&[Role::SchoolAdministrator, Role::Staff, Role::Headteacher]),
+                &email,
+            )
+            .unwrap_err();
+        assert!(err.contains("give the Headteacher role"), "{err}");
+        assert!(
+            admin
+                .check_grant(
+                    Some((&own, &email)),
+                    &roles(&[Role::SchoolAdministrator, Role::TrustAdministrator]),
+                    &email
+                )
+                .is_err()
+        );
+        // Nor demote the head, nor move the head's email to an address she reads.
+        let head = roles(&[Role::Headteacher, Role::Staff]);
+        let head_email = Email::parse("head@school.example").unwrap();
+        assert!(
+            admin
+                .check_grant(
+                    Some((&head, &head_email)),
+                    &roles(&[Role::Staff]),
+                    &head_email
+                )
+                .unwrap_err()
+                .contains("take away")
+        );
+        assert!(
+            admin
+                .check_grant(Some((&head, &head_email)), &head, &email)
+                .unwrap_err()
+                .contains("change the email")
+        );
+        // Ordinary work is untouched.
+        assert!(
+            admin
+                .check_grant(None, &roles(&[Role::Staff, Role::Dsl]), &email)
+                .is_ok()
+        );
     }
 }

@@ -24,8 +24,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use crate::access::PeopleAdmin;
 use crate::ids::PersonId;
-use crate::person::{Email, FullName, PersonStatus, Roles};
+use crate::person::{Email, FullName, PersonStatus, Role, Roles};
 
 mod file;
 
@@ -234,8 +235,9 @@ fn changes_for(row: &RosterRow, p: &ExistingPerson) -> Vec<FieldChange> {
 pub fn plan(
     roster: &Roster,
     existing: &[ExistingPerson],
-    importer: Option<PersonId>,
+    admin: &PeopleAdmin,
 ) -> Result<RosterPlan, Vec<RosterError>> {
+    let importer = admin.by();
     let by_id: HashMap<&MisId, usize> = existing
         .iter()
         .enumerate()
@@ -290,6 +292,11 @@ pub fn plan(
             }
             (None, None) => None,
         };
+        let before = found.map(|i| (&existing[i].roles, &existing[i].email));
+        if let Err(e) = admin.check_grant(before, &row.roles, &row.email) {
+            errors.push(RosterError::new(row.line, "roles", e));
+            continue;
+        }
         match found {
             Some(i) => {
                 matched.insert(i);
@@ -320,14 +327,55 @@ pub fn plan(
                 ));
                 continue;
             }
+            if let Err(e) = admin.check_grant(Some((&p.roles, &p.email)), &Roles::new(), &p.email) {
+                errors.push(RosterError::new(
+                    1,
+                    "rows",
+                    format!(
+                        "{} is not in the file, so importing it would mark them as left, and {e}",
+                        p.full_name
+                    ),
+                ));
+                continue;
+            }
             plan.leavers.push(p.clone());
         }
+    }
+    if errors.is_empty() && leaves_no_headteacher(existing, &plan) {
+        errors.push(RosterError::new(
+            1,
+            "roles",
+            "importing this file would leave the school without a headteacher: give someone in the file the headteacher role",
+        ));
     }
     if errors.is_empty() {
         Ok(plan)
     } else {
         Err(errors)
     }
+}
+
+/// Whether the school has an active headteacher now but would have none after `plan`.
+fn leaves_no_headteacher(existing: &[ExistingPerson], plan: &RosterPlan) -> bool {
+    let is_head = |roles: &Roles| roles.contains(&Role::Headteacher);
+    let active_heads = existing
+        .iter()
+        .filter(|p| p.status == PersonStatus::Active && is_head(&p.roles));
+    if active_heads.clone().count() == 0 {
+        return false;
+    }
+    let leaving: BTreeSet<PersonId> = plan.leavers.iter().map(|p| p.id).collect();
+    let updated: HashMap<PersonId, &Roles> = plan
+        .updates
+        .iter()
+        .map(|u| (u.person, &u.row.roles))
+        .collect();
+    let stay = active_heads
+        .filter(|p| !leaving.contains(&p.id))
+        .any(|p| updated.get(&p.id).is_none_or(|roles| is_head(roles)));
+    let join = plan.joiners.iter().any(|r| is_head(&r.roles));
+    let promoted = plan.updates.iter().any(|u| is_head(&u.row.roles));
+    !(stay || join || promoted)
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub async fn seed_school(store: &dyn Store, slug: &str) -> Seed {
     let admin_cap = PeopleAdmin::for_operator(school.id);
     let add = |name: &'static str, local: &'static str, roles: Vec<Role>, manager| {
         let domain = format!("{slug}.sch.uk");
+        let admin_cap = admin_cap.clone();
         async move {
             store
                 .add_person(

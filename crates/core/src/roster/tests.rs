@@ -141,7 +141,7 @@ fn the_plan_lists_joiners_changes_and_leavers() {
         // Added by hand and never imported: left alone.
         existing(5, "Hand Added", "hand@x.uk", None, false),
     ];
-    let plan = plan(&roster, &people, None).unwrap();
+    let plan = plan(&roster, &people, &operator()).unwrap();
     assert_eq!(plan.joiners.len(), 1);
     assert_eq!(plan.joiners[0].email.as_str(), "new@x.uk");
     assert_eq!(plan.updates.len(), 1);
@@ -159,7 +159,7 @@ fn an_email_belonging_to_someone_else_is_an_error_on_its_line() {
         existing(1, "Sam Taylor", "sam@x.uk", Some("A1"), true),
         existing(2, "Jo Brown", "jo@x.uk", None, false),
     ];
-    let errors = plan(&roster, &people, None).unwrap_err();
+    let errors = plan(&roster, &people, &operator()).unwrap_err();
     assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "email"));
 }
 
@@ -167,8 +167,11 @@ fn an_email_belonging_to_someone_else_is_an_error_on_its_line() {
 fn the_importer_cannot_make_themselves_a_leaver() {
     let roster = parse(b"Full Name,Email,Role\nSam Taylor,sam@x.uk,staff\n").unwrap();
     let people = vec![existing(9, "Dana Wright", "dana@x.uk", None, true)];
-    assert!(plan(&roster, &people, Some(PersonId(9))).is_err());
-    assert_eq!(plan(&roster, &people, None).unwrap().leavers.len(), 1);
+    assert!(plan(&roster, &people, &administrator(9)).is_err());
+    assert_eq!(
+        plan(&roster, &people, &operator()).unwrap().leavers.len(),
+        1
+    );
 }
 
 #[test]
@@ -176,7 +179,7 @@ fn a_returning_leaver_is_made_active_again() {
     let roster = parse(b"Full Name,Email,Role\nSam Taylor,sam@x.uk,staff\n").unwrap();
     let mut sam = existing(1, "Sam Taylor", "sam@x.uk", None, true);
     sam.status = PersonStatus::Left;
-    let plan = plan(&roster, &[sam], None).unwrap();
+    let plan = plan(&roster, &[sam], &operator()).unwrap();
     assert_eq!(plan.updates[0].changes[0].field, "status");
     assert_eq!(plan.updates[0].changes[0].after, "active");
 }
@@ -184,13 +187,33 @@ fn a_returning_leaver_is_made_active_again() {
 #[test]
 fn the_digest_changes_when_the_plan_does() {
     let roster = parse(b"Full Name,Email,Role\nSam Taylor,sam@x.uk,staff\n").unwrap();
-    let a = plan(&roster, &[], None).unwrap();
+    let a = plan(&roster, &[], &operator()).unwrap();
     let b = plan(
         &roster,
         &[existing(1, "Sam Taylor", "sam@x.uk", None, true)],
-        None,
+        &operator(),
     )
     .unwrap();
     assert_ne!(a.digest(), b.digest());
-    assert_eq!(a.digest(), plan(&roster, &[], None).unwrap().digest());
+    assert_eq!(
+        a.digest(),
+        plan(&roster, &[], &operator()).unwrap().digest()
+    );
+}
+
+fn operator() -> crate::access::PeopleAdmin {
+    crate::access::PeopleAdmin::for_operator(crate::ids::SchoolId(1))
+}
+
+/// The school administrator with this id, importing.
+fn administrator(id: i64) -> crate::access::PeopleAdmin {
+    crate::access::Actor {
+        school: crate::ids::SchoolId(1),
+        person: PersonId(id),
+        roles: [crate::person::Role::SchoolAdministrator]
+            .into_iter()
+            .collect(),
+    }
+    .people_admin()
+    .unwrap()
 }

@@ -115,9 +115,10 @@ async fn two_lists_saved_at_once_leave_one_of_them_whole(db: TestDb) {
     for _ in 0..5 {
         let (x, y) = (s.clone(), s.clone());
         let (f, g) = (first.clone(), second.clone());
+        let (a1, a2) = (admin.clone(), admin.clone());
         let (one, two) = tokio::join!(
-            tokio::spawn(async move { x.replace_holidays(&admin, &f, time::now()).await }),
-            tokio::spawn(async move { y.replace_holidays(&admin, &g, time::now()).await }),
+            tokio::spawn(async move { x.replace_holidays(&a1, &f, time::now()).await }),
+            tokio::spawn(async move { y.replace_holidays(&a2, &g, time::now()).await }),
         );
         one.unwrap().unwrap();
         two.unwrap().unwrap();

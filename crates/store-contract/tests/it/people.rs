@@ -258,3 +258,59 @@ async fn only_active_people_with_a_password_can_log_in(db: TestDb) {
         PersonStatus::Left
     );
 }
+
+#[db_test]
+async fn roles_are_granted_only_by_those_above_them_and_a_school_keeps_its_headteacher(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "grants").await;
+    let admin = seed.actor(&seed.admin).people_admin().unwrap();
+    let before = s.ledger_entries(seed.school.id).await.unwrap().len();
+    let mut raised = undersign_core::person::PersonUpdate {
+        full_name: seed.admin.full_name.clone(),
+        email: seed.admin.email.clone(),
+        roles: [Role::SchoolAdministrator, Role::TrustAdministrator].into(),
+        line_manager: None,
+        status: PersonStatus::Active,
+    };
+    let err = s.update_person(&admin, seed.admin.id, raised.clone()).await;
+    assert!(matches!(err, Err(StoreError::Refused(_))), "{err:?}");
+    raised.roles = [Role::Headteacher].into();
+    assert!(matches!(
+        s.update_person(&admin, seed.admin.id, raised).await,
+        Err(StoreError::Refused(_))
+    ));
+    // The headteacher may hand the role on, but not leave the school without one.
+    let head = seed.actor(&seed.head).people_admin().unwrap();
+    let stepping_down = undersign_core::person::PersonUpdate {
+        full_name: seed.head.full_name.clone(),
+        email: seed.head.email.clone(),
+        roles: [Role::Staff].into(),
+        line_manager: None,
+        status: PersonStatus::Active,
+    };
+    let err = s
+        .update_person(&head, seed.head.id, stepping_down.clone())
+        .await;
+    assert!(
+        matches!(&err, Err(StoreError::Refused(m)) if m.contains("without a headteacher")),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.ledger_entries(seed.school.id).await.unwrap().len(),
+        before
+    );
+    let successor = undersign_core::person::PersonUpdate {
+        full_name: seed.staff.full_name.clone(),
+        email: seed.staff.email.clone(),
+        roles: [Role::Staff, Role::Headteacher].into(),
+        line_manager: None,
+        status: PersonStatus::Active,
+    };
+    s.update_person(&head, seed.staff.id, successor)
+        .await
+        .unwrap();
+    s.update_person(&head, seed.head.id, stepping_down)
+        .await
+        .unwrap();
+    undersign_test_kit::assert_evidence_agrees(s, seed.school.id).await;
+}

@@ -168,7 +168,12 @@ async fn a_preview_that_is_out_of_date_is_not_applied(db: TestDb) {
     let seed = seed_school(s, "roster-stale").await;
     let roster = file(&seed, &["N1,Nia,Newcomer,nia@d,Teacher,"]);
     let existing = s.roster_people(&seed.people_admin()).await.unwrap();
-    let preview = roster::plan(&roster, &existing, None).unwrap();
+    let preview = roster::plan(
+        &roster,
+        &existing,
+        &undersign_core::access::PeopleAdmin::for_operator(seed.school.id),
+    )
+    .unwrap();
     // Someone else adds Nia by hand in the meantime.
     crate::helpers::add(
         s,
@@ -217,4 +222,41 @@ async fn a_joiners_due_date_counts_from_their_start_date(db: TestDb) {
         .find(|p| p.full_name == "Nia Newcomer")
         .unwrap();
     assert_eq!(nia.due.to_string(), "2099-01-18");
+}
+
+#[db_test]
+async fn an_import_cannot_remove_the_last_headteacher_nor_grant_beyond_the_importer(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "roster-head").await;
+    let before = snapshot(s, &seed).await;
+    // The head is in the file as a teacher only: the school would have no headteacher.
+    let demoted = file(&seed, &["H1,Helen,Head,head@d,Teacher,"]);
+    let existing = s.roster_people(&seed.people_admin()).await.unwrap();
+    let errors = roster::plan(&demoted, &existing, &seed.people_admin()).unwrap_err();
+    assert!(
+        errors[0].message.contains("without a headteacher"),
+        "{errors:?}"
+    );
+    let RosterOutcome::Invalid(_) = apply(s, &seed, &demoted).await else {
+        panic!("applied");
+    };
+    // A school administrator's file cannot make anyone headteacher (line and field named).
+    let admin = seed.actor(&seed.admin).people_admin().unwrap();
+    let promoted = file(
+        &seed,
+        &[
+            "H1,Helen,Head,head@d,Head Teacher,",
+            "N1,Nia,Newcomer,nia@d,Head Teacher,",
+        ],
+    );
+    let outcome = s
+        .apply_roster(&admin, &promoted, None, &|_, _| {})
+        .await
+        .unwrap();
+    let RosterOutcome::Invalid(errors) = outcome else {
+        panic!("applied: {outcome:?}");
+    };
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (3, "roles"));
+    assert!(errors[0].message.contains("Headteacher"), "{errors:?}");
+    assert_eq!(snapshot(s, &seed).await, before);
 }

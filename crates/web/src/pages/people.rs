@@ -187,6 +187,26 @@ impl PersonForm {
     }
 }
 
+impl Parsed {
+    /// The same check the store makes (`PeopleAdmin::check_grant`), made first so that a
+    /// refused role or email is shown beside its field.
+    fn granted_by(
+        self,
+        by: &PeopleAdmin,
+        before: Option<&Person>,
+    ) -> Result<Self, Vec<FieldError>> {
+        match by.check_grant(
+            before.map(|p| (&p.roles, &p.email)),
+            &self.roles,
+            &self.email,
+        ) {
+            Ok(()) => Ok(self),
+            Err(m) if m.contains("email") => Err(vec![FieldError::new("email", m)]),
+            Err(m) => Err(vec![FieldError::new("role-staff", m)]),
+        }
+    }
+}
+
 fn form_view(
     user: &CurrentUser,
     people: &[Person],
@@ -259,7 +279,7 @@ async fn create(
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     let people = state.store.people(user.school.id).await?;
-    let parsed = match form.parse() {
+    let parsed = match form.parse().and_then(|p| p.granted_by(&by, None)) {
         Ok(p) => p,
         Err(errors) => {
             let view = form_view(&user, &people, None, &form, errors, None);
@@ -352,13 +372,13 @@ async fn update(
     Form(form): Form<PersonForm>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    state
+    let before = state
         .store
         .person(user.school.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let people = state.store.people(user.school.id).await?;
-    let parsed = match form.parse() {
+    let parsed = match form.parse().and_then(|p| p.granted_by(&by, Some(&before))) {
         Ok(p) => p,
         Err(errors) => {
             let view = form_view(&user, &people, Some(id), &form, errors, None);

@@ -169,7 +169,6 @@ fn no_file() -> RosterError {
 /// Parses the file and plans it against the people as they are now.
 async fn check(
     state: &AppState,
-    user: &CurrentUser,
     admin: &PeopleAdmin,
     bytes: &[u8],
 ) -> AppResult<Result<(Roster, RosterPlan), Vec<RosterError>>> {
@@ -178,7 +177,7 @@ async fn check(
         Err(errors) => return Ok(Err(errors)),
     };
     let existing = state.store.roster_people(admin).await?;
-    Ok(roster::plan(&roster, &existing, Some(user.person.id)).map(|plan| (roster, plan)))
+    Ok(roster::plan(&roster, &existing, admin).map(|plan| (roster, plan)))
 }
 
 async fn preview(
@@ -222,7 +221,7 @@ async fn preview(
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return refused(&user, &[no_file()]);
     };
-    match check(&state, &user, &admin, &bytes).await? {
+    match check(&state, &admin, &bytes).await? {
         Ok((_, plan)) => {
             Ok(page(&preview_view(&state, &user, &bytes, &plan, false).await?)?.into_response())
         }

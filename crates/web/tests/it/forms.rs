@@ -737,3 +737,98 @@ async fn after_login_next_is_only_ever_a_path_on_this_site() {
         .await;
     assert_eq!(reply.location(), "/%2F%2Fevil.example");
 }
+
+#[tokio::test]
+async fn a_school_administrator_cannot_grant_herself_power_nor_take_over_the_head() {
+    let app = TestApp::new().await;
+    let admin_person = app.a.people[&Role::SchoolAdministrator].clone();
+    let head_person = app.a.people[&Role::Headteacher].clone();
+    let admin = app.login(&admin_person).await;
+    let edit = |p: &undersign_core::person::Person, email: String, roles: &[&str]| {
+        let mut f = vec![
+            ("full_name", p.full_name.to_string()),
+            ("email", email),
+            ("line_manager", String::new()),
+            ("status", "active".into()),
+        ];
+        for r in roles {
+            f.push(("role", r.to_string()));
+        }
+        f
+    };
+    let attempts = [
+        (
+            admin_person.id,
+            edit(
+                &admin_person,
+                admin_person.email.to_string(),
+                &["school_administrator", "trust_administrator"],
+            ),
+            "Trust administrator",
+        ),
+        (
+            admin_person.id,
+            edit(
+                &admin_person,
+                admin_person.email.to_string(),
+                &["school_administrator", "headteacher"],
+            ),
+            "Headteacher",
+        ),
+        (
+            head_person.id,
+            edit(&head_person, head_person.email.to_string(), &["staff"]),
+            "take away",
+        ),
+        (
+            head_person.id,
+            edit(
+                &head_person,
+                "admin-reads-this@school-a.sch.uk".into(),
+                &["headteacher"],
+            ),
+            "change the email",
+        ),
+    ];
+    for (id, fields, says) in attempts {
+        let reply = app.post(&format!("/people/{id}"), &admin, &fields).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{says}: {}",
+            reply.body
+        );
+        assert!(reply.body.contains(says), "{says}: {}", reply.body);
+    }
+    // A new school administrator cannot be made by one either.
+    let reply = app
+        .post(
+            "/people/new",
+            &admin,
+            &[
+                ("full_name", "New Admin".into()),
+                ("email", "new-admin@school-a.sch.uk".into()),
+                ("role", "school_administrator".into()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Nothing changed.
+    let now = |id| {
+        let store = app.store.clone();
+        let school = app.a.school;
+        async move { store.person(school, id).await.unwrap().unwrap() }
+    };
+    assert_eq!(now(admin_person.id).await, admin_person);
+    assert_eq!(now(head_person.id).await, head_person);
+    // She still does her job: making someone the DSL.
+    let staff = app.a.people[&Role::Staff].clone();
+    let reply = app
+        .post(
+            &format!("/people/{}", staff.id),
+            &admin,
+            &edit(&staff, staff.email.to_string(), &["staff", "dsl"]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+}
