@@ -4,8 +4,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use undersign_core::ledger::Event;
 use undersign_core::login_link::{
-    EMAIL_LINK_METHOD, LinkAccount, LinkState, LoginLinkId, NewLinkSession, NewLoginLink,
+    EMAIL_LINK_METHOD, LinkAccount, LinkPurpose, LinkState, LoginLinkId, NewLinkSession,
+    NewLoginLink, reset_session_method,
 };
 use undersign_core::outbox::NewMail;
 use undersign_core::person::Email;
@@ -13,8 +15,9 @@ use undersign_core::store::{LinkUse, LoginLinks, SessionRecord, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;
-use crate::db::{Conn, ts};
+use crate::db::{Conn, lock_school, ts};
 use crate::errors::db;
+use crate::ledger::append;
 use crate::outbox::insert_mail;
 use crate::people::PersonRow;
 use crate::sessions::insert_session;
@@ -29,6 +32,8 @@ struct LinkRow {
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     status: String,
+    purpose: String,
+    sent_by: Option<i64>,
 }
 
 async fn link_state(
@@ -37,7 +42,8 @@ async fn link_state(
     now: DateTime<Utc>,
 ) -> StoreResult<LinkState> {
     let row: Option<LinkRow> = sqlx::query_as(
-        "SELECT l.school_id, l.person_id, l.expires_at, l.used_at, p.status
+        "SELECT l.school_id, l.person_id, l.expires_at, l.used_at, p.status, l.purpose,
+                l.sent_by
          FROM login_links l JOIN people p ON p.school_id = l.school_id AND p.id = l.person_id
          WHERE l.token_sha256 = $1",
     )
@@ -54,6 +60,12 @@ async fn link_state(
             school: SchoolId(r.school_id),
             person: PersonId(r.person_id),
             expires_at: r.expires_at,
+            purpose: match (r.purpose.as_str(), r.sent_by) {
+                ("password_reset", Some(by)) => LinkPurpose::PasswordReset {
+                    sent_by: PersonId(by),
+                },
+                _ => LinkPurpose::SignIn,
+            },
         },
     })
 }
@@ -101,9 +113,17 @@ impl LoginLinks for BackendStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        let sent_by = match link.purpose {
+            LinkPurpose::SignIn => None,
+            LinkPurpose::PasswordReset { sent_by } => Some(sent_by),
+        };
+        if sent_by.is_some() {
+            lock_school(&mut tx, link.school).await?;
+        }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO login_links (token_sha256, school_id, person_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO login_links (token_sha256, school_id, person_id, created_at, expires_at,
+                                      purpose, sent_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              RETURNING id",
         )
         .bind(&link.token_sha256)
@@ -111,9 +131,18 @@ impl LoginLinks for BackendStore {
         .bind(link.person.0)
         .bind(ts(link.created_at))
         .bind(ts(link.expires_at))
+        .bind(link.purpose.code())
+        .bind(sent_by.map(|p| p.0))
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        if let Some(by) = sent_by {
+            let event = Event::PasswordResetSent {
+                person: link.person,
+                by,
+            };
+            append(&mut tx, link.school, &event, link.created_at).await?;
+        }
         mail.school = link.school;
         mail.dedupe_key = format!("login:{id}");
         insert_mail(&mut tx, &mail, link.created_at).await?;
@@ -140,6 +169,7 @@ impl LoginLinks for BackendStore {
         let spent: Option<(i64, i64)> = sqlx::query_as(
             "UPDATE login_links SET used_at = $2
              WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2
+               AND purpose = 'sign_in'
                AND EXISTS (SELECT 1 FROM people p
                            WHERE p.school_id = login_links.school_id
                              AND p.id = login_links.person_id AND p.status = 'active')
@@ -151,11 +181,7 @@ impl LoginLinks for BackendStore {
         .await
         .map_err(db)?;
         let Some((school, person)) = spent else {
-            let state = match link_state(&mut tx, token_sha256, now).await? {
-                // Valid only if it changed under us; refuse all the same.
-                LinkState::Valid { .. } => LinkState::Used,
-                other => other,
-            };
+            let state = refusal(&mut tx, token_sha256, now).await?;
             tx.rollback().await.map_err(db)?;
             return Ok(LinkUse::Refused(state));
         };
@@ -172,4 +198,73 @@ impl LoginLinks for BackendStore {
         tx.commit().await.map_err(db)?;
         Ok(LinkUse::SignedIn(record))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn use_reset_link(
+        &self,
+        token_sha256: &str,
+        password_hash: &str,
+        session: NewLinkSession,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LinkUse> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let spent: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "UPDATE login_links SET used_at = $2
+             WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2
+               AND purpose = 'password_reset'
+               AND EXISTS (SELECT 1 FROM people p
+                           WHERE p.school_id = login_links.school_id
+                             AND p.id = login_links.person_id AND p.status = 'active')
+             RETURNING school_id, person_id, sent_by",
+        )
+        .bind(token_sha256)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some((school, person, Some(sent_by))) = spent else {
+            let state = refusal(&mut tx, token_sha256, now).await?;
+            tx.rollback().await.map_err(db)?;
+            return Ok(LinkUse::Refused(state));
+        };
+        let (school, person, sent_by) = (SchoolId(school), PersonId(person), PersonId(sent_by));
+        lock_school(&mut tx, school).await?;
+        crate::people::store_password(&mut tx, school, person, password_hash, now).await?;
+        sqlx::query("DELETE FROM sessions WHERE school_id = $1 AND person_id = $2")
+            .bind(school.0)
+            .bind(person.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let event = Event::PasswordChanged {
+            person,
+            reset_sent_by: Some(sent_by),
+        };
+        append(&mut tx, school, &event, now).await?;
+        let record = SessionRecord {
+            token_sha256: session.token_sha256,
+            school,
+            person,
+            csrf_token: session.csrf_token,
+            auth_method: reset_session_method(sent_by),
+            created_at: now,
+            expires_at: session.expires_at,
+        };
+        insert_session(&mut tx, &record).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(LinkUse::SignedIn(record))
+    }
+}
+
+/// Why a link could not be spent (never `Valid`: if it became valid under us, or is for
+/// the other purpose, it is refused all the same).
+async fn refusal(
+    conn: &mut Conn,
+    token_sha256: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<LinkState> {
+    Ok(match link_state(conn, token_sha256, now).await? {
+        LinkState::Valid { .. } => LinkState::Used,
+        other => other,
+    })
 }

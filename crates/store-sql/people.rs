@@ -112,6 +112,75 @@ async fn refuse_last_headteacher(
     }
 }
 
+/// Stores a password hash (the caller records the change in the ledger).
+pub(crate) async fn store_password(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    password_hash: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE people SET password_hash = $3, updated_at = $4 WHERE school_id = $1 AND id = $2",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .bind(password_hash)
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// When and by whom the person's email was last changed by an administrator or an
+/// import (`None` inside: the command line), if ever.
+pub(crate) async fn email_changed(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+) -> StoreResult<Option<(Option<PersonId>, chrono::DateTime<chrono::Utc>)>> {
+    let row: Option<(Option<chrono::DateTime<chrono::Utc>>, Option<i64>)> = sqlx::query_as(
+        "SELECT email_changed_at, email_changed_by FROM people WHERE school_id = $1 AND id = $2",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(row.and_then(|(at, by)| Some((by.map(PersonId), at?))))
+}
+
+/// Notes who changed the person's email and when, if `old` differs from `new`.
+pub(crate) async fn note_email_change(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    old: &Email,
+    new: &Email,
+    by: Option<PersonId>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    if old == new {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE people SET email_changed_at = $3, email_changed_by = $4
+         WHERE school_id = $1 AND id = $2",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .bind(ts(at))
+    .bind(by.map(|p| p.0))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 fn roles_json(roles: &Roles) -> StoreResult<String> {
     to_json(&roles.iter().collect::<Vec<_>>())
 }
@@ -216,6 +285,16 @@ impl People for BackendStore {
         .await
         .on_constraint("people_school_id_email_key", email_taken(&update.email))?;
         let updated = row.into_person()?;
+        note_email_change(
+            &mut tx,
+            school,
+            id,
+            &before.email,
+            &updated.email,
+            admin.by(),
+            at,
+        )
+        .await?;
         if updated.status == PersonStatus::Left {
             // A leaver cannot log in: end their sessions with the change.
             sqlx::query("DELETE FROM sessions WHERE school_id = $1 AND person_id = $2")
@@ -276,26 +355,23 @@ impl People for BackendStore {
             .collect()
     }
 
+    #[tracing::instrument(skip_all, fields(school = %school, person = %person))]
     async fn set_password(
         &self,
         school: SchoolId,
         person: PersonId,
         password_hash: &str,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE people SET password_hash = $3, updated_at = $4
-             WHERE school_id = $1 AND id = $2",
-        )
-        .bind(school.0)
-        .bind(person.0)
-        .bind(password_hash)
-        .bind(ts(time::now()))
-        .execute(&self.write)
-        .await
-        .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let at = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        lock_school(&mut tx, school).await?;
+        store_password(&mut tx, school, person, password_hash, at).await?;
+        let event = Event::PasswordChanged {
+            person,
+            reset_sent_by: None,
+        };
+        append(&mut tx, school, &event, at).await?;
+        tx.commit().await.map_err(db)?;
         Ok(())
     }
 

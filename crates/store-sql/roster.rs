@@ -197,6 +197,18 @@ impl RosterImport for BackendStore {
             .await
             .on_constraint("people_school_id_email_key", email_taken(r))?;
             keep_on_roster(&mut tx, school, update.person, r, at).await?;
+            if let Some(old) = existing.iter().find(|p| p.id == update.person) {
+                crate::people::note_email_change(
+                    &mut tx,
+                    school,
+                    update.person,
+                    &old.email,
+                    &r.email,
+                    admin.by(),
+                    at,
+                )
+                .await?;
+            }
             append(
                 &mut tx,
                 school,

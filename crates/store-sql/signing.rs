@@ -189,6 +189,19 @@ async fn signer_and_version(
     Ok((person, version))
 }
 
+/// The way in as recorded: marked when someone else changed the person's email lately
+/// (see `AuthMethod::after_email_change`).
+async fn marked_auth(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    auth: AuthMethod,
+    at: DateTime<Utc>,
+) -> StoreResult<AuthMethod> {
+    let changed = crate::people::email_changed(conn, school, person).await?;
+    Ok(auth.after_email_change(person, changed, at))
+}
+
 /// Refuses evidence about a text other than the version's.
 fn check_text(version: &PolicyVersion, text_sha256: &str) -> StoreResult<()> {
     if version.text_sha256 != text_sha256 {
@@ -376,6 +389,8 @@ impl Signing for BackendStore {
         }
         let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
         check_text(&shown, &input.text_sha256)?;
+        let mut input = input;
+        input.context.auth = marked_auth(&mut tx, school, person, input.context.auth, at).await?;
         let viewed_seq: Option<i64> = sqlx::query_scalar(
             "SELECT MAX(ledger_seq) FROM views
              WHERE school_id = $1 AND person_id = $2 AND version_id = $3",
@@ -472,6 +487,8 @@ impl Signing for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         lock_school(&mut tx, school).await?;
         let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
+        let mut input = input;
+        input.context.auth = marked_auth(&mut tx, school, person, input.context.auth, at).await?;
         let id = DeclineId(next_id(&mut tx, Reserved::Declines).await?);
         let event = Event::Declined {
             decline: id,

@@ -369,6 +369,8 @@ fn implied(
                 ("flagged", json!(flagged)),
             ],
         )],
+        // Recorded for the account's history; no row holds them.
+        Event::PasswordResetSent { .. } | Event::PasswordChanged { .. } => Vec::new(),
         Event::VisitorDataPurged { visits, .. } => visits
             .iter()
             .map(|v| {

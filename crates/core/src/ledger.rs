@@ -118,6 +118,17 @@ pub enum Event {
         by: SignOutBy,
         flagged: bool,
     },
+    /// An administrator sent a password reset link to the person's own address.
+    PasswordResetSent {
+        person: PersonId,
+        by: PersonId,
+    },
+    /// The person's password was set: by themselves (`reset_sent_by` is `None`) or
+    /// through a reset link someone else sent.
+    PasswordChanged {
+        person: PersonId,
+        reset_sent_by: Option<PersonId>,
+    },
     /// The personal data of these visits (and the salts of their hashes) was removed at
     /// the end of the school's retention period.
     VisitorDataPurged {
@@ -152,6 +163,8 @@ impl Event {
             Event::VisitorSignedIn { .. } => "visitor_signed_in",
             Event::VisitorSignedOut { .. } => "visitor_signed_out",
             Event::VisitorDataPurged { .. } => "visitor_data_purged",
+            Event::PasswordResetSent { .. } => "password_reset_sent",
+            Event::PasswordChanged { .. } => "password_changed",
         }
     }
 }

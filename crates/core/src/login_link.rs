@@ -31,9 +31,37 @@ pub struct LinkAccount {
     pub school_name: String,
 }
 
+/// What a link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Signs the person in (asked for by themselves on the login page).
+    SignIn,
+    /// Lets the person choose a new password; sent by an administrator, who never learns
+    /// or sets the password. Valid for [`RESET_VALID_FOR`].
+    PasswordReset { sent_by: PersonId },
+}
+
+/// How long a password reset link works after it is sent.
+pub const RESET_VALID_FOR: TimeDelta = TimeDelta::hours(24);
+
+impl LinkPurpose {
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkPurpose::SignIn => "sign_in",
+            LinkPurpose::PasswordReset { .. } => "password_reset",
+        }
+    }
+}
+
+/// The session `auth_method` of a session begun from a reset link sent by `sent_by`.
+pub fn reset_session_method(sent_by: PersonId) -> String {
+    format!("reset_link:{sent_by}")
+}
+
 /// A link to store: the token's hash, never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLoginLink {
+    pub purpose: LinkPurpose,
     pub school: SchoolId,
     pub person: PersonId,
     pub token_sha256: String,
@@ -57,6 +85,7 @@ pub enum LinkState {
         school: SchoolId,
         person: PersonId,
         expires_at: DateTime<Utc>,
+        purpose: LinkPurpose,
     },
     Used,
     Expired,

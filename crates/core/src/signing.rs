@@ -113,9 +113,30 @@ impl SignatureMark {
 pub enum AuthMethod {
     Password,
     EmailLink,
-    Kiosk { device: String },
-    Assisted { by: PersonId, reason: String },
+    Kiosk {
+        device: String,
+    },
+    Assisted {
+        by: PersonId,
+        reason: String,
+    },
+    /// A session begun from a password reset link that someone else (an administrator)
+    /// sent: whoever could read the person's mail at that moment could have signed.
+    ResetLink {
+        sent_by: PersonId,
+    },
+    /// Any other way in, on an account whose email address someone else changed less than
+    /// [`EMAIL_CHANGE_WATCH`] before (`changed_by` is `None` for the command line): links
+    /// and resets went to the new address, chosen by them.
+    AfterEmailChange {
+        via: Box<AuthMethod>,
+        changed_by: Option<PersonId>,
+        changed_at: DateTime<Utc>,
+    },
 }
+
+/// How long after someone else changes a person's email their signatures say so.
+pub const EMAIL_CHANGE_WATCH: chrono::TimeDelta = chrono::TimeDelta::days(14);
 
 impl AuthMethod {
     pub fn label(&self) -> String {
@@ -124,6 +145,41 @@ impl AuthMethod {
             AuthMethod::EmailLink => "email link".into(),
             AuthMethod::Kiosk { device } => format!("kiosk {device}"),
             AuthMethod::Assisted { by, reason } => format!("assisted by person {by}: {reason}"),
+            AuthMethod::ResetLink { sent_by } => {
+                format!(
+                    "a password reset link sent by person {sent_by}, not a password of their own"
+                )
+            }
+            AuthMethod::AfterEmailChange {
+                via,
+                changed_by,
+                changed_at,
+            } => format!(
+                "{}, on an account whose email was changed by {} at {}",
+                via.label(),
+                changed_by.map_or("the operator".to_string(), |p| format!("person {p}")),
+                crate::time::rfc3339(*changed_at)
+            ),
+        }
+    }
+
+    /// This way in, marked if someone other than `person` changed the account's email
+    /// within [`EMAIL_CHANGE_WATCH`] before `now`.
+    pub fn after_email_change(
+        self,
+        person: PersonId,
+        changed: Option<(Option<PersonId>, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        match changed {
+            Some((by, at)) if by != Some(person) && now - at < EMAIL_CHANGE_WATCH => {
+                AuthMethod::AfterEmailChange {
+                    via: Box::new(self),
+                    changed_by: by,
+                    changed_at: at,
+                }
+            }
+            _ => self,
         }
     }
 }

@@ -12,6 +12,7 @@ mod login_link;
 mod me;
 mod outbox;
 mod password;
+mod password_reset;
 mod people;
 mod policies;
 mod reception;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(login::router())
         .merge(login_link::router())
         .merge(password::router())
+        .merge(password_reset::router())
         .merge(me::router())
         .merge(signing::router())
         .merge(policies::router())

@@ -146,7 +146,13 @@ impl FromRequestParts<AppState> for CurrentUser {
             .ok_or_else(login)?;
         let auth = match session.auth_method.as_str() {
             "email_link" => AuthMethod::EmailLink,
-            _ => AuthMethod::Password,
+            method => match method
+                .strip_prefix("reset_link:")
+                .and_then(|by| by.parse().ok())
+            {
+                Some(sent_by) => AuthMethod::ResetLink { sent_by },
+                None => AuthMethod::Password,
+            },
         };
         Ok(CurrentUser {
             actor: Actor {

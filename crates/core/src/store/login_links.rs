@@ -24,7 +24,8 @@ pub trait LoginLinks: Send + Sync {
     /// Active people with this email in any school, password or not, by school name.
     async fn link_accounts(&self, email: &Email) -> StoreResult<Vec<LinkAccount>>;
     /// Stores the link and queues its email in one transaction. The mail's dedupe key is
-    /// replaced by `login:<link id>`, so each link is mailed once.
+    /// replaced by `login:<link id>`, so each link is mailed once. A password reset link
+    /// is recorded in the ledger (`password_reset_sent`, naming who sent it).
     async fn issue_login_link(&self, link: NewLoginLink, mail: NewMail)
     -> StoreResult<LoginLinkId>;
     /// What the link with this token hash is worth at `now`, without using it.
@@ -33,8 +34,18 @@ pub trait LoginLinks: Send + Sync {
         token_sha256: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<LinkState>;
-    /// Spends the link and starts the session in one transaction, if the link is valid
-    /// at `now`; of two simultaneous uses exactly one signs in.
+    /// Spends a password reset link, sets the new password, ends the person's other
+    /// sessions, records `password_changed` in the ledger and starts the session, in one
+    /// transaction, if the link is a valid reset link at `now`.
+    async fn use_reset_link(
+        &self,
+        token_sha256: &str,
+        password_hash: &str,
+        session: NewLinkSession,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LinkUse>;
+    /// Spends a sign-in link and starts the session in one transaction, if the link is a
+    /// valid sign-in link at `now`; of two simultaneous uses exactly one signs in.
     async fn use_login_link(
         &self,
         token_sha256: &str,

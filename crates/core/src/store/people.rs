@@ -33,6 +33,9 @@ pub trait People: Send + Sync {
     async fn people(&self, school: SchoolId) -> StoreResult<Vec<Person>>;
     /// Active people with a password and this email, in any school.
     async fn login_accounts(&self, email: &Email) -> StoreResult<Vec<LoginAccount>>;
+    /// Sets the person's own new password (changed by themselves, or by the operator at
+    /// the command line); recorded in the ledger as `password_changed`. Administrators
+    /// never set passwords: they send a reset link ([`super::LoginLinks`]).
     async fn set_password(
         &self,
         school: SchoolId,

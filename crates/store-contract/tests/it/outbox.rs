@@ -346,6 +346,7 @@ async fn the_outbox_page_is_newest_first_in_pages_and_only_the_schools_own(db: T
 
 fn link(seed: &Seed, person: &Person, token: &str, minutes: i64) -> NewLoginLink {
     NewLoginLink {
+        purpose: undersign_core::login_link::LinkPurpose::SignIn,
         school: seed.school.id,
         person: person.id,
         token_sha256: sha256_hex(token.as_bytes()),

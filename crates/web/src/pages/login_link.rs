@@ -14,7 +14,9 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::Duration;
 use serde::Deserialize;
-use undersign_core::login_link::{LINK_VALID_FOR, LinkState, NewLinkSession, NewLoginLink};
+use undersign_core::login_link::{
+    LINK_VALID_FOR, LinkPurpose, LinkState, NewLinkSession, NewLoginLink,
+};
 use undersign_core::outbox::NewMail;
 use undersign_core::person::Email;
 use undersign_core::policy::sha256_hex;
@@ -125,6 +127,7 @@ async fn request_link(
             .store
             .issue_login_link(
                 NewLoginLink {
+                    purpose: LinkPurpose::SignIn,
                     school: person.school,
                     person: person.id,
                     token_sha256: sha256_hex(token.as_bytes()),
@@ -201,7 +204,10 @@ async fn link_page(
         .login_link_state(&hash, undersign_core::time::now())
         .await?
     {
-        LinkState::Valid { .. } => Ok(page(&LinkUseView {
+        LinkState::Valid {
+            purpose: LinkPurpose::SignIn,
+            ..
+        } => Ok(page(&LinkUseView {
             nav: Nav::anonymous(),
             usable: true,
             title: "Sign in to Undersign",

@@ -1,13 +1,14 @@
 //! The roster by hand, for the headteacher and the school administrator: add a person,
-//! edit their name, email, roles, line manager and status, set a new password. Leavers
-//! keep their evidence; they just stop being asked and cannot log in.
+//! edit their name, email, roles, line manager and status, send a password reset link
+//! (administrators never set a password). Leavers keep their evidence; they just stop
+//! being asked and cannot log in.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
 use undersign_core::PersonId;
@@ -18,17 +19,17 @@ use undersign_core::person::{
 
 use super::FieldError;
 use crate::AppState;
-use crate::auth::{check_new_password, hash_password};
 use crate::error::{AppError, AppResult};
 use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page};
-use crate::session::{Can, CurrentUser, random_token};
+use crate::session::{Can, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", get(list))
         .route("/people/new", get(new_page).post(create))
         .route("/people/{id}", get(edit_page).post(update))
+        .route("/people/{id}/reset-link", post(send_reset))
 }
 
 struct Row {
@@ -98,7 +99,7 @@ struct PersonFormView {
     managers: Vec<(i64, String, bool)>,
     left: bool,
     errors: Vec<FieldError>,
-    new_password: Option<String>,
+    notice: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -115,8 +116,6 @@ struct PersonForm {
     line_manager: String,
     #[serde(default)]
     status: String,
-    #[serde(default)]
-    password: String,
 }
 
 struct Parsed {
@@ -169,11 +168,6 @@ impl PersonForm {
         } else {
             PersonStatus::Active
         };
-        if !self.password.is_empty()
-            && let Err(m) = check_new_password(&self.password, &self.password)
-        {
-            errors.push(FieldError::new("password", format!("password: {m}")));
-        }
         match (full_name, email, errors.is_empty()) {
             (Some(full_name), Some(email), true) => Ok(Parsed {
                 full_name,
@@ -213,7 +207,7 @@ fn form_view(
     id: Option<PersonId>,
     form: &PersonForm,
     errors: Vec<FieldError>,
-    new_password: Option<String>,
+    notice: Option<String>,
 ) -> PersonFormView {
     PersonFormView {
         nav: Nav::for_user(user),
@@ -242,7 +236,7 @@ fn form_view(
             .collect(),
         left: form.status == "left",
         errors,
-        new_password,
+        notice,
     }
 }
 
@@ -256,20 +250,6 @@ async fn new_page(
         ..PersonForm::default()
     };
     Ok(page(&form_view(&user, &people, None, &form, Vec::new(), None))?.into_response())
-}
-
-async fn password_hash_for(form: &PersonForm) -> AppResult<(String, Option<String>)> {
-    let (password, shown) = if form.password.is_empty() {
-        let generated = random_token()[..16].to_string();
-        (generated.clone(), Some(generated))
-    } else {
-        (form.password.clone(), None)
-    };
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((hash, shown))
 }
 
 async fn create(
@@ -286,7 +266,6 @@ async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&view)?).into_response());
         }
     };
-    let (hash, shown) = password_hash_for(&form).await?;
     let added = state
         .store
         .add_person(
@@ -296,12 +275,14 @@ async fn create(
                 email: parsed.email,
                 roles: parsed.roles,
                 line_manager: parsed.line_manager,
-                password_hash: Some(hash),
+                password_hash: None,
             },
         )
         .await;
     match added {
         Ok(person) => {
+            // They choose their own password from a link sent to their own address.
+            crate::pages::password_reset::send_reset_link(&state, &user, &person).await?;
             let people = state.store.people(user.school.id).await?;
             let view = form_view(
                 &user,
@@ -309,7 +290,7 @@ async fn create(
                 Some(person.id),
                 &form_of(&person),
                 Vec::new(),
-                shown,
+                Some(reset_sent(&person)),
             );
             Ok((StatusCode::CREATED, page(&view)?).into_response())
         }
@@ -339,7 +320,6 @@ fn form_of(p: &Person) -> PersonForm {
         role: p.roles.iter().map(|r| r.as_str().to_string()).collect(),
         line_manager: p.line_manager.map(|m| m.to_string()).unwrap_or_default(),
         status: p.status.as_str().into(),
-        password: String::new(),
     }
 }
 
@@ -394,11 +374,6 @@ async fn update(
     };
     match state.store.update_person(&by, id, update).await {
         Ok(person) => {
-            if !form.password.is_empty() {
-                let (hash, _) = password_hash_for(&form).await?;
-                state.store.set_password(user.school.id, id, &hash).await?;
-                state.store.delete_sessions_of(user.school.id, id).await?;
-            }
             if person.status == PersonStatus::Left {
                 state.store.delete_sessions_of(user.school.id, id).await?;
             }
@@ -420,4 +395,44 @@ async fn update(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn reset_sent(person: &Person) -> String {
+    format!(
+        "A link to choose a password was sent to {} at {}. It works once, for {} hours; nobody else sees the password.",
+        person.full_name,
+        person.email,
+        undersign_core::login_link::RESET_VALID_FOR.num_hours()
+    )
+}
+
+/// Sends the person a password reset link to their own address.
+async fn send_reset(
+    State(state): State<AppState>,
+    Can { user, .. }: Can<PeopleAdmin>,
+    Path(id): Path<PersonId>,
+    Form(form): Form<crate::csrf::CsrfOnly>,
+) -> AppResult<Response> {
+    user.check_csrf(&form.csrf_token)?;
+    let person = state
+        .store
+        .person(user.school.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if person.status != PersonStatus::Active {
+        return Err(AppError::Conflict(
+            "This person has left the school and cannot sign in.".into(),
+        ));
+    }
+    crate::pages::password_reset::send_reset_link(&state, &user, &person).await?;
+    let people = state.store.people(user.school.id).await?;
+    let view = form_view(
+        &user,
+        &people,
+        Some(person.id),
+        &form_of(&person),
+        Vec::new(),
+        Some(reset_sent(&person)),
+    );
+    Ok(page(&view)?.into_response())
 }

@@ -387,6 +387,14 @@ fn routes() -> Vec<Route> {
             Roles(PEOPLE_ADMIN),
             same_person_form,
         ),
+        r(
+            Method::POST,
+            "/people/{person}/reset-link",
+            Roles(PEOPLE_ADMIN),
+            none,
+        ),
+        // A reset link's token is its only key: an unknown one is a page saying so.
+        r(Method::GET, "/reset/not-a-token", Anyone, none),
     ]
 }
 

@@ -11,6 +11,7 @@ mod errors;
 mod forms;
 mod kiosk;
 mod outbox;
+mod password_resets;
 mod policies;
 mod roster;
 mod staff_pages;

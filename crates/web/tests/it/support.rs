@@ -381,6 +381,11 @@ impl TestApp {
             person.email,
             reply.body
         );
+        self.session_from(&reply).await
+    }
+
+    /// The session a reply's `Set-Cookie` started, with the form token of `/me`.
+    pub async fn session_from(&self, reply: &Reply) -> Session {
         let cookie = reply
             .headers
             .get_all(header::SET_COOKIE)
