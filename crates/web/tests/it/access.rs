@@ -12,6 +12,9 @@ use crate::support::{ROLES, SchoolSeed, Session, TestApp};
 enum Who {
     Anyone,
     LoggedIn,
+    /// Someone the published version asks to sign: any role with an audience (not a
+    /// trust administrator, who signs nothing in a school).
+    Asked,
     /// Only the person who made the seeded signature (the staff member).
     Signer,
     Roles(&'static [Role]),
@@ -160,7 +163,7 @@ fn routes() -> Vec<Route> {
         r(Method::GET, "/kiosk/sign-in", KioskOnly, none),
         r(Method::POST, "/kiosk/sign-in", KioskOnly, visitor_form),
         r(Method::POST, "/kiosk/sign", KioskOnly, visitor_form),
-        r(Method::GET, "/kiosk/welcome/1", KioskOnly, none),
+        r(Method::GET, "/kiosk/welcome/{visit}", KioskOnly, none),
         r(Method::GET, "/kiosk/sign-out", KioskOnly, none),
         r(Method::POST, "/kiosk/sign-out", KioskOnly, |_, _| {
             vec![("who", "ABCD-EF23".into())]
@@ -209,20 +212,17 @@ fn routes() -> Vec<Route> {
             Signer,
             none,
         ),
-        r(Method::GET, "/sign/{published}", LoggedIn, none),
+        r(Method::GET, "/sign/{published}", Asked, none),
         r(
             Method::GET,
             "/sign/{published}/references/{reference}",
-            LoggedIn,
+            Asked,
             none,
         ),
-        r(
-            Method::POST,
-            "/sign/{published}/decline",
-            LoggedIn,
-            |_, _| vec![("reason", "I disagree.".into())],
-        ),
-        r(Method::POST, "/sign/{published}", LoggedIn, sign_form),
+        r(Method::POST, "/sign/{published}/decline", Asked, |_, _| {
+            vec![("reason", "I disagree.".into())]
+        }),
+        r(Method::POST, "/sign/{published}", Asked, sign_form),
         r(Method::GET, "/declines", Roles(COMPLIANCE), none),
         r(Method::GET, "/compliance", Roles(COMPLIANCE), none),
         r(
@@ -393,8 +393,38 @@ fn routes() -> Vec<Route> {
             Roles(PEOPLE_ADMIN),
             none,
         ),
-        // A reset link's token is its only key: an unknown one is a page saying so.
-        r(Method::GET, "/reset/not-a-token", Anyone, none),
+        // A link's token is its only key: an unknown one gets a page saying so.
+        r(Method::GET, "/reset/{token}", Anyone, none),
+        r(Method::POST, "/reset/{token}", Anyone, |_, _| {
+            vec![
+                ("new", "a long enough password".into()),
+                ("confirm", "a long enough password".into()),
+            ]
+        }),
+        r(Method::GET, "/login/link/{token}", Anyone, none),
+        r(Method::POST, "/login/link/{token}", Anyone, none),
+        r(Method::GET, "/", Anyone, none),
+        r(
+            Method::POST,
+            "/kiosks/{kiosk}/revoke",
+            Roles(KIOSK_ADMIN),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/reception/visits/{visit}/sign-out",
+            Roles(RECEPTION),
+            none,
+        ),
+        // Last: logging out ends the session the rows above use, and logging in again
+        // replaces it.
+        r(Method::POST, "/logout", LoggedIn, none),
+        r(Method::POST, "/login", Anyone, |p, _| {
+            vec![
+                ("email", p.email.to_string()),
+                ("password", crate::support::PASSWORD.into()),
+            ]
+        }),
     ]
 }
 
@@ -406,6 +436,9 @@ fn fill(path: &str, s: &SchoolSeed) -> String {
         .replace("{reference}", &s.reference.to_string())
         .replace("{signature}", &s.signature.to_string())
         .replace("{person}", &s.people[&Role::Staff].id.to_string())
+        .replace("{kiosk}", &s.kiosk.to_string())
+        .replace("{token}", "not-a-token")
+        .replace("{visit}", &s.visit.to_string())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -418,7 +451,8 @@ fn classify(status: StatusCode, location: &str) -> Outcome {
     match status.as_u16() {
         403 if location == "blocked" => Outcome::Allowed,
         403 | 404 => Outcome::Denied,
-        303 | 302 | 307 if location.starts_with("/login") => Outcome::Denied,
+        // Sent to log in (logging out, which also ends at /login, is no denial).
+        303 | 302 | 307 if location.starts_with("/login?next=") => Outcome::Denied,
         200..=399 | 422 => Outcome::Allowed,
         other => panic!("unexpected status {other} (location {location:?})"),
     }
@@ -429,6 +463,7 @@ fn allowed(who: Who, role: Option<Role>) -> bool {
         (Who::Anyone, _) => true,
         (_, None) => false,
         (Who::LoggedIn, Some(_)) => true,
+        (Who::Asked, Some(r)) => r.audience().is_some(),
         (Who::Signer, Some(r)) => r == Role::Staff,
         (Who::Roles(roles), Some(r)) => roles.contains(&r),
         (Who::KioskOnly, _) => false,
@@ -436,7 +471,7 @@ fn allowed(who: Who, role: Option<Role>) -> bool {
 }
 
 async fn run_matrix(role: Option<Role>) -> Vec<String> {
-    let app = TestApp::new().await;
+    let app = TestApp::with_reception().await;
     let session = match role {
         Some(r) => Some(app.login(&app.a.people[&r]).await),
         None => None,
@@ -445,7 +480,8 @@ async fn run_matrix(role: Option<Role>) -> Vec<String> {
     let mut failures = Vec::new();
     for route in routes() {
         for (school, own) in [(&app.b, false), (&app.a, true)] {
-            let uses_ids = route.path.contains('{');
+            // A link's token is not a school's id: tried once, as an unknown token.
+            let uses_ids = route.path.contains('{') && !route.path.contains("{token}");
             if !own && !uses_ids {
                 continue;
             }
@@ -603,4 +639,210 @@ async fn the_school_administrator_who_runs_the_kiosks_sees_who_is_on_site() {
             "{role:?}"
         );
     }
+}
+
+/// Every `(method, path)` the application declares, read from its own route
+/// declarations (`.route("/path", get(…).post(…))` in `src/`), with each `{…}` written
+/// `{}`. Every one is checked to exist in the built application too, so the list cannot
+/// name a route that is not served.
+fn declared_routes() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut declarations = 0;
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (start, _) in text.match_indices(".route(") {
+            declarations += 1;
+            // The call's arguments, up to its closing parenthesis.
+            let rest = &text[start + ".route(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .unwrap();
+            let args = &rest[..end];
+            let path_lit = args.split('"').nth(1).unwrap().to_string();
+            let mut found = false;
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let pattern = format!("{method}(");
+                if args.match_indices(&pattern).any(|(i, _)| {
+                    i == 0
+                        || !args.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && args.as_bytes()[i - 1] != b'_'
+                }) {
+                    out.push((method.to_uppercase(), normalise(&path_lit)));
+                    found = true;
+                }
+            }
+            assert!(found, "no method found in .route({args})");
+        }
+    }
+    assert!(
+        declarations > 40,
+        "only {declarations} route declarations found"
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A path with every `{…}` (and any query) reduced, for comparing patterns.
+fn normalise(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut out = String::new();
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            _ if inside => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_table_covers_every_route_the_application_declares() {
+    let app = TestApp::new().await;
+    let declared = declared_routes();
+    // Each declared route is served: the method is known at that path (not 404 or 405).
+    for (method, path) in &declared {
+        let concrete = path.replace("{}", "1");
+        let method: Method = method.parse().unwrap();
+        let reply = app.send(method.clone(), &concrete, None, None).await;
+        assert!(
+            reply.status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is declared but not served"
+        );
+    }
+    let covered: Vec<(String, String)> = routes()
+        .iter()
+        .map(|r| (r.method.to_string(), normalise(r.path)))
+        .collect();
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|d| !covered.contains(d))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes the access table does not cover:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn ids_from_another_school_in_a_form_are_refused_and_change_nothing() {
+    let app = TestApp::new().await;
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let staff = app.a.people[&Role::Staff].clone();
+    let foreign_person = app.b.people[&Role::Staff].id;
+    let entries = app.store.ledger_entries(app.a.school).await.unwrap().len();
+
+    // A line manager from school B.
+    let reply = app
+        .post(
+            &format!("/people/{}", staff.id),
+            &head,
+            &[
+                ("full_name", staff.full_name.to_string()),
+                ("email", staff.email.to_string()),
+                ("role", "staff".into()),
+                ("line_manager", foreign_person.to_string()),
+                ("status", "active".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    // A role nobody in a school may grant from its pages.
+    let reply = app
+        .post(
+            "/people/new",
+            &head,
+            &[
+                ("full_name", "Trudy Trust".into()),
+                ("email", "trudy@school-a.sch.uk".into()),
+                ("role", "trust_administrator".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    // A referenced document of school B acknowledged while signing school A's version.
+    let signer = app.login(&app.a.people[&Role::Governor]).await;
+    let name = app.a.people[&Role::Governor].full_name.to_string();
+    let reply = app
+        .post(
+            &format!("/sign/{}", app.a.published),
+            &signer,
+            &[
+                ("declaration", "yes".into()),
+                ("typed_name", name.clone()),
+                ("signature_kind", "typed".into()),
+                ("typed_signature", name),
+                ("ack", app.b.reference.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    // Chasing someone about school B's policy.
+    let reply = app
+        .post(
+            &format!("/compliance/chase/{}", staff.id),
+            &head,
+            &[("policy", app.b.policy.to_string())],
+        )
+        .await;
+    assert!(
+        matches!(reply.status.as_u16(), 404 | 409 | 422),
+        "{} {}",
+        reply.status,
+        reply.body
+    );
+    assert_eq!(
+        app.store
+            .person(app.a.school, staff.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        staff
+    );
+    assert_eq!(
+        app.store.ledger_entries(app.a.school).await.unwrap().len(),
+        entries
+    );
 }

@@ -23,7 +23,7 @@ pub const ORIGIN: &str = "http://undersign.test";
 pub const HOST: &str = "undersign.test";
 
 /// The roles the matrix logs in as, one person each.
-pub const ROLES: [Role; 8] = [
+pub const ROLES: [Role; 9] = [
     Role::Staff,
     Role::Governor,
     Role::Receptionist,
@@ -32,6 +32,7 @@ pub const ROLES: [Role; 8] = [
     Role::Dsl,
     Role::NetworkManager,
     Role::SchoolAdministrator,
+    Role::TrustAdministrator,
 ];
 
 pub struct SchoolSeed {
@@ -43,6 +44,10 @@ pub struct SchoolSeed {
     pub draft: VersionId,
     pub draft_reference: ReferenceId,
     pub signature: SignatureId,
+    /// A registered kiosk (not enrolled), once [`TestApp::with_reception`] made it.
+    pub kiosk: KioskId,
+    /// A visitor on site, signed in with help at reception, likewise.
+    pub visit: VisitId,
 }
 
 pub struct TestApp {
@@ -240,6 +245,8 @@ async fn seed_school(
         .signature()
         .id;
     SchoolSeed {
+        kiosk: KioskId(0),
+        visit: VisitId(0),
         school: school.id,
         people,
         policy: policy.id,
@@ -251,7 +258,89 @@ async fn seed_school(
     }
 }
 
+/// Registers a kiosk and signs a visitor in (with help, under the published AUP) in
+/// `seed`'s school.
+async fn seed_reception(store: &dyn Store, seed: &mut SchoolSeed) {
+    let head = seed.people[&Role::Headteacher].id;
+    let v1 = store
+        .version(seed.school, seed.published)
+        .await
+        .unwrap()
+        .unwrap();
+    let slug = format!("school-{}", seed.school);
+    let head_actor = undersign_core::access::Actor {
+        school: seed.school,
+        person: head,
+        roles: [Role::Headteacher].into(),
+    };
+    seed.kiosk = store
+        .register_kiosk(
+            &head_actor.kiosk_admin().unwrap(),
+            &undersign_core::visits::KioskName::parse("Front desk").unwrap(),
+            &undersign_core::policy::sha256_hex(slug.as_bytes()),
+            time::now() + chrono::Duration::days(1),
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    seed.visit = store
+        .sign_in_visitor(
+            undersign_core::visits::NewVisit {
+                school: seed.school,
+                details: undersign_core::visits::VisitorDetails::parse(
+                    "Vera Visitor",
+                    "",
+                    &head.to_string(),
+                    "",
+                    "",
+                    "",
+                )
+                .unwrap(),
+                signature: Some(undersign_core::visits::VisitSignature {
+                    version: v1.id,
+                    text_sha256: v1.text_sha256.clone(),
+                    declaration: v1.declaration.clone(),
+                    typed_name: "Vera Visitor".into(),
+                    mark: SignatureMark::typed("Vera Visitor").unwrap(),
+                    references: v1
+                        .references
+                        .iter()
+                        .map(|r| undersign_core::signing::AcknowledgedReference {
+                            id: r.id,
+                            title: r.title.clone(),
+                            sha256: r.sha256.clone(),
+                        })
+                        .collect(),
+                }),
+                kiosk: None,
+                context: RequestContext::new(
+                    "127.0.0.1".into(),
+                    "seed",
+                    AuthMethod::Assisted {
+                        by: head,
+                        reason: "seed".into(),
+                    },
+                ),
+                new_code: undersign_core::visits::VisitorCode::from_random([7; 8]),
+                salt: [7; 16],
+            },
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+}
+
 impl TestApp {
+    /// With a kiosk and a visitor on site in both schools, for the access matrix.
+    pub async fn with_reception() -> TestApp {
+        let mut app = TestApp::new().await;
+        seed_reception(app.store.as_ref(), &mut app.a).await;
+        seed_reception(app.store.as_ref(), &mut app.b).await;
+        app
+    }
+
     pub async fn new() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("web.sqlite3").display());
