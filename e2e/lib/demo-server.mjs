@@ -70,11 +70,12 @@ async function waitForHealth(baseURL, child, deadline) {
 }
 
 /**
- * Starts a demo server of its own. Resolves to
+ * Starts a demo server of its own (with `smtp: 'HOST:PORT'`, delivering its mail there).
+ * Resolves to
  * `{ baseURL, accounts, account(role, n), stop() }`; `stop` kills the server and removes
  * its data directory.
  */
-export async function startDemo({ timeoutMs = 60_000 } = {}) {
+export async function startDemo({ timeoutMs = 60_000, smtp } = {}) {
   const bin = undersignBin();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'undersign-e2e-'));
   const databaseURL = `sqlite://${path.join(dataDir, 'undersign.sqlite3')}`;
@@ -88,6 +89,8 @@ export async function startDemo({ timeoutMs = 60_000 } = {}) {
       '--database-url', databaseURL,
       '--data-dir', dataDir,
       '--demo-password', DEMO_PASSWORD,
+      // A mail server (e.g. lib/smtp-sink.mjs) to deliver the outbox to.
+      ...(smtp ? ['--smtp', smtp] : []),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
