@@ -5,7 +5,10 @@
 //!
 //! Squid fills the query: `/blocked?url=%U&src=%i&user=%a&msg=%o`, and on an installation
 //! with several schools also `&school=<slug>`. Everything in it is shown as text, never
-//! as markup, and cut to a bounded length.
+//! as markup, and cut to a bounded length. Anyone can edit such a link, so the client
+//! address and proxy user it names are kept and shown as what the page *claimed*; the
+//! address a report really came from is the connection's, and that is what the
+//! throttle counts (see `undersign_core::block_reports` for the limits and retention).
 
 use askama::Template;
 use axum::Router;
@@ -17,6 +20,7 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 use undersign_core::access::WebRulesOwner;
 use undersign_core::block_reports::NewBlockReport;
+use undersign_core::block_reports::PAGE_SIZE;
 use undersign_core::school::School;
 
 use super::FieldError;
@@ -24,7 +28,7 @@ use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::pages::FieldErrors as _;
 use crate::render::{Nav, page, when};
-use crate::session::{Can, CurrentUser};
+use crate::session::{Can, Client, CurrentUser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -132,6 +136,7 @@ async fn blocked_page(
 async fn report(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
+    client: Client,
     Form(form): Form<Blocked>,
 ) -> AppResult<Response> {
     let b = form.bounded();
@@ -148,15 +153,22 @@ async fn report(
         &b.user,
         &b.reason,
         user.as_ref().map(|u| u.person.id),
+        &client.ip,
     );
     let (status, errors, sent) = match parsed {
-        Ok(report) => {
-            state
-                .store
-                .record_block_report(school.id, report, undersign_core::time::now())
-                .await?;
-            (StatusCode::OK, Vec::new(), true)
-        }
+        Ok(report) => match state
+            .store
+            .record_block_report(school.id, report, undersign_core::time::now())
+            .await
+        {
+            Ok(_) => (StatusCode::OK, Vec::new(), true),
+            Err(undersign_core::store::StoreError::Refused(m)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![FieldError::new("reason", m)],
+                false,
+            ),
+            Err(e) => return Err(e.into()),
+        },
         Err(e) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             vec![FieldError::new(
@@ -188,6 +200,7 @@ struct ReportRow {
     url: String,
     message: String,
     who: String,
+    claimed: String,
     reason: String,
     at: String,
 }
@@ -197,24 +210,40 @@ struct ReportRow {
 struct ReportsView {
     nav: Nav,
     rows: Vec<ReportRow>,
+    total: u64,
+    page: u64,
+    pages: u64,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
 }
 
 async fn reports(
     State(state): State<AppState>,
     Can { user, cap: owner }: Can<WebRulesOwner>,
+    Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
-    let rows = state
-        .store
-        .block_reports(&owner)
-        .await?
+    let page_no = q.page.unwrap_or(1).max(1);
+    let offset = (page_no - 1).saturating_mul(u64::from(PAGE_SIZE));
+    let listed = state.store.block_reports(&owner, offset, PAGE_SIZE).await?;
+    let rows = listed
+        .reports
         .into_iter()
         .map(|r| ReportRow {
             url: r.url,
             message: r.message,
-            who: match (r.reporter_name, r.proxy_user.is_empty()) {
-                (Some(name), _) => name,
-                (None, false) => format!("proxy user {} at {}", r.proxy_user, r.client),
-                (None, true) => format!("someone at {}", r.client),
+            who: match (r.reporter_name, r.sent_from.is_empty()) {
+                (Some(name), _) => format!("{name} (signed in)"),
+                (None, false) => format!("someone at {}", r.sent_from),
+                (None, true) => "someone (address not recorded)".into(),
+            },
+            claimed: match (r.proxy_user.is_empty(), r.client.is_empty()) {
+                (true, true) => String::new(),
+                (true, false) => format!("client {}", r.client),
+                (false, true) => format!("proxy user {}", r.proxy_user),
+                (false, false) => format!("proxy user {} at {}", r.proxy_user, r.client),
             },
             reason: r.reason,
             at: when(r.reported_at, &user.school.timezone),
@@ -223,6 +252,9 @@ async fn reports(
     Ok(page(&ReportsView {
         nav: Nav::for_user(&user),
         rows,
+        total: listed.total,
+        page: page_no,
+        pages: listed.total.div_ceil(u64::from(PAGE_SIZE)).max(1),
     })?
     .into_response())
 }

@@ -57,8 +57,11 @@ async fn a_report_from_the_block_page_reaches_only_that_schools_network_manager(
     let nm = app.login(&app.a.people[&Role::NetworkManager]).await;
     let list = app.get("/web-rules/reports", &nm).await;
     let cells = list.select_text("tbody td");
+    // The address in the link is only what the block page claimed; the sender is the
+    // connection (here the test's, which has none).
+    assert!(cells.contains(&"client 10.1.2.3".to_string()), "{cells:?}");
     assert!(
-        cells.contains(&"someone at 10.1.2.3".to_string()),
+        cells.contains(&"someone at unknown".to_string()),
         "{cells:?}"
     );
     assert!(cells.contains(&"The school's own page for parents".to_string()));
@@ -123,7 +126,43 @@ async fn a_signed_in_persons_report_carries_their_name() {
         .await
         .select_text("tbody td");
     assert!(
-        cells.contains(&app.a.people[&Role::Staff].full_name.to_string()),
+        cells.contains(&format!(
+            "{} (signed in)",
+            app.a.people[&Role::Staff].full_name
+        )),
         "{cells:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_block_page_takes_a_few_reports_from_one_address_then_asks_to_wait() {
+    let app = TestApp::new().await;
+    let form = |n: usize| {
+        vec![
+            ("url", format!("http://example.org/{n}")),
+            ("src", format!("10.9.9.{n}")),
+            ("school", "school-a".into()),
+            ("reason", "Lesson".into()),
+        ]
+    };
+    let limit = usize::try_from(undersign_core::block_reports::PER_ADDRESS_PER_HOUR).unwrap();
+    for n in 0..limit {
+        let sent = app
+            .send(Method::POST, "/blocked", None, Some(&form(n)))
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    }
+    // A different claimed client in the link changes nothing: the sender is the same.
+    let refused = app
+        .send(Method::POST, "/blocked", None, Some(&form(99)))
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        refused
+            .select_text(".error-summary li")
+            .join(" ")
+            .contains("in the last hour"),
+        "{}",
+        refused.body
     );
 }
