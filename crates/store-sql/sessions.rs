@@ -136,4 +136,63 @@ impl Sessions for BackendStore {
             .map_err(db)?;
         Ok(())
     }
+
+    async fn take_attempt(
+        &self,
+        limits: &[(String, u32)],
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut keys: Vec<&str> = limits.iter().map(|(k, _)| k.as_str()).collect();
+        // Always in the same order, so two transactions never wait on each other's locks.
+        keys.sort_unstable();
+        for key in keys {
+            crate::db::lock_key(&mut tx, key).await?;
+        }
+        for (key, limit) in limits {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2",
+            )
+            .bind(key)
+            .bind(ts(since))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if count >= i64::from(*limit) {
+                tx.rollback().await.map_err(db)?;
+                return Ok(None);
+            }
+        }
+        let mut ids = Vec::with_capacity(limits.len());
+        for (key, _) in limits {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(ts(at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            ids.push(id);
+        }
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(ts(at - LOGIN_FAILURES_KEPT))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(ids))
+    }
+
+    async fn forget_attempts(&self, ids: &[i64]) -> StoreResult<()> {
+        for id in ids {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(id)
+                .execute(&self.write)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
 }

@@ -36,6 +36,18 @@ pub(crate) async fn lock_school(conn: &mut Conn, school: SchoolId) -> StoreResul
     Ok(())
 }
 
+/// Serialises the transactions that count and record attempts under one throttle key:
+/// a transaction-scoped advisory lock in the two-key space (apart from the schools'),
+/// keyed on a hash of the key.
+pub(crate) async fn lock_key(conn: &mut Conn, key: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 /// Tables whose id is reserved before the row is written, because the row's ledger entry
 /// (written first) names it.
 #[derive(Debug, Clone, Copy)]

@@ -33,6 +33,12 @@ pub(crate) async fn lock_school(_conn: &mut Conn, _school: SchoolId) -> StoreRes
     Ok(())
 }
 
+/// Serialises the transactions that count and record attempts under one throttle key.
+/// On SQLite the single writer connection already does.
+pub(crate) async fn lock_key(_conn: &mut Conn, _key: &str) -> StoreResult<()> {
+    Ok(())
+}
+
 /// Tables whose id is reserved before the row is written, because the row's ledger entry
 /// (written first) names it.
 #[derive(Debug, Clone, Copy)]

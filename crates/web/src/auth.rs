@@ -60,7 +60,21 @@ pub fn check_new_password(password: &str, confirm: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most one argon2 computation per CPU at a time: each takes about 19 MiB and tens of
+/// milliseconds, so a burst of logins waits its turn instead of exhausting memory and the
+/// blocking thread pool.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 pub(crate) async fn hash_blocking(password: String) -> AppResult<String> {
+    let _permit = argon2_permits()
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
@@ -68,6 +82,9 @@ pub(crate) async fn hash_blocking(password: String) -> AppResult<String> {
 }
 
 pub(crate) async fn verify_blocking(hash: String, password: String) -> bool {
+    let Ok(_permit) = argon2_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || verify_password(&hash, &password))
         .await
         .unwrap_or(false)

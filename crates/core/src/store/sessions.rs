@@ -33,6 +33,19 @@ pub trait Sessions: Send + Sync {
     /// Ends every session of a person (on password change, on leaving).
     async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()>;
 
+    /// Counts an attempt under each key, in one transaction with checking them: if any
+    /// key already has its limit of attempts since `since`, records nothing and returns
+    /// `None` (throttled); otherwise records one attempt per key and returns their ids,
+    /// which [`Sessions::forget_attempts`] removes if the attempt succeeds. A burst of
+    /// simultaneous attempts cannot slip past the limit.
+    async fn take_attempt(
+        &self,
+        limits: &[(String, u32)],
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<i64>>>;
+    /// Removes attempts recorded by [`Sessions::take_attempt`] (the attempt succeeded).
+    async fn forget_attempts(&self, ids: &[i64]) -> StoreResult<()>;
     /// Records a failed login for a throttle key (e.g. the email, or the client address).
     async fn record_login_failure(&self, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
     async fn login_failures_since(&self, key: &str, since: DateTime<Utc>) -> StoreResult<u32>;

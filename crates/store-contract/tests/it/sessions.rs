@@ -153,3 +153,50 @@ async fn login_failures_are_counted_per_key_since_a_time_and_cleared(db: TestDb)
         0
     );
 }
+
+#[db_test(worker_threads = 4)]
+async fn a_burst_of_attempts_cannot_slip_past_the_limit(db: TestDb) {
+    let s = db.store.clone();
+    let now = at(10, 0);
+    let since = now - TimeDelta::minutes(15);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..24 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            s.take_attempt(
+                &[
+                    ("email:burst@example.org".to_string(), 5),
+                    ("ip:192.0.2.1".to_string(), 30),
+                ],
+                since,
+                now,
+            )
+            .await
+        });
+    }
+    let granted = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().is_some())
+        .count();
+    assert_eq!(granted, 5);
+    // A success forgets its attempt, which frees one place.
+    let more = s
+        .take_attempt(&[("email:burst@example.org".to_string(), 5)], since, now)
+        .await
+        .unwrap();
+    assert!(more.is_none());
+    let other = s
+        .take_attempt(&[("email:other@example.org".to_string(), 5)], since, now)
+        .await
+        .unwrap()
+        .unwrap();
+    s.forget_attempts(&other).await.unwrap();
+    assert_eq!(
+        s.login_failures_since("email:other@example.org", since)
+            .await
+            .unwrap(),
+        0
+    );
+}

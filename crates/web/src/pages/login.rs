@@ -121,16 +121,28 @@ async fn login(
             Vec::new(),
         );
     };
-    let since = Utc::now() - Duration::minutes(THROTTLE_MINUTES);
+    // The attempt is counted before the password is checked, in the same step as the
+    // check of the limits, so a burst of guesses cannot slip through; it is forgotten
+    // if the password is right.
+    let now = Utc::now();
     let email_key = format!("email:{email}");
     let ip_key = format!("ip:{}", client.ip);
-    if state.store.login_failures_since(&email_key, since).await? >= MAX_FAILURES_PER_EMAIL
-        || state.store.login_failures_since(&ip_key, since).await? >= MAX_FAILURES_PER_ADDRESS
-    {
+    let Some(attempt) = state
+        .store
+        .take_attempt(
+            &[
+                (email_key.clone(), MAX_FAILURES_PER_EMAIL),
+                (ip_key, MAX_FAILURES_PER_ADDRESS),
+            ],
+            now - Duration::minutes(THROTTLE_MINUTES),
+            now,
+        )
+        .await?
+    else {
         return Err(AppError::TooManyAttempts {
             minutes: THROTTLE_MINUTES,
         });
-    }
+    };
 
     let accounts = state.store.login_accounts(&email).await?;
     let mut matched = Vec::new();
@@ -143,9 +155,6 @@ async fn login(
         }
     }
     if matched.is_empty() {
-        let now = Utc::now();
-        state.store.record_login_failure(&email_key, now).await?;
-        state.store.record_login_failure(&ip_key, now).await?;
         return retry(
             "The email address or password is not right.",
             StatusCode::UNAUTHORIZED,
@@ -173,6 +182,7 @@ async fn login(
             );
         }
     };
+    state.store.forget_attempts(&attempt).await?;
     state.store.clear_login_failures(&email_key).await?;
 
     // A new session id at every login; any session the browser had is ended.

@@ -84,18 +84,22 @@ async fn request_link(
     };
     // Every request counts, known address or not, so the throttle reveals nothing.
     let now = undersign_core::time::now();
-    let since = now - Duration::minutes(THROTTLE_MINUTES);
-    let email_key = format!("link-email:{email}");
-    let ip_key = format!("link-ip:{}", client.ip);
-    if state.store.login_failures_since(&email_key, since).await? >= MAX_FAILURES_PER_EMAIL
-        || state.store.login_failures_since(&ip_key, since).await? >= MAX_FAILURES_PER_ADDRESS
-    {
+    let taken = state
+        .store
+        .take_attempt(
+            &[
+                (format!("link-email:{email}"), MAX_FAILURES_PER_EMAIL),
+                (format!("link-ip:{}", client.ip), MAX_FAILURES_PER_ADDRESS),
+            ],
+            now - Duration::minutes(THROTTLE_MINUTES),
+            now,
+        )
+        .await?;
+    if taken.is_none() {
         return Err(AppError::TooManyAttempts {
             minutes: THROTTLE_MINUTES,
         });
     }
-    state.store.record_login_failure(&email_key, now).await?;
-    state.store.record_login_failure(&ip_key, now).await?;
 
     // One link per school the address belongs to, each mailed in that school's outbox.
     let accounts = state.store.link_accounts(&email).await?;

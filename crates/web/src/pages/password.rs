@@ -69,6 +69,24 @@ async fn change_password(
         )
             .into_response())
     };
+    // Guessing the current password from a session left open is throttled like login.
+    let now = chrono::Utc::now();
+    let Some(attempt) = state
+        .store
+        .take_attempt(
+            &[(
+                format!("password:{}:{}", user.school.id, user.person.id),
+                MAX_FAILURES_PER_EMAIL,
+            )],
+            now - chrono::Duration::minutes(THROTTLE_MINUTES),
+            now,
+        )
+        .await?
+    else {
+        return Err(crate::error::AppError::TooManyAttempts {
+            minutes: THROTTLE_MINUTES,
+        });
+    };
     let current_hash = state
         .store
         .password_hash(user.school.id, user.person.id)
@@ -77,6 +95,7 @@ async fn change_password(
     if !verify_blocking(current_hash, form.current.clone()).await {
         return fail("Your current password is not right.".into());
     }
+    state.store.forget_attempts(&attempt).await?;
     if let Err(message) = check_new_password(&form.new, &form.confirm) {
         return fail(format!("New password: {message}."));
     }

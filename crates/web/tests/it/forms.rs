@@ -832,3 +832,33 @@ async fn a_school_administrator_cannot_grant_herself_power_nor_take_over_the_hea
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_from_an_open_session_is_throttled() {
+    let app = TestApp::new().await;
+    let staff = app.login(&app.a.people[&Role::Staff]).await;
+    let guess = |n: u32| {
+        vec![
+            ("current", format!("guess number {n}")),
+            ("new", "a brand new password".to_string()),
+            ("confirm", "a brand new password".to_string()),
+        ]
+    };
+    for n in 0..undersign_web::auth::MAX_FAILURES_PER_EMAIL {
+        let reply = app.post("/account/password", &staff, &guess(n)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Even the right password now waits.
+    let right = vec![
+        ("current", PASSWORD.to_string()),
+        ("new", "a brand new password".to_string()),
+        ("confirm", "a brand new password".to_string()),
+    ];
+    let reply = app.post("/account/password", &staff, &right).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+}
