@@ -123,6 +123,25 @@ impl Ledger for BackendStore {
         })
     }
 
+    async fn ledger_entries_between(
+        &self,
+        school: SchoolId,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT school_id, seq, kind, payload, prev_hash, hash
+             FROM ledger_entries WHERE school_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(school.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
     async fn ledger_entry(&self, school: SchoolId, seq: i64) -> StoreResult<Option<LedgerEntry>> {
         let row: Option<EntryRow> = sqlx::query_as(
             "SELECT school_id, seq, kind, payload, prev_hash, hash

@@ -332,8 +332,27 @@ pub fn verify_chain<'a>(
     school: SchoolId,
     entries: impl IntoIterator<Item = &'a LedgerEntry>,
 ) -> Result<ChainSummary, ChainError> {
-    let mut prev = GENESIS_HASH;
-    let mut expected = 1i64;
+    verify_chain_from(school, None, entries)
+}
+
+/// Like [`verify_chain`], for the entries that follow `start`, a head already trusted
+/// (a verified checkpoint): they must link to it and on from each other. `None` is the
+/// beginning of the chain.
+pub fn verify_chain_from<'a>(
+    school: SchoolId,
+    start: Option<&ChainHead>,
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+) -> Result<ChainSummary, ChainError> {
+    let (mut prev, mut expected) = match start {
+        None => (GENESIS_HASH, 1i64),
+        Some(head) => (
+            decode_hash(&head.hash).ok_or(ChainError::Malformed {
+                seq: head.seq,
+                reason: "the trusted head's hash is not a SHA-256 in hex".into(),
+            })?,
+            head.seq + 1,
+        ),
+    };
     for e in entries {
         if e.seq != expected {
             if e.seq > expected {
@@ -421,7 +440,8 @@ impl Checkpoint {
         }
     }
 
-    pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> bool {
+    /// Whether the signature is the school key's over this checkpoint.
+    pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
         let Some(bytes) = hex::decode(&self.signature)
             .ok()
             .and_then(|b| <[u8; 64]>::try_from(b).ok())
@@ -529,6 +549,33 @@ mod tests {
         let summary = verify_chain(SchoolId(3), &c).unwrap();
         assert_eq!(summary.entries, 5);
         assert_eq!(summary.head.unwrap().hash, c[4].hash);
+    }
+
+    #[test]
+    fn a_segment_verifies_from_a_trusted_head() {
+        let c = chain(5);
+        let head = ChainHead {
+            seq: 2,
+            hash: c[1].hash.clone(),
+        };
+        let summary = verify_chain_from(SchoolId(3), Some(&head), &c[2..]).unwrap();
+        assert_eq!(summary.head.unwrap().hash, c[4].hash);
+        // The segment must link to the head it starts from …
+        let other = ChainHead {
+            seq: 2,
+            hash: c[0].hash.clone(),
+        };
+        assert_eq!(
+            verify_chain_from(SchoolId(3), Some(&other), &c[2..]).unwrap_err(),
+            ChainError::BrokenLink { seq: 3, prev: 2 }
+        );
+        // … and recompute from there.
+        let mut edited = c.clone();
+        edited[3].payload = edited[3].payload.replace("School 3", "School X");
+        assert_eq!(
+            verify_chain_from(SchoolId(3), Some(&head), &edited[2..]).unwrap_err(),
+            ChainError::Altered { seq: 4 }
+        );
     }
 
     #[test]

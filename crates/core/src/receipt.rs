@@ -22,7 +22,7 @@ mod chain;
 mod code;
 mod seal;
 
-pub use chain::{check_against_chain, check_against_entry};
+pub use chain::{check_against_chain, check_against_entry, check_against_segment};
 pub use code::{CODE_BYTES, CodeError, ReceiptCode, parse_code};
 pub use seal::{ReceiptError, SealPart, SealedReceipt, open, seal, seal_message, verify};
 

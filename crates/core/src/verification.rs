@@ -1,14 +1,18 @@
 //! Checking a receipt against this installation's records, for the public `/verify` page:
 //! by its code (the entry is looked up and the receipt's facts rebuilt from the records)
 //! or by the sealed PDF itself (the seal is checked with the school's recorded key). In
-//! both cases the school's chain must recompute up to the receipt's entry and that entry
-//! must record the very signature the receipt describes.
+//! both cases the school's chain must recompute up to the receipt's entry — from the
+//! nearest checkpoint before it whose signature verifies, so a check costs the entries
+//! since that checkpoint, not the whole chain — and that entry must record the very
+//! signature the receipt describes.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::ledger::{ChainHead, LedgerEntry};
 use crate::ledger::{Event, verifying_key_from_hex};
-use crate::receipt::{ReceiptError, ReceiptFacts, check_against_chain, open, parse_code};
+use crate::receipt::{ReceiptError, ReceiptFacts, check_against_segment, open, parse_code};
+use crate::school::School;
 use crate::store::{Store, StoreResult};
 
 /// What a check concluded.
@@ -97,14 +101,16 @@ pub async fn by_code(store: &dyn Store, code: &str, now: DateTime<Utc>) -> Store
             "the signature on record points to a different entry from the one this code names",
         ));
     }
-    let entries = store.ledger_entries(entry.school).await?;
-    Ok(match check_against_chain(&facts, &entries) {
-        Ok(()) => Verdict::Valid {
-            facts: Box::new(facts),
-            from_file: false,
+    let (start, entries) = segment_before(store, &school, facts.chain.seq).await?;
+    Ok(
+        match check_against_segment(&facts, start.as_ref(), &entries) {
+            Ok(()) => Verdict::Valid {
+                facts: Box::new(facts),
+                from_file: false,
+            },
+            Err(e) => e.into(),
         },
-        Err(e) => e.into(),
-    })
+    )
 }
 
 /// Checks an uploaded receipt PDF: its seal with the key the school has on record, then
@@ -127,12 +133,38 @@ pub async fn by_file(store: &dyn Store, bytes: &[u8]) -> StoreResult<Verdict> {
     if let Err(e) = sealed.verify(&key) {
         return Ok(e.into());
     }
-    let entries = store.ledger_entries(school.id).await?;
-    Ok(match check_against_chain(&sealed.facts, &entries) {
-        Ok(()) => Verdict::Valid {
-            facts: Box::new(sealed.facts),
-            from_file: true,
+    let (start, entries) = segment_before(store, &school, sealed.facts.chain.seq).await?;
+    Ok(
+        match check_against_segment(&sealed.facts, start.as_ref(), &entries) {
+            Ok(()) => Verdict::Valid {
+                facts: Box::new(sealed.facts),
+                from_file: true,
+            },
+            Err(e) => e.into(),
         },
-        Err(e) => e.into(),
-    })
+    )
+}
+
+/// The nearest checkpoint before entry `seq` whose signature verifies with the school's
+/// key (as a trusted head), and the entries after it up to `seq`; without one, the chain
+/// from its beginning.
+async fn segment_before(
+    store: &dyn Store,
+    school: &School,
+    seq: i64,
+) -> StoreResult<(Option<ChainHead>, Vec<LedgerEntry>)> {
+    let key = verifying_key_from_hex(&school.public_key);
+    let start = store
+        .checkpoints(school.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.seq < seq && key.is_some_and(|k| c.verify_signature(&k)))
+        .max_by_key(|c| c.seq)
+        .map(|c| ChainHead {
+            seq: c.seq,
+            hash: c.hash,
+        });
+    let from = start.as_ref().map_or(1, |h| h.seq + 1);
+    let entries = store.ledger_entries_between(school.id, from, seq).await?;
+    Ok((start, entries))
 }

@@ -14,6 +14,10 @@ pub const MAX_FAILURES_PER_EMAIL: u32 = 5;
 /// Failed logins allowed per client address in [`THROTTLE_MINUTES`].
 pub const MAX_FAILURES_PER_ADDRESS: u32 = 30;
 pub const THROTTLE_MINUTES: i64 = 15;
+/// Receipt checks on the public `/verify` page allowed per client address in
+/// [`THROTTLE_MINUTES`]: enough for a school office going through a pile of receipts, not
+/// for trying codes at random.
+pub const VERIFY_CHECKS_PER_ADDRESS: u32 = 60;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::ledger::{ChainError, Event, LedgerEntry, verify_chain};
+use crate::ledger::{ChainError, Event, LedgerEntry};
 
 use super::*;
 
@@ -17,6 +17,17 @@ pub fn check_against_chain(
     facts: &ReceiptFacts,
     entries: &[LedgerEntry],
 ) -> Result<(), ReceiptError> {
+    check_against_segment(facts, None, entries)
+}
+
+/// [`check_against_chain`] from a trusted head before the receipt's entry (the nearest
+/// checkpoint whose signature verifies) instead of from the genesis entry: `entries` are
+/// those after `start`, in `seq` order.
+pub fn check_against_segment(
+    facts: &ReceiptFacts,
+    start: Option<&crate::ledger::ChainHead>,
+    entries: &[LedgerEntry],
+) -> Result<(), ReceiptError> {
     let seq = facts.chain.seq;
     if let Some(other) = entries.iter().find(|e| e.school != facts.school.id) {
         return Err(ReceiptError::OtherSchool {
@@ -25,7 +36,7 @@ pub fn check_against_chain(
         });
     }
     let upto: Vec<&LedgerEntry> = entries.iter().take_while(|e| e.seq <= seq).collect();
-    match verify_chain(facts.school.id, upto.iter().copied()) {
+    match crate::ledger::verify_chain_from(facts.school.id, start, upto.iter().copied()) {
         Ok(summary) if summary.entries < seq => {
             return Err(ReceiptError::EntryMissing {
                 seq,

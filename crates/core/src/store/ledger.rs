@@ -12,6 +12,13 @@ use crate::ledger::{ChainHead, Checkpoint, LedgerEntry};
 pub trait Ledger: Send + Sync {
     /// Every entry of the school's chain in `seq` order.
     async fn ledger_entries(&self, school: SchoolId) -> StoreResult<Vec<LedgerEntry>>;
+    /// The entries `from..=to` of the school's chain, in `seq` order.
+    async fn ledger_entries_between(
+        &self,
+        school: SchoolId,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<LedgerEntry>>;
     /// One entry of the school's chain.
     async fn ledger_entry(&self, school: SchoolId, seq: i64) -> StoreResult<Option<LedgerEntry>>;
     async fn ledger_head(&self, school: SchoolId) -> StoreResult<Option<ChainHead>>;

@@ -17,9 +17,10 @@ use undersign_core::verification::{self, Verdict};
 
 use super::FieldError;
 use crate::AppState;
+use crate::auth::{THROTTLE_MINUTES, VERIFY_CHECKS_PER_ADDRESS};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::CurrentUser;
+use crate::session::{Client, CurrentUser};
 
 /// The largest receipt accepted for checking; real receipts are far smaller.
 const MAX_RECEIPT_BYTES: usize = 512 * 1024;
@@ -79,11 +80,33 @@ struct CodeForm {
     code: String,
 }
 
+/// Counts a check from `client`; refuses once the address has made
+/// [`VERIFY_CHECKS_PER_ADDRESS`] in the last [`THROTTLE_MINUTES`].
+async fn throttle(state: &AppState, client: &Client) -> AppResult<()> {
+    let now = time::now();
+    let taken = state
+        .store
+        .take_attempt(
+            &[(format!("verify:{}", client.ip), VERIFY_CHECKS_PER_ADDRESS)],
+            now - chrono::Duration::minutes(THROTTLE_MINUTES),
+            now,
+        )
+        .await?;
+    match taken {
+        Some(_) => Ok(()),
+        None => Err(AppError::TooManyAttempts {
+            minutes: THROTTLE_MINUTES,
+        }),
+    }
+}
+
 async fn check_code(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
+    client: Client,
     Form(f): Form<CodeForm>,
 ) -> AppResult<Response> {
+    throttle(&state, &client).await?;
     let code: String = f.code.chars().take(64).collect();
     let mut v = view(user.as_ref(), code.clone());
     if code.trim().is_empty() {
@@ -100,8 +123,10 @@ async fn check_code(
 async fn check_file(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
+    client: Client,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
+    throttle(&state, &client).await?;
     let mut v = view(user.as_ref(), String::new());
     let mut file: Option<Vec<u8>> = None;
     if let Ok(mut multipart) = multipart {

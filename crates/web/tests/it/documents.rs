@@ -223,3 +223,29 @@ async fn a_receipt_of_a_drawn_signature_says_so_even_where_the_image_cannot_be_s
         assert!(!text.contains("(typed)"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn the_public_verify_page_is_throttled_per_address() {
+    let app = TestApp::new().await;
+    let limit = undersign_web::auth::VERIFY_CHECKS_PER_ADDRESS;
+    for _ in 0..limit {
+        let reply = app
+            .send(
+                axum::http::Method::POST,
+                "/verify/code",
+                None,
+                Some(&[("code", "AAAA-BBBB-CCCC-DDDD".to_string())]),
+            )
+            .await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK);
+    }
+    let reply = app
+        .send(
+            axum::http::Method::POST,
+            "/verify/code",
+            None,
+            Some(&[("code", "AAAA-BBBB-CCCC-DDDD".to_string())]),
+        )
+        .await;
+    assert_eq!(reply.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+}
