@@ -211,7 +211,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Server {
         keys_dir: settings.keys_dir,
         secure_cookies: settings.secure_cookies,
-        trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxies: settings.trusted_proxies,
         checkpoint_every: Duration::from_secs(settings.checkpoint_minutes * 60),
         public_url: settings.public_url,
         smtp: settings.smtp,
@@ -392,7 +392,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     Server {
         keys_dir,
         secure_cookies: false,
-        trust_forwarded_for: false,
+        trusted_proxies: undersign_web::proxies::TrustedProxies::default(),
         checkpoint_every: Duration::from_secs(crate::config::DEFAULT_CHECKPOINT_MINUTES * 60),
         public_url: crate::config::parse_public_url(&url)?,
         smtp,

@@ -26,7 +26,10 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub keys_dir: Option<PathBuf>,
     pub secure_cookies: Option<bool>,
-    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy).
+    /// The reverse proxies in front of Undersign (addresses or CIDR ranges), whose
+    /// `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Replaced by `trusted_proxies`; refused with a message saying so.
     pub trust_forwarded_for: Option<bool>,
     pub checkpoint_minutes: Option<u64>,
     /// The address people use to reach Undersign, for links in emails.
@@ -108,6 +111,12 @@ impl FileConfig {
         };
         let secure_cookies = flag("UNDERSIGN_SECURE_COOKIES")?;
         let trust_forwarded_for = flag("UNDERSIGN_TRUST_FORWARDED_FOR")?;
+        let trusted_proxies = get("UNDERSIGN_TRUSTED_PROXIES").map(|v| {
+            v.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        });
         let checkpoint_minutes = match get("UNDERSIGN_CHECKPOINT_MINUTES") {
             None => None,
             Some(v) => Some(v.trim().parse().with_context(|| {
@@ -142,6 +151,7 @@ impl FileConfig {
             database_url: get("UNDERSIGN_DATABASE_URL"),
             keys_dir: get("UNDERSIGN_KEYS_DIR").map(PathBuf::from),
             secure_cookies,
+            trusted_proxies,
             trust_forwarded_for,
             checkpoint_minutes,
             public_url: get("UNDERSIGN_PUBLIC_URL"),
@@ -156,6 +166,7 @@ impl FileConfig {
             database_url: over.database_url.or(self.database_url),
             keys_dir: over.keys_dir.or(self.keys_dir),
             secure_cookies: over.secure_cookies.or(self.secure_cookies),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
             trust_forwarded_for: over.trust_forwarded_for.or(self.trust_forwarded_for),
             checkpoint_minutes: over.checkpoint_minutes.or(self.checkpoint_minutes),
             public_url: over.public_url.or(self.public_url),
@@ -182,7 +193,7 @@ pub struct ServeSettings {
     pub database_url: String,
     pub keys_dir: PathBuf,
     pub secure_cookies: bool,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: undersign_web::proxies::TrustedProxies,
     pub checkpoint_minutes: u64,
     /// The base of links in emails.
     pub public_url: Url,
@@ -213,6 +224,15 @@ impl ServeSettings {
             None => parse_public_url(&format!("http://{listen}/"))?,
         };
         let smtp = layers.smtp.map(resolve_smtp).transpose()?;
+        if layers.trust_forwarded_for.is_some() {
+            bail!(
+                "trust_forwarded_for is replaced by trusted_proxies: list the addresses of your reverse proxies, e.g. trusted_proxies = [\"127.0.0.1\"] (UNDERSIGN_TRUSTED_PROXIES=127.0.0.1)"
+            );
+        }
+        let trusted_proxies = undersign_web::proxies::TrustedProxies::parse(
+            layers.trusted_proxies.iter().flatten().map(String::as_str),
+        )
+        .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
         Ok(Self {
             listen,
             database_url,
@@ -220,7 +240,7 @@ impl ServeSettings {
                 .keys_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYS_DIR)),
             secure_cookies: layers.secure_cookies.unwrap_or(false),
-            trust_forwarded_for: layers.trust_forwarded_for.unwrap_or(false),
+            trusted_proxies,
             checkpoint_minutes,
             public_url,
             smtp,
@@ -335,6 +355,40 @@ mod tests {
         assert!(s.secure_cookies);
         assert_eq!(s.checkpoint_minutes, 5);
         assert_eq!(s.keys_dir, PathBuf::from(DEFAULT_KEYS_DIR));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_environment_and_the_old_flag_is_refused() {
+        let file: FileConfig = toml::from_str(
+            "database_url = \"sqlite://a.db\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let s = ServeSettings::resolve(file.clone()).unwrap();
+        assert_eq!(
+            s.trusted_proxies
+                .client("10.1.1.1".parse().unwrap(), ["192.0.2.4"])
+                .to_string(),
+            "192.0.2.4"
+        );
+        let envs = FileConfig::from_env(env(&[("UNDERSIGN_TRUSTED_PROXIES", "::1, 192.0.2.0/24")]))
+            .unwrap();
+        let s = ServeSettings::resolve(file.clone().overlay(envs)).unwrap();
+        assert_eq!(
+            s.trusted_proxies
+                .client("10.1.1.1".parse().unwrap(), ["192.0.2.4"])
+                .to_string(),
+            "10.1.1.1"
+        );
+        let bad: FileConfig =
+            toml::from_str("database_url = \"sqlite://a.db\"\ntrusted_proxies = [\"proxy\"]\n")
+                .unwrap();
+        let err = ServeSettings::resolve(bad).unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        let old: FileConfig =
+            toml::from_str("database_url = \"sqlite://a.db\"\ntrust_forwarded_for = true\n")
+                .unwrap();
+        let err = ServeSettings::resolve(old).unwrap_err().to_string();
+        assert!(err.contains("replaced by trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use undersign_web::{AppState, WebConfig};
 pub struct Server {
     pub keys_dir: PathBuf,
     pub secure_cookies: bool,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: undersign_web::proxies::TrustedProxies,
     pub checkpoint_every: Duration,
     /// The base of links in emails.
     pub public_url: url::Url,
@@ -38,6 +38,16 @@ impl Server {
     /// Serves until a shutdown signal, then finishes in-flight requests.
     pub async fn run(self, store: Arc<dyn Store>, listener: TcpListener) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        let reached_from_elsewhere = !matches!(
+            self.public_url.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        );
+        if addr.ip().is_loopback() && self.trusted_proxies.is_empty() && reached_from_elsewhere {
+            tracing::warn!(
+                "listening on {addr} with no trusted_proxies: if a reverse proxy on this machine forwards to Undersign, every client looks like {} (one login throttle and one audit address for everyone); set trusted_proxies to the proxy's address",
+                addr.ip()
+            );
+        }
         let job = tokio::spawn(crate::checkpoint::run_periodically(
             store.clone(),
             self.keys_dir.clone(),
@@ -80,7 +90,7 @@ impl Server {
             WebConfig {
                 secure_cookies: self.secure_cookies,
                 keys_dir: self.keys_dir.clone(),
-                trust_forwarded_for: self.trust_forwarded_for,
+                trusted_proxies: self.trusted_proxies.clone(),
                 public_url: self.public_url.clone(),
             },
         )

@@ -11,6 +11,7 @@ pub mod error;
 pub mod keys;
 mod nav;
 mod pages;
+pub mod proxies;
 mod render;
 mod security;
 pub mod session;
@@ -33,9 +34,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Where the schools' Ed25519 keys are kept (for signing receipts).
     pub keys_dir: PathBuf,
-    /// Take the client address from the last `X-Forwarded-For` hop (only behind a
-    /// reverse proxy that sets it).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (see [`proxies`]).
+    pub trusted_proxies: proxies::TrustedProxies,
     /// The address people use to reach Undersign: the base of links in emails (sign-in
     /// links, invitations). Ends in `/`.
     pub public_url: url::Url,
@@ -46,7 +46,7 @@ impl Default for WebConfig {
         Self {
             secure_cookies: false,
             keys_dir: PathBuf::new(),
-            trust_forwarded_for: false,
+            trusted_proxies: proxies::TrustedProxies::default(),
             public_url: default_public_url(),
         }
     }
@@ -93,7 +93,10 @@ pub fn app(state: AppState) -> Router {
             error::with_navigation,
         ))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.secure_cookies,
+            security::headers,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -1,5 +1,6 @@
 //! Headers on every response: a strict Content-Security-Policy with no inline script, no
-//! framing, no sniffing, and no caching of pages that may hold personal data.
+//! framing, no sniffing, no caching of pages that may hold personal data, and (when
+//! served behind TLS, `secure_cookies`) Strict-Transport-Security.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -9,10 +10,23 @@ use axum::response::Response;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// A year, the usual HSTS age: browsers then refuse plain HTTP to this host.
+const HSTS: &str = "max-age=31536000";
+
+pub async fn headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),

@@ -38,7 +38,10 @@ pub fn random_token() -> String {
 /// The client as recorded in evidence: address and user agent.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The client's address, as recorded in evidence (see [`crate::proxies`]).
     pub ip: String,
+    /// What throttles count the client as: the address, or an IPv6 address's /64.
+    pub throttle_key: String,
     pub user_agent: String,
 }
 
@@ -55,33 +58,35 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .config
-            .trust_forwarded_for
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.rsplit(',').next())
-                    .map(|v| v.trim().to_string())
-            })
-            .flatten();
-        let ip = forwarded
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let (ip, throttle_key) = match peer {
+            Some(peer) => {
+                let client = state.config.trusted_proxies.client(
+                    peer,
+                    parts
+                        .headers
+                        .get_all("x-forwarded-for")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                (client.to_string(), crate::proxies::throttle_key(client))
+            }
+            None => ("unknown".to_string(), "unknown".to_string()),
+        };
         let user_agent = parts
             .headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        Ok(Client { ip, user_agent })
+        Ok(Client {
+            ip,
+            throttle_key,
+            user_agent,
+        })
     }
 }
 

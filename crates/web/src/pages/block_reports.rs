@@ -153,7 +153,7 @@ async fn report(
         &b.user,
         &b.reason,
         user.as_ref().map(|u| u.person.id),
-        &client.ip,
+        &client.throttle_key,
     );
     let (status, errors, sent) = match parsed {
         Ok(report) => match state

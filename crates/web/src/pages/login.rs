@@ -126,7 +126,7 @@ async fn login(
     // if the password is right.
     let now = Utc::now();
     let email_key = format!("email:{email}");
-    let ip_key = format!("ip:{}", client.ip);
+    let ip_key = format!("ip:{}", client.throttle_key);
     let Some(attempt) = state
         .store
         .take_attempt(

@@ -89,7 +89,10 @@ async fn request_link(
         .take_attempt(
             &[
                 (format!("link-email:{email}"), MAX_FAILURES_PER_EMAIL),
-                (format!("link-ip:{}", client.ip), MAX_FAILURES_PER_ADDRESS),
+                (
+                    format!("link-ip:{}", client.throttle_key),
+                    MAX_FAILURES_PER_ADDRESS,
+                ),
             ],
             now - Duration::minutes(THROTTLE_MINUTES),
             now,

@@ -87,7 +87,10 @@ async fn throttle(state: &AppState, client: &Client) -> AppResult<()> {
     let taken = state
         .store
         .take_attempt(
-            &[(format!("verify:{}", client.ip), VERIFY_CHECKS_PER_ADDRESS)],
+            &[(
+                format!("verify:{}", client.throttle_key),
+                VERIFY_CHECKS_PER_ADDRESS,
+            )],
             now - chrono::Duration::minutes(THROTTLE_MINUTES),
             now,
         )

@@ -846,3 +846,32 @@ async fn ids_from_another_school_in_a_form_are_refused_and_change_nothing() {
         entries
     );
 }
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_served_behind_tls() {
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let plain = app.send(Method::GET, "/login", None, None).await;
+    assert!(plain.headers.get("strict-transport-security").is_none());
+    let secure = undersign_web::app(undersign_web::AppState::new(
+        app.store.clone(),
+        undersign_web::WebConfig {
+            secure_cookies: true,
+            ..undersign_web::WebConfig::default()
+        },
+    ));
+    let reply = secure
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/login")
+                .header("host", crate::support::HOST)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.headers().get("strict-transport-security").unwrap(),
+        "max-age=31536000"
+    );
+}
