@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use undersign_core::store::{SessionRecord, Sessions, StoreResult};
+use undersign_core::store::{SESSION_IDLE, SessionRecord, Sessions, StoreResult};
 use undersign_core::{PersonId, SchoolId};
 
 use crate::BackendStore;
@@ -15,8 +15,8 @@ use crate::errors::db;
 pub(crate) async fn insert_session(conn: &mut Conn, session: &SessionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (token_sha256, school_id, person_id, csrf_token, auth_method,
-                               created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                               created_at, expires_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $6)",
     )
     .bind(&session.token_sha256)
     .bind(session.school.0)
@@ -30,6 +30,9 @@ pub(crate) async fn insert_session(conn: &mut Conn, session: &SessionRecord) -> 
     .map_err(db)?;
     Ok(())
 }
+
+/// How stale a session's last use may be before a request writes it again.
+const SEEN_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// How long a failed login is remembered for throttling.
 const LOGIN_FAILURES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -62,13 +65,29 @@ impl Sessions for BackendStore {
                     s.created_at, s.expires_at
              FROM sessions s
              JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
-             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'",
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'
+               AND COALESCE(s.last_seen_at, s.created_at) > $3",
         )
         .bind(token_sha256)
         .bind(ts(now))
+        .bind(ts(now - SESSION_IDLE))
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
+        if row.is_some() {
+            // Keeps the session alive; written only when the last note is a few minutes
+            // old, so that reading pages does not make a write of every request.
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $2
+                 WHERE token_sha256 = $1 AND COALESCE(last_seen_at, created_at) < $3",
+            )
+            .bind(token_sha256)
+            .bind(ts(now))
+            .bind(ts(now - SEEN_EVERY))
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        }
         Ok(row.map(|r| SessionRecord {
             token_sha256: r.token_sha256,
             school: SchoolId(r.school_id),
@@ -87,6 +106,19 @@ impl Sessions for BackendStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions
+             WHERE expires_at <= $1 OR COALESCE(last_seen_at, created_at) <= $2",
+        )
+        .bind(ts(now))
+        .bind(ts(now - SESSION_IDLE))
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()> {

@@ -36,7 +36,7 @@ pub use people::{LoginAccount, People};
 pub use policies::{Policies, PolicySummary};
 pub use roster::{RosterImport, RosterOutcome};
 pub use schools::Schools;
-pub use sessions::{SessionRecord, Sessions};
+pub use sessions::{SESSION_IDLE, SessionRecord, Sessions};
 pub use signing::Signing;
 pub use visits::Visits;
 

@@ -70,17 +70,22 @@ pub async fn chase_all(
 pub struct HousekeepingReport {
     pub auto_signed_out: usize,
     pub purged: usize,
+    /// Login sessions deleted because they expired or sat idle.
+    pub sessions_purged: u64,
 }
 
-/// The periodic job: in every school, signs out (and flags) visitors still on site from
-/// an earlier day, then removes visitor personal data older than the school's retention
-/// period. Safe to run often and from several servers (each step is one transaction that
+/// The periodic job: deletes expired and idle login sessions; then in every school,
+/// signs out (and flags) visitors still on site from an earlier day, and removes visitor
+/// personal data older than the school's retention period. Safe to run often and from several servers (each step is one transaction that
 /// only touches rows still needing it).
 pub async fn housekeeping(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> StoreResult<HousekeepingReport> {
-    let mut report = HousekeepingReport::default();
+    let mut report = HousekeepingReport {
+        sessions_purged: store.purge_sessions(now).await?,
+        ..HousekeepingReport::default()
+    };
     for school in store.schools().await? {
         let zone = school.timezone.tz();
         let cutoff = start_of_day(now, zone);

@@ -23,8 +23,21 @@ use crate::AppState;
 use crate::csrf::check_token;
 use crate::error::{AppError, AppResult};
 
-/// The session cookie's name.
+/// The session cookie's name over plain HTTP (the demo, tests).
 pub const SESSION_COOKIE: &str = "undersign_session";
+/// Its name behind TLS: the `__Host-` prefix makes browsers refuse it unless it is
+/// `Secure`, for this host only (no `Domain`) and for the whole site, so a sibling
+/// subdomain cannot plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-undersign_session";
+
+/// The session cookie's name for this installation.
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 12;
 
@@ -130,7 +143,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let login = || AppError::LoginRequired { next: next.clone() };
         let jar = CookieJar::from_headers(&parts.headers);
         let token = jar
-            .get(SESSION_COOKIE)
+            .get(session_cookie_name(state))
             .map(|c| c.value().to_string())
             .ok_or_else(login)?;
         let token_sha256 = sha256_hex(token.as_bytes());
@@ -215,7 +228,7 @@ pub(crate) async fn start_session(
 
 /// The cookie that carries a session's token.
 pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token))
+    Cookie::build((session_cookie_name(state), token))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.config.secure_cookies)

@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use super::StoreResult;
 use crate::ids::*;
 
+/// A session not used for this long ends, whatever its expiry.
+pub const SESSION_IDLE: chrono::TimeDelta = chrono::TimeDelta::hours(2);
+
 /// A stored session. The token itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -23,13 +26,16 @@ pub struct SessionRecord {
 #[async_trait]
 pub trait Sessions: Send + Sync {
     async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
-    /// A live session (not expired, person still active).
+    /// A live session: not expired, used within [`SESSION_IDLE`], person still active.
+    /// Using it keeps it alive (its last use is written at most every few minutes).
     async fn session(
         &self,
         token_sha256: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, token_sha256: &str) -> StoreResult<()>;
+    /// Deletes every session expired or idle at `now`; returns how many.
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Ends every session of a person (on password change, on leaving).
     async fn delete_sessions_of(&self, school: SchoolId, person: PersonId) -> StoreResult<()>;
 

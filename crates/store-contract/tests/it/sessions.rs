@@ -200,3 +200,46 @@ async fn a_burst_of_attempts_cannot_slip_past_the_limit(db: TestDb) {
         0
     );
 }
+
+#[db_test]
+async fn an_idle_session_ends_and_housekeeping_purges_ended_ones(db: TestDb) {
+    use undersign_core::store::SESSION_IDLE;
+    let s = &*db.store;
+    let seed = seed_school(s, "idle").await;
+    let record = session(&seed, "idle-token", 24 * 60);
+    s.create_session(record.clone()).await.unwrap();
+    let created = record.created_at;
+    // Used an hour in: still live, and the use is noted.
+    let hour = created + TimeDelta::hours(1);
+    assert!(
+        s.session(&record.token_sha256, hour)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Idle for longer than SESSION_IDLE after that use: gone, though not expired.
+    let later = hour + SESSION_IDLE + TimeDelta::minutes(1);
+    assert!(
+        s.session(&record.token_sha256, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A session used just before stays; the idle one is purged.
+    let fresh = session(&seed, "fresh-token", 24 * 60);
+    let fresh = SessionRecord {
+        created_at: later - TimeDelta::minutes(1),
+        ..fresh
+    };
+    s.create_session(fresh.clone()).await.unwrap();
+    let report = undersign_core::use_cases::housekeeping(s, later)
+        .await
+        .unwrap();
+    assert_eq!(report.sessions_purged, 1);
+    assert!(
+        s.session(&fresh.token_sha256, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

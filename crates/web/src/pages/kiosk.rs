@@ -41,6 +41,18 @@ use visitor::{details, details_page, sign, sign_out, sign_out_page, start, welco
 
 /// The cookie that holds a kiosk's device token.
 pub const KIOSK_COOKIE: &str = "undersign_kiosk";
+/// Its name behind TLS: `__Secure-` makes browsers refuse it unless it is `Secure` (it
+/// is scoped to `/kiosk`, so `__Host-` cannot be used).
+pub const SECURE_KIOSK_COOKIE: &str = "__Secure-undersign_kiosk";
+
+/// The kiosk cookie's name for this installation.
+pub fn kiosk_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        SECURE_KIOSK_COOKIE
+    } else {
+        KIOSK_COOKIE
+    }
+}
 /// How long a kiosk stays enrolled without being used (the cookie's lifetime).
 const KIOSK_COOKIE_SECONDS: i64 = 5 * 365 * 24 * 3600;
 /// Wrong enrolment codes allowed per client address in [`ENROL_THROTTLE_MINUTES`].
@@ -118,7 +130,7 @@ impl FromRequestParts<AppState> for KioskDevice {
     ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let raw = jar
-            .get(KIOSK_COOKIE)
+            .get(kiosk_cookie_name(state))
             .map(|c| c.value().to_string())
             .ok_or_else(|| {
                 KioskRefused("This device is not set up as a visitor kiosk.").into_response()

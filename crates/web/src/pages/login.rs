@@ -186,7 +186,7 @@ async fn login(
     state.store.clear_login_failures(&email_key).await?;
 
     // A new session id at every login; any session the browser had is ended.
-    if let Some(old) = jar.get(SESSION_COOKIE) {
+    if let Some(old) = jar.get(session_cookie_name(&state)) {
         state
             .store
             .delete_session(&sha256_hex(old.value().as_bytes()))
@@ -205,7 +205,12 @@ async fn logout(
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     state.store.delete_session(&user.session_sha256).await?;
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    let jar = jar.remove(
+        Cookie::build(session_cookie_name(&state))
+            .path("/")
+            .secure(state.config.secure_cookies)
+            .build(),
+    );
     Ok((jar, Redirect::to("/login")).into_response())
 }
 

@@ -26,7 +26,7 @@ use crate::AppState;
 use crate::auth::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_EMAIL, THROTTLE_MINUTES};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::{Client, SESSION_COOKIE, SESSION_HOURS, random_token, session_cookie};
+use crate::session::{Client, SESSION_HOURS, random_token, session_cookie, session_cookie_name};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -247,7 +247,7 @@ async fn use_link(
     match used {
         LinkUse::SignedIn(session) => {
             // A new session id at every sign-in; any session the browser had is ended.
-            if let Some(old) = jar.get(SESSION_COOKIE) {
+            if let Some(old) = jar.get(session_cookie_name(&state)) {
                 state
                     .store
                     .delete_session(&sha256_hex(old.value().as_bytes()))

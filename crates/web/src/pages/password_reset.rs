@@ -27,7 +27,9 @@ use crate::AppState;
 use crate::auth::{MIN_PASSWORD_CHARS, check_new_password, hash_blocking};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::{CurrentUser, SESSION_COOKIE, SESSION_HOURS, random_token, session_cookie};
+use crate::session::{
+    CurrentUser, SESSION_HOURS, random_token, session_cookie, session_cookie_name,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/reset/{token}", get(reset_page).post(use_reset))
@@ -187,7 +189,7 @@ async fn use_reset(
         .await?;
     match used {
         LinkUse::SignedIn(session) => {
-            if let Some(old) = jar.get(SESSION_COOKIE) {
+            if let Some(old) = jar.get(session_cookie_name(&state)) {
                 state
                     .store
                     .delete_session(&sha256_hex(old.value().as_bytes()))

@@ -875,3 +875,51 @@ async fn hsts_is_sent_only_when_served_behind_tls() {
         "max-age=31536000"
     );
 }
+
+#[tokio::test]
+async fn behind_tls_the_session_cookie_is_a_host_only_secure_cookie() {
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let secure = undersign_web::app(undersign_web::AppState::new(
+        app.store.clone(),
+        undersign_web::WebConfig {
+            secure_cookies: true,
+            ..undersign_web::WebConfig::default()
+        },
+    ));
+    let staff = &app.a.people[&Role::Staff];
+    let body = format!(
+        "email={}&password={}",
+        url::form_urlencoded::byte_serialize(staff.email.as_str().as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(crate::support::PASSWORD.as_bytes())
+            .collect::<String>()
+    );
+    let reply = secure
+        .oneshot(
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri("/login")
+                .header("host", crate::support::HOST)
+                .header("origin", crate::support::ORIGIN)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    let cookie = reply
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("undersign_session"))
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("__Host-undersign_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+}

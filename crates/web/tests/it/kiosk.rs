@@ -502,6 +502,9 @@ async fn reception_signs_visitors_out_the_end_of_day_job_flags_the_rest_and_othe
         .await
         .unwrap();
     assert_eq!(report.auto_signed_out, 1);
+    // Run as if a day later, the job also ended the receptionist's (idle) session.
+    assert!(report.sessions_purged >= 1);
+    let desk = app.login(&app.a.people[&Role::Receptionist]).await;
     let list = app.get("/reception", &desk).await;
     assert_eq!(list.select_text("#no-visitors").len(), 1);
     assert_eq!(list.select_text("#recent .tag"), vec!["Did not sign out"]);

@@ -88,7 +88,8 @@ pub(super) async fn enrol(
     };
     tracing::info!(school = %kiosk.school, kiosk = %kiosk.id, "kiosk enrolled");
     let cookie = format!(
-        "{KIOSK_COOKIE}={raw}; Path=/kiosk; Max-Age={KIOSK_COOKIE_SECONDS}; HttpOnly; SameSite=Strict{}",
+        "{}={raw}; Path=/kiosk; Max-Age={KIOSK_COOKIE_SECONDS}; HttpOnly; SameSite=Strict{}",
+        super::kiosk_cookie_name(&state),
         if state.config.secure_cookies {
             "; Secure"
         } else {
