@@ -187,6 +187,7 @@ struct SignatureRow {
     user_agent: String,
     auth_json: String,
     viewed_seq: Option<i64>,
+    served_at: Option<String>,
     signed_at: DateTime<Utc>,
     ledger_seq: i64,
     ledger_hash: String,
@@ -200,7 +201,7 @@ async fn signatures(
     let found: Vec<SignatureRow> = sqlx::query_as(
         "SELECT id, person_id, version_id, typed_name, mark_kind, mark_png, mark_text,
                 mark_sha256, text_sha256, declaration, references_json, ip, user_agent,
-                auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash
+                auth_json, viewed_seq, served_at, signed_at, ledger_seq, ledger_hash
          FROM signatures WHERE school_id = $1 ORDER BY id",
     )
     .bind(school.0)
@@ -225,6 +226,7 @@ async fn signatures(
             .with("user_agent", s.user_agent)
             .with("auth", json_column(&s.auth_json))
             .with("viewed_seq", s.viewed_seq)
+            .with("served_at", s.served_at)
             .with("signed_at", at(s.signed_at))
             .with("ledger_seq", s.ledger_seq)
             .with("ledger_hash", s.ledger_hash)
@@ -242,6 +244,7 @@ struct DeclineRow {
     ip: String,
     user_agent: String,
     auth_json: String,
+    served_at: Option<String>,
     declined_at: DateTime<Utc>,
     ledger_seq: i64,
     ledger_hash: String,
@@ -254,7 +257,7 @@ async fn declines(
 ) -> StoreResult<()> {
     let found: Vec<DeclineRow> = sqlx::query_as(
         "SELECT id, person_id, version_id, reason, text_sha256, ip, user_agent, auth_json,
-                declined_at, ledger_seq, ledger_hash
+                served_at, declined_at, ledger_seq, ledger_hash
          FROM declines WHERE school_id = $1 ORDER BY id",
     )
     .bind(school.0)
@@ -271,6 +274,7 @@ async fn declines(
             .with("user_agent", d.user_agent)
             .with("auth", json_column(&d.auth_json))
             .with("declined_at", at(d.declined_at))
+            .with("served_at", d.served_at)
             .with("ledger_seq", d.ledger_seq)
             .with("ledger_hash", d.ledger_hash)
     }));

@@ -24,6 +24,7 @@ use crate::errors::db;
 use crate::ledger::append;
 use crate::people::load_person;
 use crate::policies::{load_version, parse_audiences, parse_change_kind};
+use undersign_core::time::rfc3339;
 
 #[derive(sqlx::FromRow)]
 struct SignatureRow {
@@ -46,12 +47,13 @@ struct SignatureRow {
     signed_at: DateTime<Utc>,
     ledger_seq: i64,
     ledger_hash: String,
+    served_at: Option<String>,
 }
 
 const SIGNATURE_SELECT: &str = "SELECT s.id, s.school_id, s.person_id, s.version_id,
         v.policy_id, p.title AS policy_title, v.number AS version_number, s.typed_name,
         s.mark_kind, s.mark_sha256, s.text_sha256, s.declaration, s.references_json, s.ip,
-        s.user_agent, s.auth_json, s.signed_at, s.ledger_seq, s.ledger_hash
+        s.user_agent, s.auth_json, s.signed_at, s.ledger_seq, s.ledger_hash, s.served_at
     FROM signatures s
     JOIN policy_versions v ON v.school_id = s.school_id AND v.id = s.version_id
     JOIN policies p ON p.school_id = v.school_id AND p.id = v.policy_id";
@@ -79,6 +81,11 @@ impl SignatureRow {
                 ip: self.ip,
                 user_agent: self.user_agent,
                 auth,
+                served_at: self
+                    .served_at
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
             },
             signed_at: self.signed_at,
             ledger_seq: self.ledger_seq,
@@ -416,6 +423,7 @@ impl Signing for BackendStore {
             user_agent: input.context.user_agent.clone(),
             auth: input.context.auth.clone(),
             viewed_seq,
+            served_at: input.context.served_at.map(rfc3339),
         };
         let entry = append(&mut tx, school, &event, at).await?;
         let (png, text) = match &input.mark {
@@ -425,9 +433,10 @@ impl Signing for BackendStore {
         let inserted = sqlx::query(
             "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
                     mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
-                    ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash)
+                    ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash,
+                    served_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19)",
+                     $17, $18, $19, $20)",
         )
         .bind(id.0)
         .bind(school.0)
@@ -448,6 +457,7 @@ impl Signing for BackendStore {
         .bind(ts(at))
         .bind(entry.seq)
         .bind(&entry.hash)
+        .bind(input.context.served_at.map(rfc3339))
         .execute(&mut *tx)
         .await;
         let committed = match inserted {
@@ -499,12 +509,13 @@ impl Signing for BackendStore {
             ip: input.context.ip.clone(),
             user_agent: input.context.user_agent.clone(),
             auth: input.context.auth.clone(),
+            served_at: input.context.served_at.map(rfc3339),
         };
         let entry = append(&mut tx, school, &event, at).await?;
         sqlx::query(
             "INSERT INTO declines (id, school_id, person_id, version_id, reason, text_sha256, ip,
-                    user_agent, auth_json, declined_at, ledger_seq, ledger_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    user_agent, auth_json, declined_at, ledger_seq, ledger_hash, served_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(id.0)
         .bind(school.0)
@@ -518,6 +529,7 @@ impl Signing for BackendStore {
         .bind(ts(at))
         .bind(entry.seq)
         .bind(&entry.hash)
+        .bind(input.context.served_at.map(rfc3339))
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -256,6 +256,7 @@ fn implied(
             user_agent,
             auth,
             viewed_seq,
+            served_at,
         } => vec![(
             ("signatures", signature.0),
             vec![
@@ -272,6 +273,7 @@ fn implied(
                 ("user_agent", json!(user_agent)),
                 ("auth", json!(auth)),
                 ("viewed_seq", json!(viewed_seq)),
+                ("served_at", json!(served_at)),
                 ("signed_at", at.clone()),
                 ("ledger_seq", seq),
                 ("ledger_hash", hash),
@@ -286,6 +288,7 @@ fn implied(
             ip,
             user_agent,
             auth,
+            served_at,
         } => vec![(
             ("declines", decline.0),
             vec![
@@ -297,6 +300,7 @@ fn implied(
                 ("user_agent", json!(user_agent)),
                 ("auth", json!(auth)),
                 ("declined_at", at.clone()),
+                ("served_at", json!(served_at)),
                 ("ledger_seq", seq),
                 ("ledger_hash", hash),
             ],

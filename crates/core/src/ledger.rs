@@ -76,7 +76,11 @@ pub enum Event {
         ip: String,
         user_agent: String,
         auth: AuthMethod,
+        /// The `viewed` entry of the page load (older signatures; no longer written).
         viewed_seq: Option<i64>,
+        /// When the text was served to the signer (RFC 3339), from the form's sealed token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        served_at: Option<String>,
     },
     Declined {
         decline: DeclineId,
@@ -87,6 +91,9 @@ pub enum Event {
         ip: String,
         user_agent: String,
         auth: AuthMethod,
+        /// When the text was served (RFC 3339), from the form's sealed token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        served_at: Option<String>,
     },
     /// A reception kiosk was registered (its device token is never recorded).
     KioskRegistered {

@@ -41,6 +41,7 @@ fn signed(name: &str) -> Event {
         user_agent: "Firefox".into(),
         auth: AuthMethod::Password,
         viewed_seq: None,
+        served_at: None,
     }
 }
 

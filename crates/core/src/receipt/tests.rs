@@ -42,6 +42,7 @@ fn signed_event() -> Event {
         user_agent: "Firefox".into(),
         auth: AuthMethod::Password,
         viewed_seq: Some(2),
+        served_at: None,
     }
 }
 

@@ -19,7 +19,10 @@ pub trait Signing: Send + Sync {
     /// the newest major one.
     async fn obligations(&self, school: SchoolId, person: PersonId)
     -> StoreResult<Vec<Obligation>>;
-    /// Records that the person opened the version; returns the ledger entry's seq.
+    /// Records a `viewed` entry for the version; returns the entry's seq. The sign page no
+    /// longer calls it (opening a page writes nothing: what it served is sealed into its
+    /// form and recorded with the signature or decline, see `signing::Served`); older
+    /// chains hold such entries and a signature's `viewed_seq` may name one.
     async fn record_view(
         &self,
         school: SchoolId,

@@ -68,6 +68,7 @@ pub fn signed(name: &str) -> (Vec<LedgerEntry>, ReceiptFacts) {
             user_agent: context.user_agent.clone(),
             auth: AuthMethod::Password,
             viewed_seq: Some(2),
+            served_at: None,
         },
     ];
     let mut entries: Vec<LedgerEntry> = Vec::new();

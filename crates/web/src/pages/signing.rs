@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use undersign_core::markdown::render_policy;
 use undersign_core::policy::{PolicyVersion, ReferenceSource, VersionStatus};
 use undersign_core::redline::{Part, Redline, RunChange, redline};
-use undersign_core::signing::{DeclineInput, SignError, SignOutcome, SignatureInput};
+use undersign_core::signing::{DeclineInput, Served, SignError, SignOutcome, SignatureInput};
 use undersign_core::{ReferenceId, VersionId};
 
 use super::signature_form::{SignatureFields, SignatureFieldsView, field_errors};
@@ -67,6 +67,54 @@ struct SignView {
     already_signed: Option<(i64, String)>,
     declined: bool,
     decline_error: Option<String>,
+    /// The sealed token of what this page serves (see `Served`), for both forms.
+    served: String,
+}
+
+/// A token sealing that this page served `version`'s text to the signed-in person now,
+/// with the school's key; empty if the key file cannot be read (the signature then
+/// records no served time).
+fn served_token(state: &AppState, user: &CurrentUser, version: &PolicyVersion) -> String {
+    match crate::keys::read_matching(
+        &state.config.keys_dir,
+        user.school.id,
+        &user.school.public_key,
+    ) {
+        Ok(Some(key)) => Served {
+            person: user.person.id,
+            version: version.id,
+            text_sha256: version.text_sha256.clone(),
+            at: undersign_core::time::now(),
+        }
+        .seal(&key),
+        Ok(None) | Err(_) => String::new(),
+    }
+}
+
+/// When the posted form's text was served, from its token: `None` without a token, an
+/// error if the token was altered, is stale, or was served to someone else or for
+/// another text.
+fn served_at(
+    user: &CurrentUser,
+    version: &PolicyVersion,
+    token: &str,
+) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+    if token.trim().is_empty() {
+        return Ok(None);
+    }
+    let refused = |m: &str| AppError::Conflict(capitalise(m));
+    let key = undersign_core::ledger::verifying_key_from_hex(&user.school.public_key)
+        .ok_or_else(|| AppError::Internal("the school's public key is unreadable".into()))?;
+    let served = Served::open(token, &key, undersign_core::time::now()).map_err(refused)?;
+    if served.person != user.person.id
+        || served.version != version.id
+        || served.text_sha256 != version.text_sha256
+    {
+        return Err(refused(
+            "this page was served for someone else or another text; reload it and read the policy again",
+        ));
+    }
+    Ok(Some(served.at))
 }
 
 /// The published version, if it is for one of the person's audiences.
@@ -189,15 +237,16 @@ async fn build_view(
         already_signed,
         declined,
         decline_error,
+        served: served_token(state, user, version),
     })
 }
 
 async fn sign_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    client: Client,
     Path(id): Path<VersionId>,
 ) -> AppResult<Response> {
+    // Opening the page records nothing: what it served travels sealed in its forms.
     let version = version_for(&state, &user, id).await?;
     let view = build_view(
         &state,
@@ -208,19 +257,6 @@ async fn sign_page(
         None,
     )
     .await?;
-    if view.already_signed.is_none() {
-        state
-            .store
-            .record_view(
-                user.school.id,
-                user.person.id,
-                version.id,
-                &version.text_sha256,
-                &client.context(user.auth.clone()),
-                undersign_core::time::now(),
-            )
-            .await?;
-    }
     Ok(page(&view)?.into_response())
 }
 
@@ -228,6 +264,8 @@ async fn sign_page(
 struct SignPost {
     #[serde(default)]
     csrf_token: String,
+    #[serde(default)]
+    served: String,
     #[serde(flatten)]
     fields: SignatureFields,
 }
@@ -253,13 +291,14 @@ async fn sign(
         return Err(AppError::Conflict(SignError::Superseded.to_string()));
     }
 
+    let served = served_at(&user, &version, &form.served)?;
     let acknowledged = form.fields.acknowledged();
     let checked = SignatureInput::check(
         form.fields.form(&acknowledged),
         &user.person.full_name,
         user.person.id,
         &version,
-        client.context(user.auth.clone()),
+        client.context(user.auth.clone()).served(served),
     );
     let input = match checked {
         Ok(input) => input,
@@ -294,6 +333,8 @@ struct DeclineForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
+    served: String,
+    #[serde(default)]
     reason: String,
 }
 
@@ -306,6 +347,7 @@ async fn decline(
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     let version = version_for(&state, &user, id).await?;
+    let served = served_at(&user, &version, &form.served)?;
     let reason = match DeclineInput::parse_reason(&form.reason) {
         Ok(r) => r,
         Err(e) => {
@@ -330,7 +372,7 @@ async fn decline(
                 person: user.person.id,
                 version: version.id,
                 reason,
-                context: client.context(user.auth.clone()),
+                context: client.context(user.auth.clone()).served(served),
             },
             undersign_core::time::now(),
         )

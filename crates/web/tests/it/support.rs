@@ -97,6 +97,17 @@ impl Reply {
 }
 
 impl Reply {
+    /// The `attr` attribute of the first element matched ("" if none).
+    pub fn select_attr(&self, selector: &str, attr: &str) -> String {
+        let doc = scraper::Html::parse_document(&self.body);
+        let sel = scraper::Selector::parse(selector).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr(attr))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The text of each element matched, exactly as parsed (spaces and newlines kept).
     pub fn select_text_raw(&self, selector: &str) -> Vec<String> {
         let doc = scraper::Html::parse_document(&self.body);
