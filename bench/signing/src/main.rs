@@ -56,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
 struct Signer {
     cookie: String,
     csrf: String,
+    served: String,
     name: String,
     version: String,
     acks: Vec<String>,
@@ -131,11 +132,17 @@ async fn prepare(
         .into_iter()
         .next()
         .ok_or("no csrf token on the sign page")?;
+    // The sign page seals what it served into its form; the form must carry it back.
+    let served = all_values_of(&page, "name=\"served\"")
+        .into_iter()
+        .next()
+        .ok_or("no served token on the sign page")?;
     let acks = all_values_of(&page, "name=\"ack\"");
     let name = name_of(i);
     Ok(Signer {
         cookie,
         csrf,
+        served,
         name,
         version,
         acks,
@@ -163,6 +170,7 @@ fn name_of(mut i: usize) -> String {
 async fn sign(client: &reqwest::Client, origin: &str, s: &Signer) -> Result<Duration, String> {
     let mut form: Vec<(&str, &str)> = vec![
         ("csrf_token", &s.csrf),
+        ("served", &s.served),
         ("declaration", "on"),
         ("typed_name", &s.name),
         ("signature_kind", "typed"),

@@ -298,7 +298,26 @@ impl Browser {
             .to_string())
     }
 
-    /// Submits the sign form with a typed signature.
+    /// The `served` token of a sign page, as its form carries it.
+    pub async fn served_token(&self, version: VersionId) -> reqwest::Result<String> {
+        let html = self
+            .client
+            .get(format!("{}/sign/{version}", self.origin))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse(r#"input[name="served"]"#).unwrap();
+        Ok(doc
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Submits the sign form with a typed signature (and the page's served token).
     pub async fn sign(
         &self,
         version: VersionId,
@@ -306,8 +325,10 @@ impl Browser {
         name: &str,
         references: &[ReferenceId],
     ) -> reqwest::Result<reqwest::Response> {
+        let served = self.served_token(version).await?;
         let mut form: Vec<(&str, String)> = vec![
             ("csrf_token", csrf.to_string()),
+            ("served", served),
             ("declaration", "on".into()),
             ("typed_name", name.to_string()),
             ("signature_kind", "typed".into()),

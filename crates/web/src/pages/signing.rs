@@ -72,8 +72,8 @@ struct SignView {
 }
 
 /// A token sealing that this page served `version`'s text to the signed-in person now,
-/// with the school's key; empty if the key file cannot be read (the signature then
-/// records no served time).
+/// with the school's key; empty if the key file cannot be read (signing then waits until
+/// it can, like receipts).
 fn served_token(state: &AppState, user: &CurrentUser, version: &PolicyVersion) -> String {
     match crate::keys::read_matching(
         &state.config.keys_dir,
@@ -91,18 +91,20 @@ fn served_token(state: &AppState, user: &CurrentUser, version: &PolicyVersion) -
     }
 }
 
-/// When the posted form's text was served, from its token: `None` without a token, an
-/// error if the token was altered, is stale, or was served to someone else or for
-/// another text.
+/// When the posted form's text was served, from its token; an error if there is none
+/// (the form did not come from this page), or it was altered, is stale, or was served to
+/// someone else or for another text.
 fn served_at(
     user: &CurrentUser,
     version: &PolicyVersion,
     token: &str,
 ) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
-    if token.trim().is_empty() {
-        return Ok(None);
-    }
     let refused = |m: &str| AppError::Conflict(capitalise(m));
+    if token.trim().is_empty() {
+        return Err(refused(
+            "this form did not come from the policy's page; open the policy, read it and sign there",
+        ));
+    }
     let key = undersign_core::ledger::verifying_key_from_hex(&user.school.public_key)
         .ok_or_else(|| AppError::Internal("the school's public key is unreadable".into()))?;
     let served = Served::open(token, &key, undersign_core::time::now()).map_err(refused)?;
@@ -291,6 +293,17 @@ async fn sign(
         return Err(AppError::Conflict(SignError::Superseded.to_string()));
     }
 
+    // Signed already (a second tab, a double submit): that signature stands and nothing
+    // is recorded, whatever this form carries.
+    if let Some(existing) = state
+        .store
+        .signatures_of(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .find(|s| s.version == version.id)
+    {
+        return Ok(Redirect::to(&format!("/me/signatures/{}", existing.id)).into_response());
+    }
     let served = served_at(&user, &version, &form.served)?;
     let acknowledged = form.fields.acknowledged();
     let checked = SignatureInput::check(

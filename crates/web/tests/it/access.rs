@@ -453,7 +453,9 @@ fn classify(status: StatusCode, location: &str) -> Outcome {
         403 | 404 => Outcome::Denied,
         // Sent to log in (logging out, which also ends at /login, is no denial).
         303 | 302 | 307 if location.starts_with("/login?next=") => Outcome::Denied,
-        200..=399 | 422 => Outcome::Allowed,
+        // Reached the handler, which answered (a form error, or a refusal such as a
+        // decline of a version already signed).
+        200..=399 | 409 | 422 => Outcome::Allowed,
         other => panic!("unexpected status {other} (location {location:?})"),
     }
 }

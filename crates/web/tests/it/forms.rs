@@ -887,3 +887,33 @@ async fn guessing_the_current_password_from_an_open_session_is_throttled() {
         reply.body
     );
 }
+
+#[tokio::test]
+async fn a_sign_or_decline_form_that_did_not_come_from_the_page_is_refused() {
+    let app = TestApp::new().await;
+    let (s, name) = governor(&app).await;
+    let before = app.store.ledger_entries(app.a.school).await.unwrap().len();
+    let mut fields = sign_fields(&app, &name);
+    fields.push(("served", String::new()));
+    let reply = app
+        .post(&format!("/sign/{}", app.a.published), &s, &fields)
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert!(
+        reply.body.contains("did not come from the policy"),
+        "{}",
+        reply.body
+    );
+    let reply = app
+        .post(
+            &format!("/sign/{}/decline", app.a.published),
+            &s,
+            &[("reason", "No".to_string()), ("served", String::new())],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert_eq!(
+        app.store.ledger_entries(app.a.school).await.unwrap().len(),
+        before
+    );
+}

@@ -742,14 +742,12 @@ async fn the_staff_sign_page_and_the_kiosk_refuse_an_empty_form_alike_beside_eac
     };
 
     let governor = app.login(&app.a.people[&Role::Governor]).await;
-    let mut staff_fields = empty(None);
-    staff_fields.push(("csrf_token", governor.csrf.clone()));
+    // Posted as the page's form would be (its form and served tokens added by `post`).
     let staff = app
-        .send(
-            Method::POST,
+        .post(
             &format!("/sign/{}", app.a.published),
-            Some(&governor),
-            Some(&staff_fields),
+            &governor,
+            &empty(None),
         )
         .await;
     assert_eq!(

@@ -116,6 +116,14 @@ impl Reply {
     }
 }
 
+/// `/sign/<id>` for a post to `/sign/<id>` or `/sign/<id>/decline`.
+fn sign_page_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/sign/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    (matches!(tail, "" | "decline") && id.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("/sign/{id}"))
+}
+
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
     v.extend(width.to_be_bytes());
@@ -455,8 +463,20 @@ impl TestApp {
         self.send(Method::GET, path, Some(session), None).await
     }
 
+    /// Posts a form as a browser would submit it: with the session's form token, and for
+    /// the sign and decline forms with the `served` token of the sign page they are on
+    /// (fetched here) unless the test gives its own.
     pub async fn post(&self, path: &str, session: &Session, fields: &[(&str, String)]) -> Reply {
         let mut all = vec![("csrf_token", session.csrf.clone())];
+        if let Some(page) = sign_page_of(path)
+            && !fields.iter().any(|(k, _)| *k == "served")
+        {
+            let served = self
+                .get(&page, session)
+                .await
+                .select_attr("input[name=served]", "value");
+            all.push(("served", served));
+        }
         all.extend(fields.iter().cloned());
         self.send(Method::POST, path, Some(session), Some(&all))
             .await
