@@ -165,8 +165,35 @@ pub fn log_failures(results: &[(School, anyhow::Result<Outcome>)]) {
     }
 }
 
-/// The background job inside `serve`: checkpoint every school every `every`, until the
-/// returned future is dropped.
+/// Queues, once a week per school, the newest checkpoint to the headteacher
+/// (`use_cases::mail_weekly_witness`), for the schools whose chain verified just now.
+async fn mail_witnesses(store: &dyn Store, results: &[(School, anyhow::Result<Outcome>)]) {
+    let now = undersign_core::time::now();
+    for (school, result) in results {
+        if !matches!(
+            result,
+            Ok(Outcome::Signed { .. } | Outcome::Unchanged { .. })
+        ) {
+            continue;
+        }
+        let newest = match store.checkpoints(school.id).await {
+            Ok(cps) => cps.into_iter().max_by_key(|c| c.seq),
+            Err(e) => {
+                tracing::error!(school = %school.slug, "cannot read checkpoints: {e}");
+                continue;
+            }
+        };
+        if let Some(cp) = newest
+            && let Err(e) =
+                undersign_core::use_cases::mail_weekly_witness(store, school, &cp, now).await
+        {
+            tracing::error!(school = %school.slug, "cannot queue the weekly witness: {e}");
+        }
+    }
+}
+
+/// The background job inside `serve`: checkpoint every school every `every`, and mail
+/// the weekly witness, until the returned future is dropped.
 pub async fn run_periodically(
     store: std::sync::Arc<dyn Store>,
     keys_dir: std::path::PathBuf,
@@ -178,7 +205,10 @@ pub async fn run_periodically(
     loop {
         tick.tick().await;
         match checkpoint_all(store.as_ref(), &keys_dir).await {
-            Ok(results) => log_failures(&results),
+            Ok(results) => {
+                log_failures(&results);
+                mail_witnesses(store.as_ref(), &results).await;
+            }
             Err(e) => tracing::error!("checkpoint run failed: {e:#}"),
         }
     }

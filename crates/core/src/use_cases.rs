@@ -1,9 +1,10 @@
 //! The use cases that drive a store across several of its traits: chasing signatures and
 //! the visitor housekeeping (the background jobs `serve` runs), the organisation view's
-//! kept summaries, and the alarm raised when evidence no longer agrees with its ledger. The domain modules they build on stay free of storage, so that
+//! kept summaries, the alarm raised when evidence no longer agrees with its ledger, and
+//! the weekly email of each school's signed ledger head (a witness off the server). The domain modules they build on stay free of storage, so that
 //! [`crate::store`] can name their types without importing anything that imports it back.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::access::OrganisationViewer;
 use crate::chasing::{ChaseReport, SchoolCalendar, plan, to_outbox};
@@ -168,6 +169,54 @@ pub async fn raise_evidence_alarm(
             text_body: format!(
                 "Dear {},\n\n{what_happened}, because:\n\n  {reason}\n\nThis can mean that someone with access to the database changed or removed evidence. Nothing has been signed or issued over it. Please ask your network manager to run `undersign verify` and follow \"When verify fails\" in the operator guide, and keep the server's key directory and its backups as they are.\n\nUndersign\n",
                 head.full_name
+            ),
+            attachments: Vec::new(),
+            not_before: now,
+            unless_signed: None,
+        })
+        .collect();
+    if mails.is_empty() {
+        return Ok(0);
+    }
+    store.enqueue_mails(mails, now).await
+}
+
+/// Emails every active headteacher of the school, once per ISO week, the newest signed
+/// checkpoint of its evidence ledger: a witness kept outside the server. If the database
+/// and the server's files were ever rewritten together, the head in the headteacher's
+/// mailbox would still show what the chain held. Returns how many messages were new.
+pub async fn mail_weekly_witness(
+    store: &dyn Store,
+    school: &crate::school::School,
+    checkpoint: &crate::ledger::Checkpoint,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    use crate::outbox::NewMail;
+    use crate::person::{PersonStatus, Role};
+    let week = now.date_naive().iso_week();
+    let mails: Vec<NewMail> = store
+        .people(school.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
+        .map(|head| NewMail {
+            school: school.id,
+            dedupe_key: format!("witness:{}-W{:02}:{}", week.year(), week.week(), head.id),
+            to_email: head.email.clone(),
+            to_name: head.full_name.to_string(),
+            subject: format!(
+                "Undersign: this week's record of {}'s evidence ledger",
+                school.name
+            ),
+            text_body: format!(
+                "Dear {},\n\nThis is the weekly record of {}'s evidence ledger: its state on {}, signed with the school's key. Please keep this email (a mail folder is enough). Nothing needs doing.\n\nIf `undersign verify` is ever run against a copy of the records that does not contain this entry with this hash, the records were changed after this email was sent, and this email is the proof.\n\n  Entry:      {}\n  Hash:       {}\n  Public key: {}\n  Witness:    {}\n\nUndersign\n",
+                head.full_name,
+                school.name,
+                crate::time::display_in(checkpoint.signed_at, school.timezone.tz()),
+                checkpoint.seq,
+                checkpoint.hash,
+                school.public_key,
+                checkpoint.witness_line(),
             ),
             attachments: Vec::new(),
             not_before: now,

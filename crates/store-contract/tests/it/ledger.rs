@@ -121,3 +121,26 @@ async fn an_entry_is_found_by_the_start_of_its_hash(db: TestDb) {
             .is_empty()
     );
 }
+
+#[db_test]
+async fn the_headteacher_is_mailed_the_signed_head_once_a_week(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "witness-mail").await;
+    let head = s.ledger_head(seed.school.id).await.unwrap().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let cp = Checkpoint::sign(seed.school.id, &head, at(0, 0), &key);
+    let monday = at(0, 0);
+    let mail = |now| undersign_core::use_cases::mail_weekly_witness(s, &seed.school, &cp, now);
+    assert_eq!(mail(monday).await.unwrap(), 1);
+    // Again the same week (serve checkpoints every few minutes): nothing new.
+    assert_eq!(mail(monday + chrono::TimeDelta::days(2)).await.unwrap(), 0);
+    // The next week: one more.
+    assert_eq!(mail(monday + chrono::TimeDelta::days(7)).await.unwrap(), 1);
+    let page = s.outbox_page(&seed.people_admin(), 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert!(
+        page.mails
+            .iter()
+            .all(|m| m.to_email == seed.head.email && m.subject.contains("evidence ledger"))
+    );
+}
