@@ -328,7 +328,7 @@ async fn checkpoint_refuses_a_chain_that_does_not_extend_the_witnessed_head(db: 
     assert_eq!(plain.count("SELECT COUNT(*) FROM checkpoints").await, 0);
     assert_eq!(
         plain
-            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%evidence ledger%'")
+            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%needs checking%'")
             .await,
         1
     );
@@ -470,7 +470,14 @@ async fn no_receipt_is_sealed_over_an_edited_signature_row(db: TestDb) {
     let mut plain = Raw::plain(&db).await;
     assert_eq!(
         plain
-            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%evidence ledger%'")
+            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%needs checking%'")
+            .await,
+        1
+    );
+    // serve checkpointed at start and queued the week's witness of the head for her.
+    assert_eq!(
+        plain
+            .count("SELECT COUNT(*) FROM outbox WHERE to_email = 'head@test.example' AND subject LIKE '%this week''s record%'")
             .await,
         1
     );
