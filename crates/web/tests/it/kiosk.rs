@@ -800,3 +800,25 @@ async fn the_staff_sign_page_and_the_kiosk_refuse_an_empty_form_alike_beside_eac
         "the same words on both forms"
     );
 }
+
+#[tokio::test]
+async fn a_kiosk_of_another_school_can_neither_sign_in_for_this_school_nor_see_its_visits() {
+    let app = TestApp::new().await;
+    let kiosk_a = enrol(&app, &app.a, 21).await;
+    let kiosk_b = enrol(&app, &app.b, 22).await;
+    let done = sign_in(&app, &kiosk_a, &app.a, "Olga One", "").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let welcome = done.location().to_string();
+    assert!(welcome.starts_with("/kiosk/welcome/"), "{welcome}");
+
+    // School B's kiosk names a host of school A, and tries to sign the visitor in with
+    // school A's policy version.
+    let refused = sign_in(&app, &kiosk_b, &app.a, "Vera Visitor", "").await;
+    assert_ne!(refused.status, StatusCode::SEE_OTHER, "{}", refused.body);
+    assert_eq!(visits_in_ledger(&app, &app.b).await, 0);
+    assert_eq!(visits_in_ledger(&app, &app.a).await, 1);
+    // Nor does school A's visit show on school B's kiosk.
+    let seen = app.get(&welcome, &kiosk_b).await;
+    assert_eq!(seen.status, StatusCode::NOT_FOUND, "{}", seen.body);
+    assert!(!seen.body.contains("Olga"));
+}
