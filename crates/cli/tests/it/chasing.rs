@@ -339,11 +339,28 @@ async fn serve_sends_the_invitations_of_a_version_just_published(db: support::Te
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // The headteacher and the two members of staff.
-    let got = smtp.wait_for(3, WAIT).await;
+    // The headteacher and the two members of staff are invited; the headteacher also
+    // gets the week's witness of the ledger head, from the checkpoint made at start.
+    let all = smtp.wait_for(4, WAIT).await;
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(all.len(), 4, "{log}");
+    let (witness, got): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|m| m.subject.contains("this week's record"));
+    assert_eq!(witness.len(), 1, "{log}");
+    assert_eq!(
+        witness[0].envelope_to,
+        vec!["head@test.example".to_string()]
+    );
+    assert!(
+        witness[0]
+            .text_body
+            .contains("undersign-witness-1 school=1"),
+        "{}",
+        witness[0].text_body
+    );
     assert_eq!(got.len(), 3, "{log}");
     let mut to: Vec<String> = got.iter().map(|m| m.envelope_to.join(",")).collect();
     to.sort();
