@@ -150,13 +150,12 @@ pub async fn raise_evidence_alarm(
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
     use crate::outbox::NewMail;
-    use crate::person::{PersonStatus, Role};
     let digest = crate::policy::sha256_hex(reason.as_bytes());
     let mails: Vec<NewMail> = store
         .people(school.id)
         .await?
         .into_iter()
-        .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
+        .filter(is_active_headteacher)
         .map(|head| NewMail {
             school: school.id,
             dedupe_key: format!("evidence-alarm:{}:{}", &digest[..24], head.id),
@@ -192,13 +191,12 @@ pub async fn mail_weekly_witness(
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
     use crate::outbox::NewMail;
-    use crate::person::{PersonStatus, Role};
     let week = now.date_naive().iso_week();
     let mails: Vec<NewMail> = store
         .people(school.id)
         .await?
         .into_iter()
-        .filter(|p| p.status == PersonStatus::Active && p.roles.contains(&Role::Headteacher))
+        .filter(is_active_headteacher)
         .map(|head| NewMail {
             school: school.id,
             dedupe_key: format!("witness:{}-W{:02}:{}", week.year(), week.week(), head.id),
@@ -227,4 +225,10 @@ pub async fn mail_weekly_witness(
         return Ok(0);
     }
     store.enqueue_mails(mails, now).await
+}
+
+/// Who is mailed about a school's evidence: its active headteachers.
+fn is_active_headteacher(p: &crate::person::Person) -> bool {
+    p.status == crate::person::PersonStatus::Active
+        && p.roles.contains(&crate::person::Role::Headteacher)
 }

@@ -226,6 +226,25 @@ pub(crate) async fn start_session(
     Ok(jar.add(session_cookie(state, token)))
 }
 
+/// After a sign-in or reset link started a session (`token` is its cookie value): ends
+/// any session the browser had, so the session id is new at every sign-in, and sends the
+/// browser to its page with the new cookie.
+pub(crate) async fn replace_browser_session(
+    state: &AppState,
+    jar: CookieJar,
+    token: String,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if let Some(old) = jar.get(session_cookie_name(state)) {
+        state
+            .store
+            .delete_session(&sha256_hex(old.value().as_bytes()))
+            .await?;
+    }
+    let jar = jar.add(session_cookie(state, token));
+    Ok((jar, axum::response::Redirect::to("/me")).into_response())
+}
+
 /// The cookie that carries a session's token.
 pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
     Cookie::build((session_cookie_name(state), token))

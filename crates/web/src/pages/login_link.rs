@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
@@ -26,7 +26,7 @@ use crate::AppState;
 use crate::auth::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_EMAIL, THROTTLE_MINUTES};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::{Client, SESSION_HOURS, random_token, session_cookie, session_cookie_name};
+use crate::session::{Client, SESSION_HOURS, random_token, replace_browser_session};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -246,16 +246,8 @@ async fn use_link(
         .await?;
     match used {
         LinkUse::SignedIn(session) => {
-            // A new session id at every sign-in; any session the browser had is ended.
-            if let Some(old) = jar.get(session_cookie_name(&state)) {
-                state
-                    .store
-                    .delete_session(&sha256_hex(old.value().as_bytes()))
-                    .await?;
-            }
             tracing::info!(school = %session.school, person = %session.person, "signed in by email link");
-            let jar = jar.add(session_cookie(&state, session_token));
-            Ok((jar, Redirect::to("/me")).into_response())
+            replace_browser_session(&state, jar, session_token).await
         }
         LinkUse::Refused(link) => Ok(page(&refusal(&link))?.into_response()),
     }

@@ -9,7 +9,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
@@ -27,9 +27,7 @@ use crate::AppState;
 use crate::auth::{MIN_PASSWORD_CHARS, check_new_password, hash_blocking};
 use crate::error::{AppError, AppResult};
 use crate::render::{Nav, page};
-use crate::session::{
-    CurrentUser, SESSION_HOURS, random_token, session_cookie, session_cookie_name,
-};
+use crate::session::{CurrentUser, SESSION_HOURS, random_token, replace_browser_session};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/reset/{token}", get(reset_page).post(use_reset))
@@ -189,15 +187,8 @@ async fn use_reset(
         .await?;
     match used {
         LinkUse::SignedIn(session) => {
-            if let Some(old) = jar.get(session_cookie_name(&state)) {
-                state
-                    .store
-                    .delete_session(&sha256_hex(old.value().as_bytes()))
-                    .await?;
-            }
             tracing::info!(school = %session.school, person = %session.person, "password set from a reset link");
-            let jar = jar.add(session_cookie(&state, session_token));
-            Ok((jar, Redirect::to("/me")).into_response())
+            replace_browser_session(&state, jar, session_token).await
         }
         LinkUse::Refused(link) => Ok(page(&view(&link))?.into_response()),
     }
