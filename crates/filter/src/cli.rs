@@ -132,14 +132,38 @@ pub fn run_squid_helper(args: SquidHelperArgs) -> anyhow::Result<()> {
 
 /// Runs `undersign filter …`. Exit code 0 when the command ran (whatever the decision).
 pub fn run_filter(cmd: FilterCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        FilterCommand::Check(args) => check(&args),
-        FilterCommand::Validate(args) => validate(&args),
+    run_filter_to(cmd, &mut std::io::stdout().lock())
+}
+
+/// Runs `undersign filter …` writing to `out`. A reader that goes away (`filter check … |
+/// head -1`) ends the command quietly with success, as it does for other Unix tools.
+pub fn run_filter_to(cmd: FilterCommand, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let ran = match cmd {
+        FilterCommand::Check(args) => check(&args, out),
+        FilterCommand::Validate(args) => validate(&args, out),
+    };
+    match ran {
+        Err(e) if reader_went_away(&e) => Ok(ExitCode::SUCCESS),
+        other => other,
     }
 }
 
-#[allow(clippy::print_stdout)]
-fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+/// Whether `e` is stdout's reader having closed the pipe.
+fn reader_went_away(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn check(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(&args.rules)?;
     let at = match &args.at {
         None => chrono::Utc::now(),
@@ -152,22 +176,20 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         target: &target,
     };
     let explanation = rules.explain(&req, &args.url, at);
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &explanation)?;
+        serde_json::to_writer(&mut *out, &explanation)?;
         writeln!(out)?;
     } else {
         write!(out, "{explanation}")?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::print_stdout)]
-fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+fn validate(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let rules = RuleSet::load(&args.rules)?;
     let elapsed = started.elapsed();
-    let mut out = std::io::stdout().lock();
     writeln!(out, "ok: {}", args.rules.display())?;
     for (c, st) in rules.categories.iter().zip(&rules.lists.stats) {
         let illegal = if c.illegal.is_some() {
@@ -191,5 +213,117 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         elapsed.as_millis(),
         rules.lists.heap_bytes() / (1024 * 1024)
     )?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    use crate::helper::Clock;
+
+    fn fixture() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lists/adult")).unwrap();
+        std::fs::write(dir.path().join("lists/adult/urls"), "reddit.com/r/nsfw\n").unwrap();
+        let path = dir.path().join("filter.toml");
+        std::fs::write(
+            &path,
+            r#"
+lists = "lists"
+[statements]
+11 = "Nothing offensive."
+[categories.adult]
+[[rules]]
+name = "no-adult"
+categories = "adult"
+action = "deny"
+statement = 11
+[default]
+action = "allow"
+statement = 11
+"#,
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    fn check_args(rules: &Path, url: &str) -> CheckArgs {
+        CheckArgs {
+            rules: rules.to_owned(),
+            src: "10.0.0.1".parse().unwrap(),
+            user: None,
+            url: url.to_owned(),
+            at: None,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn filter_check_into_a_closed_pipe_ends_quietly_with_success() {
+        let (_d, rules) = fixture();
+        for json in [false, true] {
+            let (reader, mut writer) = std::io::pipe().unwrap();
+            drop(reader);
+            let mut args = check_args(&rules, "http://www.reddit.com/r/nsfw");
+            args.json = json;
+            let code = run_filter_to(FilterCommand::Check(args), &mut writer);
+            assert_eq!(code.map_err(|e| e.to_string()).unwrap(), ExitCode::SUCCESS);
+        }
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let code = run_filter_to(FilterCommand::Validate(ValidateArgs { rules }), &mut writer);
+        assert_eq!(code.map_err(|e| e.to_string()).unwrap(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn other_errors_are_still_errors() {
+        let (_d, rules) = fixture();
+        let mut out = Vec::new();
+        let e = run_filter_to(
+            FilterCommand::Check(check_args(&rules, "http://%")),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--url"), "{e}");
+    }
+
+    #[test]
+    fn filter_check_and_the_helper_unescape_a_url_the_same_way() {
+        let (_d, rules) = fixture();
+        let shared = Shared::new(Some(Loaded::load(&rules).unwrap()));
+        for url in [
+            "http://www.reddit.com/r/nsfw",
+            "http://www.reddit.com/r/%6esfw",
+            "http://www.reddit.com/r/%256esfw",
+            "http://www.reddit.com/r%2fnsfw",
+            "http://www.reddit.com/r%252fnsfw",
+        ] {
+            let mut out = Vec::new();
+            run_filter_to(FilterCommand::Check(check_args(&rules, url)), &mut out).unwrap();
+            let checked = String::from_utf8(out).unwrap();
+            let mut out = Vec::new();
+            serve(
+                format!("0 10.0.0.1 - GET {url}\n").as_bytes(),
+                &mut out,
+                &shared,
+                Clock::System,
+            )
+            .unwrap();
+            let helped = String::from_utf8(out).unwrap();
+            let expected = if url.contains("%25") { "allow" } else { "deny" };
+            assert!(
+                checked.starts_with(expected),
+                "{url}: filter check says {checked}"
+            );
+            let reply = if expected == "allow" {
+                "0 OK "
+            } else {
+                "0 ERR "
+            };
+            assert!(helped.starts_with(reply), "{url}: the helper says {helped}");
+        }
+    }
 }

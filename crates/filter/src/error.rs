@@ -148,9 +148,17 @@ pub enum RequestError {
     /// The client address is not an IP address.
     #[error("client address {0:?} is not an IP address")]
     Address(String),
-    /// The URL has no host.
-    #[error("URL {0:?} has no host")]
-    NoHost(String),
+    /// The URL cannot be read: no host, a bad port, a character no host name has.
+    #[error("URL {url:?} cannot be read: {why}")]
+    Url {
+        /// The start of the URL as Squid sent it.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The line is longer than the helper reads.
+    #[error("request line longer than {0} bytes")]
+    TooLong(usize),
     /// A value is not valid UTF-8 where text is needed.
     #[error("{0} is not valid UTF-8")]
     Encoding(&'static str),

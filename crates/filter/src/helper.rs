@@ -10,7 +10,13 @@
 //!
 //! Reloading polls file modification times rather than using inotify: the rules and list
 //! files are few, editors and list updaters replace files by renaming (which inotify
-//! watches on the old inode miss), and a stat per file per second costs nothing.
+//! watches on the old inode miss), and a stat per file per second costs nothing. The list
+//! files watched are the ones the rules file names *now*, whether or not it loaded, so a
+//! helper that started while a list was missing reloads as soon as the list is back.
+//!
+//! A request line longer than [`MAX_LINE`] bytes is not read into memory: the helper answers
+//! it `BH` on its channel (when the channel ID is within the first [`MAX_LINE`] bytes), skips
+//! to the next newline and goes on serving.
 //!
 //! Failing closed: with no rules loaded (a bad file at start-up) every request is denied with
 //! a message saying why; a bad file at reload is refused and the last good rules stay; a
@@ -26,10 +32,15 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 
 use crate::engine::{PeriodCache, Request};
+use crate::error::RequestError;
 use crate::error::RulesError;
 use crate::protocol::{Replies, Scratch, parse_request, write_bh, write_unavailable};
-use crate::rules::RuleSet;
+use crate::rules::{self, RuleSet};
 use crate::target::Target;
+
+/// The longest request line the helper reads, newline excluded. Squid's own limit on a URL
+/// is 8 KiB; the rest of the line is a few short values.
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// Where the helper gets the time from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +119,8 @@ pub struct ServeStats {
     pub broken: u64,
     /// Blank lines skipped (no channel ID to answer on).
     pub blank: u64,
+    /// Lines longer than [`MAX_LINE`] (answered `BH` when their channel ID could be read).
+    pub too_long: u64,
 }
 
 /// Serves until `input` ends. Only reply lines are written to `output`.
@@ -130,11 +143,18 @@ pub fn serve<R: Read, W: Write>(
         if input.buffer().is_empty() {
             out.flush()?;
         }
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
+        match read_line(&mut input, &mut line, MAX_LINE)? {
+            Line::End => break,
+            Line::TooLong => {
+                stats.too_long += 1;
+                if let Some(channel) = channel_of_prefix(&line) {
+                    write_bh(&mut out, channel, &RequestError::TooLong(MAX_LINE))?;
+                }
+                continue;
+            }
+            Line::Read => {}
         }
-        while matches!(line.last(), Some(b'\n' | b'\r')) {
+        while line.last() == Some(&b'\r') {
             line.pop();
         }
         let g = shared.generation.load(Ordering::Acquire);
@@ -156,6 +176,86 @@ pub fn serve<R: Read, W: Write>(
     }
     out.flush()?;
     Ok(stats)
+}
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// A line (maybe the last, without a newline) is in the buffer, newline removed.
+    Read,
+    /// The line was longer than the limit: its first bytes are in the buffer, the rest was
+    /// skipped up to and including its newline.
+    TooLong,
+    /// The input has ended.
+    End,
+}
+
+/// Reads one line into `line` (cleared first), holding at most `max` bytes of it.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    line.clear();
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(if line.is_empty() {
+                Line::End
+            } else {
+                Line::Read
+            });
+        }
+        // One byte beyond `max` tells a line of exactly `max` bytes from a longer one.
+        let room = max + 1 - line.len();
+        let window = &buf[..buf.len().min(room)];
+        if let Some(nl) = window.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&window[..nl]);
+            input.consume(nl + 1);
+            return Ok(Line::Read);
+        }
+        let taken = window.len();
+        line.extend_from_slice(window);
+        input.consume(taken);
+        if line.len() > max {
+            line.truncate(max);
+            skip_line(input)?;
+            return Ok(Line::TooLong);
+        }
+    }
+}
+
+/// Discards input up to and including the next newline (or to the end).
+fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(nl) => {
+                input.consume(nl + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+/// The channel ID at the start of an over-long line, if it ends within what was kept.
+fn channel_of_prefix(prefix: &[u8]) -> Option<&[u8]> {
+    let start = prefix.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+    let len = prefix[start..]
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\t'))?;
+    Some(&prefix[start..start + len])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -217,14 +317,10 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
         .collect()
 }
 
-fn watched_files(rules_path: &Path, loaded: Option<&Loaded>) -> Vec<PathBuf> {
+/// The rules file and the list files it names as it reads now, loadable or not.
+fn watched_files(rules_path: &Path) -> Vec<PathBuf> {
     let mut files = vec![rules_path.to_owned()];
-    if let Some(l) = loaded {
-        for c in &l.rules.categories {
-            files.push(c.dir.join("domains"));
-            files.push(c.dir.join("urls"));
-        }
-    }
+    files.extend(rules::list_files(rules_path));
     files
 }
 
@@ -234,15 +330,17 @@ pub fn spawn_reloader(shared: Arc<Shared>, rules_path: PathBuf, poll: Duration) 
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))?;
     std::thread::Builder::new().name("undersign-reload".into()).spawn(move || {
-        let mut files = watched_files(&rules_path, shared.current().as_deref());
+        let mut files = watched_files(&rules_path);
         let mut seen = fingerprint(&files);
         loop {
             std::thread::sleep(poll);
             let signalled = hup.swap(false, Ordering::AcqRel);
-            let now = fingerprint(&files);
-            if !signalled && now == seen {
+            if !signalled && fingerprint(&files) == seen {
                 continue;
             }
+            // Taken before loading, so that a change made while loading is seen next time.
+            files = watched_files(&rules_path);
+            seen = fingerprint(&files);
             let why = if signalled { "SIGHUP" } else { "a file changed" };
             let started = Instant::now();
             match Loaded::load(&rules_path) {
@@ -253,14 +351,15 @@ pub fn spawn_reloader(shared: Arc<Shared>, rules_path: PathBuf, poll: Duration) 
                         rules_path.display(),
                         started.elapsed().as_millis()
                     );
-                    files = watched_files(&rules_path, Some(&loaded));
                     shared.publish(loaded);
                 }
-                Err(e) => eprintln!(
+                Err(e) if shared.current().is_some() => eprintln!(
                     "undersign squid-helper: {why}, but the new rules are refused and the last good rules stay in force: {e}"
                 ),
+                Err(e) => eprintln!(
+                    "undersign squid-helper: {why}, but the rules still do not load, so every request is still denied: {e}"
+                ),
             }
-            seen = fingerprint(&files);
         }
     })?;
     Ok(())
@@ -393,6 +492,169 @@ statement = 3
             assert!(
                 Instant::now() < deadline,
                 "the good change was not picked up: {out}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn with_urls(dir: &Path) {
+        std::fs::write(
+            dir.join("lists/social/urls"),
+            "reddit.com/r/nsfw\nwww.host.test/www-entry\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_url_is_unescaped_once_not_once_for_squid_and_again_for_the_url() {
+        let (d, path) = fixture();
+        with_urls(d.path());
+        let shared = Shared::new(Some(Loaded::load(&path).unwrap()));
+        // As Squid 5.7 sends them: the client's escapes untouched.
+        let out = run(
+            &shared,
+            "0 10.10.1.5 - GET http://www.reddit.com/r/%256esfw\n\
+             1 10.10.1.5 - GET http://www.reddit.com/r/%6esfw\n\
+             2 10.10.1.5 - GET http://www.reddit.com/r%252fnsfw\n\
+             3 10.10.1.5 - GET http://www.reddit.com/r%2fnsfw\n",
+        );
+        let verdicts: Vec<&str> = out.lines().map(|l| &l[..4]).collect();
+        assert_eq!(verdicts, ["0 OK", "1 ER", "2 OK", "3 ER"], "{out}");
+    }
+
+    #[test]
+    fn a_www_url_entry_is_matched_whatever_the_port() {
+        let (d, path) = fixture();
+        with_urls(d.path());
+        let shared = Shared::new(Some(Loaded::load(&path).unwrap()));
+        let out = run(
+            &shared,
+            "0 10.10.1.5 - GET http://www.host.test:8080/www-entry/x\n\
+             1 10.10.1.5 - GET http://www.host.test/www-entry/x\n",
+        );
+        assert!(
+            out.starts_with("0 ERR ") && out.contains("\n1 ERR "),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_query_or_fragment_without_a_slash_does_not_hide_the_host() {
+        let (_d, path) = fixture();
+        let shared = Shared::new(Some(Loaded::load(&path).unwrap()));
+        let out = run(
+            &shared,
+            "0 10.10.1.5 - GET http://www.facebook.com?x=1\n\
+             1 10.10.1.5 - GET http://www.facebook.com%23frag\n\
+             2 10.10.1.5 - GET http://facebook.com#frag\n",
+        );
+        let verdicts: Vec<&str> = out.lines().map(|l| &l[..5]).collect();
+        assert_eq!(verdicts, ["0 ERR", "1 ERR", "2 ERR"], "{out}");
+    }
+
+    #[test]
+    fn garbage_urls_get_bh_with_a_message() {
+        let (_d, path) = fixture();
+        let shared = Shared::new(Some(Loaded::load(&path).unwrap()));
+        let urls = [
+            "http://%",
+            "http://[::1",
+            "http://a:b:c/",
+            "http://facebook.com:70000/",
+            "http://face%01book.com/",
+            "http://",
+            "http://face..book.com/",
+        ];
+        let input: String = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| format!("{i} 10.99.0.1 - GET {u}\n"))
+            .collect();
+        let out = run(&shared, &input);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), urls.len(), "{out}");
+        for (i, l) in lines.iter().enumerate() {
+            assert!(
+                l.starts_with(&format!(
+                    "{i} BH message=\"undersign: malformed request: URL "
+                )),
+                "{}: {l}",
+                urls[i]
+            );
+        }
+    }
+
+    #[test]
+    fn an_over_long_line_gets_bh_on_its_channel_and_serving_goes_on() {
+        let (_d, path) = fixture();
+        let shared = Shared::new(Some(Loaded::load(&path).unwrap()));
+        let long = "a".repeat(3 * MAX_LINE);
+        let exact = format!("http://facebook.com/{}", "b".repeat(MAX_LINE));
+        let head = "2 10.10.1.5 - GET ";
+        let exact = &exact[..MAX_LINE - head.len()];
+        let input = format!(
+            "0 10.10.1.5 - GET http://example.org/{long}\n1 10.10.1.5 - GET http://facebook.com/\n{head}{exact}\n{long}\n3 10.10.1.5 - GET http://facebook.com/\n4 10.10.1.5 - GET http://example.org/{long}"
+        );
+        let mut out = Vec::new();
+        let stats = serve(input.as_bytes(), &mut out, &shared, Clock::System).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 5, "{out}");
+        assert_eq!(
+            lines[0],
+            format!(
+                "0 BH message=\"undersign: malformed request: request line longer than {MAX_LINE} bytes\" log=\"bh\""
+            )
+        );
+        assert!(lines[1].starts_with("1 ERR "), "{}", lines[1]);
+        // A line of exactly the limit is read as usual.
+        assert!(lines[2].starts_with("2 ERR "), "{}", lines[2]);
+        // A line with no channel ID within the limit cannot be answered, only skipped.
+        assert!(lines[3].starts_with("3 ERR "), "{}", lines[3]);
+        assert!(lines[4].starts_with("4 BH "), "{}", lines[4]);
+        assert_eq!(stats.too_long, 3);
+    }
+
+    #[test]
+    fn a_line_is_read_in_bounded_memory() {
+        // Hundreds of megabytes without a newline, served from a reader that never holds
+        // them: the line buffer stays at the limit.
+        let mut reader = io::BufReader::new(io::repeat(b'x').take(300 * 1024 * 1024));
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line(&mut reader, &mut line, MAX_LINE).unwrap(),
+            Line::TooLong
+        );
+        assert!(line.capacity() < 4 * MAX_LINE, "{}", line.capacity());
+        assert_eq!(
+            read_line(&mut reader, &mut line, MAX_LINE).unwrap(),
+            Line::End
+        );
+    }
+
+    #[test]
+    fn a_helper_started_while_a_list_is_missing_reloads_when_it_is_back() {
+        let (d, path) = fixture();
+        let domains = d.path().join("lists/social/domains");
+        let saved = d.path().join("social-domains");
+        std::fs::rename(&domains, &saved).unwrap();
+        let loaded = Loaded::load(&path);
+        assert!(loaded.is_err(), "the list is missing");
+        let shared = Arc::new(Shared::new(loaded.ok()));
+        spawn_reloader(Arc::clone(&shared), path.clone(), Duration::from_millis(20)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let out = run(&shared, "0 10.99.0.1 - GET http://example.org/\n");
+        assert!(out.contains("rule_=unavailable"), "{out}");
+        std::fs::rename(&saved, &domains).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = run(&shared, "0 10.99.0.1 - GET http://example.org/\n");
+            if out.starts_with("0 OK ") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the restored list was not picked up: {out}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,6 +1,14 @@
 //! Squid's `external_acl_type` helper protocol with `concurrency`: request lines
-//! `channel-ID client-IP user method URL [more…]` with each value URL-escaped by Squid, and
-//! replies `channel-ID OK|ERR|BH key=value …`.
+//! `channel-ID client-IP user method URL [more…]`, and replies
+//! `channel-ID OK|ERR|BH key=value …`.
+//!
+//! Squid (5.7, default `quote=url`) escapes spaces, control characters, `#`, quotes and the
+//! other characters unsafe in URLs in each value as `%XX`, but leaves `%` itself alone, so a
+//! URL arrives with the client's own escapes untouched (`/r/%256esfw` stays `/r/%256esfw`;
+//! `/a"b` arrives as `/a%22b`). Squid's escapes in a URL are
+//! therefore indistinguishable from the client's, and decoding the URL once as a URL (in
+//! [`Target::parse_into`](crate::target::Target::parse_into)) undoes both: the URL is passed
+//! on as it came. The client address, user and method are unescaped here.
 //!
 //! The channel ID is an opaque token echoed back as it came (Squid sends a number, but the
 //! helper never interprets it). Reply values are double-quoted with `\` escapes, the form
@@ -26,7 +34,8 @@ pub struct Parsed<'a> {
     pub user: Option<&'a str>,
     /// The method (`GET`, `CONNECT` …).
     pub method: &'a [u8],
-    /// The URL, with Squid's escaping removed (squidGuard's own unescaping comes later).
+    /// The URL exactly as Squid sent it, still percent-encoded: it is decoded once, as a URL,
+    /// by [`Target::parse_into`](crate::target::Target::parse_into).
     pub url: &'a [u8],
 }
 
@@ -36,7 +45,6 @@ pub struct Scratch {
     src: Vec<u8>,
     user: Vec<u8>,
     method: Vec<u8>,
-    url: Vec<u8>,
 }
 
 /// Splits a request line (without its newline). On error, returns the channel ID when there
@@ -67,7 +75,6 @@ pub fn parse_request<'a>(
         src: s_src,
         user: s_user,
         method: s_method,
-        url: s_url,
     } = scratch;
     s_src.clear();
     percent_decode_into(src, s_src);
@@ -88,9 +95,7 @@ pub fn parse_request<'a>(
     };
     s_method.clear();
     percent_decode_into(method, s_method);
-    s_url.clear();
-    percent_decode_into(url, s_url);
-    if s_url.is_empty() || s_url.as_slice() == b"-" {
+    if url == b"-" {
         return Err(fail(RequestError::Missing("URL")));
     }
     Ok(Parsed {
@@ -98,7 +103,7 @@ pub fn parse_request<'a>(
         src,
         user,
         method: s_method,
-        url: s_url,
+        url,
     })
 }
 

@@ -181,6 +181,27 @@ pub struct RuleSet {
     pub lists: Lists,
 }
 
+/// The list files (`domains` and `urls` of every declared category) that the rules file at
+/// `path` names as it reads now, even when it would not load (a list missing, a rule wrong),
+/// so that the helper can watch them; empty when the file cannot be read or parsed.
+pub fn list_files(path: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(raw) = raw::parse(&text, path) else {
+        return Vec::new();
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let lists_dir = base.join(raw.lists.get_ref());
+    raw.categories
+        .iter()
+        .flat_map(|(key, cat)| {
+            let dir = lists_dir.join(cat.folder(key));
+            [dir.join("domains"), dir.join("urls")]
+        })
+        .collect()
+}
+
 impl RuleSet {
     /// Reads, checks and compiles `path`, loading the lists it names.
     pub fn load(path: &Path) -> Result<Self, RulesError> {

@@ -282,11 +282,17 @@ impl Request {
     }
 }
 
-/// A value as Squid escapes it for an external ACL helper.
+/// A value as Squid 5.7 escapes it for an external ACL helper: unsafe characters become
+/// `%XX`, but `%` itself is left alone, so the client's own escapes arrive untouched.
 fn squid_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_graphic() && !matches!(b, b'%' | b'"' | b'\'' | b'\\' | b'#' | b'<' | b'>') {
+        if b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'\\' | b'#' | b'<' | b'>' | b'{' | b'}' | b'|' | b'^' | b'~' | b'`'
+            )
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -413,16 +419,23 @@ pub fn requests(lists: &Lists, n: usize, sources: &[&str], seed: u64) -> Vec<Req
                 format!("/{}/{}.html", label(&mut rng), label(&mut rng))
             }
         });
-        if rng.chance(5) {
+        let letter = path
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_lowercase())
+            .map(|(i, c)| (i, c as u32));
+        match (rng.below(100), letter) {
             // Escape one letter of the path: squidGuard and the helper both unescape first.
-            if let Some(i) = path
-                .char_indices()
-                .find(|(_, c)| c.is_ascii_lowercase())
-                .map(|(i, _)| i)
-            {
-                let c = path.as_bytes()[i];
-                path.replace_range(i..=i, &format!("%{c:02X}"));
+            (0..=4, Some((i, c))) => path.replace_range(i..=i, &format!("%{c:02X}")),
+            // Escape the `%` of such an escape: unescaped once (as squidGuard does) this is
+            // `%XX`, not the letter; unescaped twice it would be the letter.
+            (5..=9, Some((i, c))) => path.replace_range(i..=i, &format!("%25{c:02x}")),
+            // The same for a `/` inside the path (`%252f`).
+            (10..=12, _) => {
+                if let Some(i) = path.get(1..).and_then(|p| p.find('/')) {
+                    path.replace_range(i + 1..=i + 1, "%252f");
+                }
             }
+            _ => {}
         }
         let scheme = if rng.chance(90) { "http" } else { "ftp" };
         out.push(Request {

@@ -106,10 +106,7 @@ impl Compiler<'_> {
             let field = format!("categories.{key}");
             let name = CategoryName::parse(&key)
                 .map_err(|e| self.err(span.clone(), &field, e.to_string()))?;
-            let folder = cat
-                .list
-                .as_ref()
-                .map_or(key.as_str(), |l| l.get_ref().as_str());
+            let folder = cat.folder(&key);
             let statement = match (&cat.statement, cat.illegal) {
                 (Some(n), _) => Some(cite(self, n, &format!("{field}.statement"))?),
                 (None, true) => {

@@ -51,6 +51,13 @@ pub(super) struct RawCategory {
     pub(super) statement: Option<Spanned<u32>>,
 }
 
+impl RawCategory {
+    /// The folder under `lists` holding this category's files (`list`, or its name `key`).
+    pub(super) fn folder<'a>(&'a self, key: &'a str) -> &'a str {
+        self.list.as_ref().map_or(key, |l| l.get_ref().as_str())
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNetwork {

@@ -4,12 +4,20 @@
 //! each answered by squidGuard through its redirector protocol and by the helper through
 //! Squid's external ACL protocol. Decisions and the deciding category must agree.
 //!
-//! The one intended difference (docs/rules.md): squidGuard 1.6 misses a listed parent such as
-//! `amex.com` for `www.amex.com` once the same category also lists a subdomain of it such as
-//! `aaa.amex.com` (and likewise for URL entries that are prefixes of other entries), which
-//! UT1's lists do all the time. The helper always finds the parent. Every disagreement must be exactly that
-//! case: the test models squidGuard's lookup and requires the model to reproduce squidGuard's
-//! answer for *every* request, so a disagreement is only accepted when it is explained.
+//! The intended differences that occur here (docs/rules.md, "Differences from squidGuard"):
+//! squidGuard 1.6 misses a listed parent such as `amex.com` for `www.amex.com` once the same
+//! category also lists a subdomain of it such as `aaa.amex.com` (and likewise for URL entries
+//! that are prefixes of other entries), which UT1's lists do all the time; its lookup takes
+//! some look-alike hosts for listed ones (`amex.com.a`); and it misses a URL entry with a
+//! `www.` label when the request names a port. The helper gives the plain meaning of the
+//! lists in each case. The test models squidGuard's lookup and requires the model to
+//! reproduce squidGuard's answer for *every* request, and accepts a disagreement only when the
+//! helper's answer is the plain meaning of the lists.
+//!
+//! The requests include escaped escapes (`%2576`, `%252f` in paths), which squidGuard
+//! unescapes once: a helper that unescaped Squid's value and then the URL again would block
+//! them where squidGuard does not. The helper lines are escaped the way Squid 5.7 escapes
+//! them (`%` left alone), as the real-Squid test sees.
 //!
 //! Needs `squidGuard`; without it the test fails when `CI` is set and is skipped otherwise.
 
@@ -205,15 +213,35 @@ impl Model {
     }
 
     fn decide(&self, target: &Target, pass: &[usize]) -> Outcome {
+        let keys = squidguard_url_keys(target);
         for &c in pass {
-            let url_hit = target
-                .url_keys()
-                .any(|(h, p)| self.url_hit(c, &[h, p].concat()));
+            let url_hit = keys.iter().any(|k| self.url_hit(c, k));
             if self.domain_hit(c, target.host()) || url_hit {
                 return Outcome::Blocked(c);
             }
         }
         Outcome::Pass
+    }
+}
+
+/// squidGuard's URL keys: the URL without its `www`-style label and port, then (when it
+/// differs) the URL with the label *and the port* kept, so a `www.` entry is missed when the
+/// request names a port.
+fn squidguard_url_keys(target: &Target) -> Vec<Vec<u8>> {
+    let stripped = target
+        .url_keys()
+        .next()
+        .map(|(h, p)| [h, p].concat())
+        .unwrap_or_default();
+    let mut full = target.host().to_vec();
+    if let Some(port) = target.port() {
+        full.extend_from_slice(format!(":{port}").as_bytes());
+    }
+    full.extend_from_slice(target.path());
+    if full == stripped {
+        vec![stripped]
+    } else {
+        vec![stripped, full]
     }
 }
 
@@ -316,6 +344,11 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
     lists.write_configs(dir).unwrap();
     let requests = synth::requests(&lists, REQUESTS, &[SCHOOL, OTHER], 42);
     let names = &lists.categories;
+    let escaped_escapes = requests.iter().filter(|r| r.url.contains("%25")).count();
+    assert!(
+        escaped_escapes > REQUESTS / 100,
+        "the requests must exercise escaped escapes ({escaped_escapes} do)"
+    );
 
     let sg = run_squidguard(&bin, dir, &requests, names);
     let ours = run_helper(dir, &requests, names);
@@ -329,7 +362,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
 
     let model = Model::new(&lists);
     let all: Vec<usize> = (0..CATEGORIES).collect();
-    let (mut agree, mut btree_misses, mut blocked) = (0, 0, 0);
+    let (mut agree, mut intended, mut blocked) = (0, 0, 0);
     let mut unexplained = Vec::new();
     let mut target = Target::default();
     for (i, r) in requests.iter().enumerate() {
@@ -366,7 +399,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
             // accepted only if the helper's answer is the plain meaning of the lists.
             let truth = model.truth(&target, pass);
             if truth == ours[i] {
-                btree_misses += 1;
+                intended += 1;
             } else {
                 unexplained.push(format!(
                     "{r:?}: squidGuard {:?}, helper {:?}, plain meaning {truth:?}",
@@ -376,7 +409,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
         }
     }
     eprintln!(
-        "differential: {REQUESTS} requests, {agree} agree, {btree_misses} intended differences (squidGuard lookup defects), {blocked} blocked by the helper"
+        "differential: {REQUESTS} requests, {agree} agree, {intended} intended differences (squidGuard lookup defects), {blocked} blocked by the helper"
     );
     assert!(
         unexplained.is_empty(),
@@ -389,7 +422,7 @@ fn decisions_agree_with_squidguard_on_generated_lists_and_requests() {
         "the generated requests must exercise the lists ({blocked} blocked)"
     );
     assert!(
-        btree_misses < REQUESTS / 50,
-        "too many differences to call them an edge case: {btree_misses}"
+        intended < REQUESTS / 50,
+        "too many differences to call them an edge case: {intended}"
     );
 }
