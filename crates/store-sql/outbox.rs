@@ -16,7 +16,7 @@ use undersign_core::outbox::{
 use undersign_core::store::{Outbox, StoreError, StoreResult};
 
 use crate::BackendStore;
-use crate::codec::trusted;
+use crate::codec::{from_json, to_json, trusted};
 use crate::db::{Conn, SKIP_LOCKED, ts};
 use crate::errors::db;
 
@@ -34,8 +34,8 @@ pub(crate) async fn insert_mail(
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO outbox (school_id, dedupe_key, to_email, to_name, subject, text_body,
                              not_before, unless_person_id, unless_version_id, next_attempt_at,
-                             created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7, $10)
+                             created_at, deferred)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7, $10, $11)
          ON CONFLICT (school_id, dedupe_key) DO NOTHING
          RETURNING id",
     )
@@ -49,6 +49,7 @@ pub(crate) async fn insert_mail(
     .bind(mail.unless_signed.map(|(p, _)| p.0))
     .bind(mail.unless_signed.map(|(_, v)| v.0))
     .bind(ts(at))
+    .bind(mail.deferred.as_ref().map(to_json).transpose()?)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
@@ -100,6 +101,7 @@ struct ClaimedRow {
     to_name: String,
     subject: String,
     text_body: String,
+    deferred: Option<String>,
     attempts: i32,
     not_before: DateTime<Utc>,
     next_attempt_at: DateTime<Utc>,
@@ -216,7 +218,7 @@ impl Outbox for BackendStore {
                           ORDER BY next_attempt_at, id
                           LIMIT $4{SKIP_LOCKED})
              RETURNING id, school_id, dedupe_key, to_email, to_name, subject, text_body,
-                       attempts, not_before, next_attempt_at, created_at, claimed_until"
+                       deferred, attempts, not_before, next_attempt_at, created_at, claimed_until"
         ))
         .bind(worker)
         .bind(ts(now + lease))
@@ -251,6 +253,11 @@ impl Outbox for BackendStore {
                 subject: r.subject,
                 text_body: r.text_body,
                 attachments: attachments(&mut tx, r.id).await?,
+                deferred: r
+                    .deferred
+                    .as_deref()
+                    .map(|d| from_json("outbox.deferred", d))
+                    .transpose()?,
                 attempts: u32::try_from(r.attempts).unwrap_or(0),
                 due_since: r.not_before,
                 created_at: r.created_at,

@@ -46,6 +46,7 @@ struct SessionRow {
     auth_method: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    last_seen_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -62,7 +63,7 @@ impl Sessions for BackendStore {
     ) -> StoreResult<Option<SessionRecord>> {
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.token_sha256, s.school_id, s.person_id, s.csrf_token, s.auth_method,
-                    s.created_at, s.expires_at
+                    s.created_at, s.expires_at, s.last_seen_at
              FROM sessions s
              JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
              WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'
@@ -74,9 +75,13 @@ impl Sessions for BackendStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        if row.is_some() {
+        let stale = row
+            .as_ref()
+            .is_some_and(|r| r.last_seen_at.unwrap_or(r.created_at) < now - SEEN_EVERY);
+        if stale {
             // Keeps the session alive; written only when the last note is a few minutes
-            // old, so that reading pages does not make a write of every request.
+            // old, so that a request does not wait for the writer (which is busy
+            // committing signings) just to say it was here.
             sqlx::query(
                 "UPDATE sessions SET last_seen_at = $2
                  WHERE token_sha256 = $1 AND COALESCE(last_seen_at, created_at) < $3",

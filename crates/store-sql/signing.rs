@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use undersign_core::access::ComplianceViewer;
 use undersign_core::ledger::Event;
+use undersign_core::outbox::{Deferred, NewMail};
 use undersign_core::person::{Person, PersonStatus};
 use undersign_core::policy::{ChangeKind, PolicyVersion, VersionStatus};
 use undersign_core::signing::{
     AcknowledgedReference, AuthMethod, Decline, DeclineInput, Obligation, RequestContext,
-    SignOutcome, Signature, SignatureInput, SignatureMark,
+    SignError, SignOutcome, Signature, SignatureInput, SignatureMark,
 };
 use undersign_core::store::{Signing, StoreError, StoreResult};
 use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, VersionId};
@@ -22,6 +23,7 @@ use crate::db::constraint;
 use crate::db::{Conn, Reserved, lock_school, next_id, ts};
 use crate::errors::db;
 use crate::ledger::append;
+use crate::outbox::insert_mail;
 use crate::people::load_person;
 use crate::policies::{load_version, parse_audiences, parse_change_kind};
 use undersign_core::time::rfc3339;
@@ -164,17 +166,14 @@ async fn signature_by_id(
     row.map(SignatureRow::into_signature).transpose()
 }
 
-/// The person and the published version they may act on (sign or decline), or why not.
-async fn signer_and_version(
+/// The person, if they may act on (sign or decline) `version`; or why not.
+async fn may_act(
     conn: &mut Conn,
     school: SchoolId,
     person: PersonId,
-    version: VersionId,
-) -> StoreResult<(Person, PolicyVersion)> {
+    version: &PolicyVersion,
+) -> StoreResult<Person> {
     let person = load_person(conn, school, person)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let version = load_version(conn, school, version)
         .await?
         .ok_or(StoreError::NotFound)?;
     if person.status != PersonStatus::Active {
@@ -193,7 +192,229 @@ async fn signer_and_version(
             "this version is not for you to sign".to_string(),
         ));
     }
-    Ok((person, version))
+    Ok(person)
+}
+
+/// Refuses a version that is no longer its policy's newest published one: it was
+/// withdrawn or replaced after the page was opened.
+async fn check_current(conn: &mut Conn, version: &PolicyVersion) -> StoreResult<()> {
+    let newest: Option<i32> = sqlx::query_scalar(
+        "SELECT MAX(number) FROM policy_versions
+         WHERE school_id = $1 AND policy_id = $2 AND status = 'published'",
+    )
+    .bind(version.school.0)
+    .bind(version.policy.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    if version.status != VersionStatus::Published {
+        return Err(StoreError::Refused(
+            "this version is not published".to_string(),
+        ));
+    }
+    if newest != Some(version.number) {
+        return Err(StoreError::Conflict(SignError::Superseded.to_string()));
+    }
+    Ok(())
+}
+
+/// Records a signature, its ledger entry and its receipt email, inside a batch's
+/// transaction (see `group_commit`). Everything it checks is read here, once, under the
+/// school's lock: the version is still the current one, the person has not signed it,
+/// may sign it, and was shown its text.
+async fn sign(
+    conn: &mut Conn,
+    mut input: SignatureInput,
+    at: DateTime<Utc>,
+) -> StoreResult<SignOutcome> {
+    let (school, person, version) = (input.school, input.person, input.version);
+    let shown = load_version(conn, school, version)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    check_current(conn, &shown).await?;
+    if let Some(existing) = signature_of(conn, school, person, version).await? {
+        return Ok(SignOutcome::AlreadySigned(existing));
+    }
+    let signer = may_act(conn, school, person, &shown).await?;
+    check_text(&shown, &input.text_sha256)?;
+    input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
+    let viewed_seq: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(ledger_seq) FROM views
+         WHERE school_id = $1 AND person_id = $2 AND version_id = $3",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .bind(version.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let id = SignatureId(next_id(conn, Reserved::Signatures).await?);
+    let served_at = input.context.served_at.map(micros);
+    let event = Event::Signed {
+        signature: id,
+        person,
+        version,
+        typed_name: input.typed_name.clone(),
+        text_sha256: input.text_sha256.clone(),
+        declaration: input.declaration.clone(),
+        mark_kind: input.mark.kind().to_string(),
+        mark_sha256: input.mark.sha256(),
+        references: input.references.clone(),
+        ip: input.context.ip.clone(),
+        user_agent: input.context.user_agent.clone(),
+        auth: input.context.auth.clone(),
+        viewed_seq,
+        served_at: served_at.map(rfc3339),
+    };
+    let entry = append(conn, school, &event, at).await?;
+    let (png, text) = match &input.mark {
+        SignatureMark::Drawn { png } => (Some(png.as_slice()), None),
+        SignatureMark::Typed { text } => (None, Some(text.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
+                mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
+                ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash,
+                served_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20)",
+    )
+    .bind(id.0)
+    .bind(school.0)
+    .bind(person.0)
+    .bind(version.0)
+    .bind(&input.typed_name)
+    .bind(input.mark.kind())
+    .bind(png)
+    .bind(text)
+    .bind(input.mark.sha256())
+    .bind(&input.text_sha256)
+    .bind(&input.declaration)
+    .bind(to_json(&input.references)?)
+    .bind(&input.context.ip)
+    .bind(&input.context.user_agent)
+    .bind(to_json(&input.context.auth)?)
+    .bind(viewed_seq)
+    .bind(ts(at))
+    .bind(entry.seq)
+    .bind(&entry.hash)
+    .bind(served_at.map(rfc3339))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match constraint(&e) {
+        // Another server recorded the same signature first (it cannot under the school's
+        // lock, but the database has the last word).
+        Some("signatures_person_version_key") => StoreError::Conflict(
+            "this version was signed at the same moment; reload the page".to_string(),
+        ),
+        _ => db(e),
+    })?;
+    // The receipt is queued with the signature, so that it is never lost; its PDF is
+    // typeset when the mail is sent.
+    insert_mail(conn, &receipt_mail(&signer, &shown, id, at), at).await?;
+    Ok(SignOutcome::Recorded(Signature {
+        id,
+        school,
+        person,
+        version,
+        policy: shown.policy,
+        policy_title: shown.policy_title.clone(),
+        version_number: shown.number,
+        typed_name: input.typed_name,
+        mark_kind: input.mark.kind().to_string(),
+        mark_sha256: input.mark.sha256(),
+        text_sha256: input.text_sha256,
+        declaration: input.declaration,
+        references: input.references,
+        context: RequestContext {
+            served_at,
+            ..input.context
+        },
+        signed_at: at,
+        ledger_seq: entry.seq,
+        ledger_hash: entry.hash,
+    }))
+}
+
+/// The signer's receipt email, written out when it is sent.
+fn receipt_mail(
+    signer: &Person,
+    version: &PolicyVersion,
+    signature: SignatureId,
+    at: DateTime<Utc>,
+) -> NewMail {
+    NewMail {
+        school: version.school,
+        dedupe_key: format!("receipt:{signature}"),
+        to_email: signer.email.clone(),
+        to_name: signer.full_name.to_string(),
+        subject: format!(
+            "Your receipt: {} version {}",
+            version.policy_title, version.number
+        ),
+        text_body: String::new(),
+        attachments: Vec::new(),
+        not_before: at,
+        unless_signed: None,
+        deferred: Some(Deferred::Receipt { signature }),
+    }
+}
+
+/// Records a decline and its ledger entry, inside a batch's transaction.
+async fn decline(
+    conn: &mut Conn,
+    mut input: DeclineInput,
+    at: DateTime<Utc>,
+) -> StoreResult<Decline> {
+    let (school, person, version) = (input.school, input.person, input.version);
+    let shown = load_version(conn, school, version)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    may_act(conn, school, person, &shown).await?;
+    input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
+    let id = DeclineId(next_id(conn, Reserved::Declines).await?);
+    let event = Event::Declined {
+        decline: id,
+        person,
+        version,
+        text_sha256: shown.text_sha256.clone(),
+        reason: input.reason.clone(),
+        ip: input.context.ip.clone(),
+        user_agent: input.context.user_agent.clone(),
+        auth: input.context.auth.clone(),
+        served_at: input.context.served_at.map(rfc3339),
+    };
+    let entry = append(conn, school, &event, at).await?;
+    sqlx::query(
+        "INSERT INTO declines (id, school_id, person_id, version_id, reason, text_sha256, ip,
+                user_agent, auth_json, declined_at, ledger_seq, ledger_hash, served_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(id.0)
+    .bind(school.0)
+    .bind(person.0)
+    .bind(version.0)
+    .bind(&input.reason)
+    .bind(&shown.text_sha256)
+    .bind(&input.context.ip)
+    .bind(&input.context.user_agent)
+    .bind(to_json(&input.context.auth)?)
+    .bind(ts(at))
+    .bind(entry.seq)
+    .bind(&entry.hash)
+    .bind(input.context.served_at.map(rfc3339))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let row: DeclineRow = sqlx::query_as(&format!(
+        "{DECLINE_SELECT} WHERE d.school_id = $1 AND d.id = $2"
+    ))
+    .bind(school.0)
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(row.into())
 }
 
 /// The way in as recorded: marked when someone else changed the person's email lately
@@ -387,162 +608,24 @@ impl Signing for BackendStore {
         input: SignatureInput,
         at: DateTime<Utc>,
     ) -> StoreResult<SignOutcome> {
-        let (school, person, version) = (input.school, input.person, input.version);
-        let at = micros(at);
-        let mut tx = self.write.begin().await.map_err(db)?;
-        lock_school(&mut tx, school).await?;
-        if let Some(existing) = signature_of(&mut tx, school, person, version).await? {
-            return Ok(SignOutcome::AlreadySigned(existing));
-        }
-        let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
-        check_text(&shown, &input.text_sha256)?;
-        let mut input = input;
-        input.context.auth = marked_auth(&mut tx, school, person, input.context.auth, at).await?;
-        let viewed_seq: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(ledger_seq) FROM views
-             WHERE school_id = $1 AND person_id = $2 AND version_id = $3",
-        )
-        .bind(school.0)
-        .bind(person.0)
-        .bind(version.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        let id = SignatureId(next_id(&mut tx, Reserved::Signatures).await?);
-        let event = Event::Signed {
-            signature: id,
-            person,
-            version,
-            typed_name: input.typed_name.clone(),
-            text_sha256: input.text_sha256.clone(),
-            declaration: input.declaration.clone(),
-            mark_kind: input.mark.kind().to_string(),
-            mark_sha256: input.mark.sha256(),
-            references: input.references.clone(),
-            ip: input.context.ip.clone(),
-            user_agent: input.context.user_agent.clone(),
-            auth: input.context.auth.clone(),
-            viewed_seq,
-            served_at: input.context.served_at.map(rfc3339),
-        };
-        let entry = append(&mut tx, school, &event, at).await?;
-        let (png, text) = match &input.mark {
-            SignatureMark::Drawn { png } => (Some(png.as_slice()), None),
-            SignatureMark::Typed { text } => (None, Some(text.as_str())),
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
-                    mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
-                    ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash,
-                    served_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20)",
-        )
-        .bind(id.0)
-        .bind(school.0)
-        .bind(person.0)
-        .bind(version.0)
-        .bind(&input.typed_name)
-        .bind(input.mark.kind())
-        .bind(png)
-        .bind(text)
-        .bind(input.mark.sha256())
-        .bind(&input.text_sha256)
-        .bind(&input.declaration)
-        .bind(to_json(&input.references)?)
-        .bind(&input.context.ip)
-        .bind(&input.context.user_agent)
-        .bind(to_json(&input.context.auth)?)
-        .bind(viewed_seq)
-        .bind(ts(at))
-        .bind(entry.seq)
-        .bind(&entry.hash)
-        .bind(input.context.served_at.map(rfc3339))
-        .execute(&mut *tx)
-        .await;
-        let committed = match inserted {
-            Ok(_) => tx.commit().await,
-            Err(e) => {
-                // Rolls back, and gives the connection back before it is needed again.
-                drop(tx);
-                Err(e)
-            }
-        };
-        match committed {
-            Ok(()) => {}
-            // Another submission of the same signature won the race: it stands, and this
-            // one (with its ledger entry) is rolled back.
-            Err(e) if constraint(&e) == Some("signatures_person_version_key") => {
-                let mut conn = self.read.acquire().await.map_err(db)?;
-                return signature_of(&mut conn, school, person, version)
-                    .await?
-                    .map(SignOutcome::AlreadySigned)
-                    .ok_or(StoreError::Conflict(
-                        "this version was signed at the same moment; reload the page".to_string(),
-                    ));
-            }
-            Err(e) => return Err(db(e)),
-        }
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        signature_by_id(&mut conn, school, id)
-            .await?
-            .map(SignOutcome::Recorded)
-            .ok_or(StoreError::NotFound)
+        let school = input.school;
+        self.commits
+            .run(
+                school,
+                Box::new(move |conn| Box::pin(sign(conn, input, micros(at)))),
+            )
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(school = %input.school, person = %input.person, version = %input.version))]
     async fn record_decline(&self, input: DeclineInput, at: DateTime<Utc>) -> StoreResult<Decline> {
-        let (school, person, version) = (input.school, input.person, input.version);
-        let at = micros(at);
-        let mut tx = self.write.begin().await.map_err(db)?;
-        lock_school(&mut tx, school).await?;
-        let (_, shown) = signer_and_version(&mut tx, school, person, version).await?;
-        let mut input = input;
-        input.context.auth = marked_auth(&mut tx, school, person, input.context.auth, at).await?;
-        let id = DeclineId(next_id(&mut tx, Reserved::Declines).await?);
-        let event = Event::Declined {
-            decline: id,
-            person,
-            version,
-            text_sha256: shown.text_sha256.clone(),
-            reason: input.reason.clone(),
-            ip: input.context.ip.clone(),
-            user_agent: input.context.user_agent.clone(),
-            auth: input.context.auth.clone(),
-            served_at: input.context.served_at.map(rfc3339),
-        };
-        let entry = append(&mut tx, school, &event, at).await?;
-        sqlx::query(
-            "INSERT INTO declines (id, school_id, person_id, version_id, reason, text_sha256, ip,
-                    user_agent, auth_json, declined_at, ledger_seq, ledger_hash, served_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(id.0)
-        .bind(school.0)
-        .bind(person.0)
-        .bind(version.0)
-        .bind(&input.reason)
-        .bind(&shown.text_sha256)
-        .bind(&input.context.ip)
-        .bind(&input.context.user_agent)
-        .bind(to_json(&input.context.auth)?)
-        .bind(ts(at))
-        .bind(entry.seq)
-        .bind(&entry.hash)
-        .bind(input.context.served_at.map(rfc3339))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        let row: DeclineRow = sqlx::query_as(&format!(
-            "{DECLINE_SELECT} WHERE d.school_id = $1 AND d.id = $2"
-        ))
-        .bind(school.0)
-        .bind(id.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(row.into())
+        let school = input.school;
+        self.commits
+            .run(
+                school,
+                Box::new(move |conn| Box::pin(decline(conn, input, micros(at)))),
+            )
+            .await
     }
 
     async fn signatures_of(

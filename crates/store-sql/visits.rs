@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use undersign_core::access::{KioskAdmin, Reception};
 use undersign_core::ledger::{Event, VisitorSignatureEvidence};
+use undersign_core::outbox::{Deferred, NewMail};
 use undersign_core::person::{Email, PersonStatus, collapse_spaces};
 use undersign_core::policy::PolicyVersion;
 use undersign_core::signing::SignatureMark;
@@ -23,6 +24,7 @@ use crate::codec::{from_json, micros, to_json};
 use crate::db::{Conn, lock_school, ts};
 use crate::errors::db;
 use crate::ledger::append;
+use crate::outbox::insert_mail;
 use crate::people::load_person;
 use crate::policies::load_version;
 use crate::visitor_coverage::{coverage_in, current_visitor_version, same_name};
@@ -369,11 +371,87 @@ impl Visits for BackendStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        if let Some(email) = &details.email {
+            // Their receipt is queued with the visit; it is written when it is sent.
+            let school_name: String = sqlx::query_scalar("SELECT name FROM schools WHERE id = $1")
+                .bind(school.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            let mail = NewMail {
+                school,
+                dedupe_key: format!("visit-receipt:{visit}"),
+                to_email: email.clone(),
+                to_name: personal.full_name.clone(),
+                subject: format!("Your visit to {school_name}: receipt"),
+                text_body: String::new(),
+                attachments: Vec::new(),
+                not_before: at,
+                unless_signed: None,
+                deferred: Some(Deferred::VisitReceipt { visit }),
+            };
+            insert_mail(&mut tx, &mail, at).await?;
+        }
         let stored = load_visit(&mut tx, school, visit)
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db)?;
         Ok(stored)
+    }
+
+    async fn visit_personal(
+        &self,
+        school: SchoolId,
+        id: VisitId,
+    ) -> StoreResult<Option<(PersonalData, Vec<u8>)>> {
+        #[allow(clippy::type_complexity)]
+        let row: Option<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT full_name, organisation, email, car_registration, visitor_code, typed_name,
+                    mark_png, mark_text, salt
+             FROM visits WHERE school_id = $1 AND id = $2",
+        )
+        .bind(school.0)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        let Some((full_name, organisation, email, car, code, typed_name, png, text, salt)) = row
+        else {
+            return Ok(None);
+        };
+        // Purged: nothing personal is left to put on a receipt.
+        let (Some(full_name), Some(visitor_code), Some(salt)) = (full_name, code, salt) else {
+            return Ok(None);
+        };
+        let salt = ::hex::decode(&salt)
+            .map_err(|_| StoreError::Backend(format!("visit {id} has a salt that is not hex")))?;
+        let mark_sha256 = match (png, text) {
+            (Some(png), None) => Some(SignatureMark::Drawn { png }.sha256()),
+            (None, Some(text)) => Some(SignatureMark::Typed { text }.sha256()),
+            _ => None,
+        };
+        Ok(Some((
+            PersonalData {
+                full_name,
+                organisation,
+                email,
+                car_registration: car,
+                visitor_code,
+                typed_name,
+                mark_sha256,
+            },
+            salt,
+        )))
     }
 
     async fn visit(&self, school: SchoolId, id: VisitId) -> StoreResult<Option<Visit>> {
@@ -529,6 +607,25 @@ impl Visits for BackendStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        // Their receipt emails held their name and address too: gone with the rest
+        // (an unsent one could not be written any more).
+        for id in &ids {
+            sqlx::query(
+                "DELETE FROM outbox_attachments WHERE outbox_id IN
+                     (SELECT id FROM outbox WHERE school_id = $1 AND dedupe_key = $2)",
+            )
+            .bind(school.0)
+            .bind(format!("visit-receipt:{id}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query("DELETE FROM outbox WHERE school_id = $1 AND dedupe_key = $2")
+                .bind(school.0)
+                .bind(format!("visit-receipt:{id}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         let visits: Vec<VisitId> = ids.into_iter().map(VisitId).collect();
         append(
             &mut tx,

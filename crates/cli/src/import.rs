@@ -92,6 +92,13 @@ fn print_errors(file: &std::path::Path, errors: &[RosterError]) {
 }
 
 async fn import_people(args: ImportPeopleArgs) -> anyhow::Result<Done> {
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    if let Err(e) = roster::check_size(size) {
+        print_errors(&args.file, &[e]);
+        return Ok(Done::Refused);
+    }
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let roster = match roster::parse(&bytes) {

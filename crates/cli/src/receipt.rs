@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use undersign_core::ledger::{signing_key_from_hex, verifying_key_from_hex};
-use undersign_core::receipt::{ReceiptError, ReceiptFacts, key_fingerprint, open};
+use undersign_core::receipt::{
+    ReceiptError, ReceiptFacts, VisitReceiptFacts, key_fingerprint, open, open_visit,
+};
 
 #[derive(Debug, Args)]
 pub struct VerifyReceiptArgs {
@@ -42,13 +44,23 @@ fn check(args: &VerifyReceiptArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             return ExitCode::from(2);
         }
     };
-    let result = open(&bytes).and_then(|sealed| {
-        sealed.verify(&key)?;
-        Ok(sealed.facts)
-    });
+    let result = match open(&bytes) {
+        // Not a signer's receipt: a visitor's, perhaps.
+        Err(ReceiptError::NoSeal) => open_visit(&bytes).and_then(|sealed| {
+            sealed.verify(&key)?;
+            Ok(Proof::Visit(Box::new(sealed.facts)))
+        }),
+        opened => opened.and_then(|sealed| {
+            sealed.verify(&key)?;
+            Ok(Proof::Signature(Box::new(sealed.facts)))
+        }),
+    };
     match result {
-        Ok(facts) => {
-            let _ = write_proof(out, &facts);
+        Ok(proof) => {
+            let _ = match &proof {
+                Proof::Signature(facts) => write_proof(out, facts),
+                Proof::Visit(facts) => write_visit_proof(out, facts),
+            };
             ExitCode::SUCCESS
         }
         Err(reason) => {
@@ -59,6 +71,71 @@ fn check(args: &VerifyReceiptArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             ExitCode::from(1)
         }
     }
+}
+
+/// What a valid receipt states.
+enum Proof {
+    Signature(Box<ReceiptFacts>),
+    Visit(Box<VisitReceiptFacts>),
+}
+
+/// What a valid visitor's receipt proves, for a person to read.
+fn write_visit_proof(out: &mut dyn Write, f: &VisitReceiptFacts) -> std::io::Result<()> {
+    let fingerprint = key_fingerprint(&f.school.public_key).unwrap_or_default();
+    writeln!(
+        out,
+        "Visitor's receipt {} is valid: it was sealed with the key of {} (fingerprint {fingerprint}) and the file has not been changed since; its details with its salt give the fingerprint its ledger entry holds.",
+        f.code, f.school.name
+    )?;
+    writeln!(out)?;
+    let p = &f.personal;
+    let mut rows = vec![
+        (
+            "Visitor",
+            match &p.organisation {
+                Some(org) => format!("{}, {org}", p.full_name),
+                None => p.full_name.clone(),
+            },
+        ),
+        ("Visiting", f.host.full_name.clone()),
+        (
+            "Signed in at",
+            format!(
+                "{} ({})",
+                f.local_time,
+                undersign_core::time::rfc3339(f.arrived_at)
+            ),
+        ),
+        ("Signed in by", f.place.how.clone()),
+    ];
+    match &f.signed {
+        Some(s) => rows.push((
+            "Policy",
+            format!(
+                "{}, version {}, text SHA-256 {}",
+                s.policy_title, s.version.number, s.text_sha256
+            ),
+        )),
+        None => rows.push((
+            "Policy",
+            format!(
+                "not signed at this visit; covered by visit {}",
+                f.covered_by
+                    .map_or_else(|| "?".to_string(), |v| v.to_string())
+            ),
+        )),
+    }
+    rows.push((
+        "Ledger entry",
+        format!("{} of {}'s evidence ledger", f.chain.seq, f.school.slug),
+    ));
+    rows.push(("Entry hash", f.chain.entry_hash.clone()));
+    rows.push(("Issued", f.issued_local_time()));
+    for (label, value) in rows {
+        writeln!(out, "{label:<14}{value}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "valid")
 }
 
 /// The key from the argument: 64 hex characters, or else a file holding them.

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use undersign_core::store::Store;
 use undersign_mail::{DeliveryWorker, SmtpSettings, WorkerOptions};
-use undersign_web::{AppState, WebConfig};
+use undersign_web::{AppState, ReceiptFinisher, WebConfig};
 
 /// What the server needs once the store is open.
 #[derive(Debug, Clone)]
@@ -55,6 +55,16 @@ impl Server {
         ));
         let visitors = tokio::spawn(visitor_housekeeping(store.clone()));
         let mail_wake = Arc::new(Notify::new());
+        let state = AppState::new(
+            store.clone(),
+            WebConfig {
+                secure_cookies: self.secure_cookies,
+                keys_dir: self.keys_dir.clone(),
+                trusted_proxies: self.trusted_proxies.clone(),
+                public_url: self.public_url.clone(),
+            },
+        )
+        .with_mail_wake(mail_wake.clone());
         let delivery = match &self.smtp {
             Some(smtp) => {
                 let worker = DeliveryWorker::new(
@@ -63,7 +73,8 @@ impl Server {
                     mail_wake.clone(),
                     WorkerOptions::default(),
                 )
-                .context("the SMTP settings cannot be used")?;
+                .context("the SMTP settings cannot be used")?
+                .with_finisher(Arc::new(ReceiptFinisher::new(state.clone())));
                 tracing::info!(
                     worker = worker.id(),
                     "sending mail through {}:{} ({:?})",
@@ -85,16 +96,7 @@ impl Server {
             self.public_url.clone(),
             mail_wake.clone(),
         ));
-        let state = AppState::new(
-            store.clone(),
-            WebConfig {
-                secure_cookies: self.secure_cookies,
-                keys_dir: self.keys_dir.clone(),
-                trusted_proxies: self.trusted_proxies.clone(),
-                public_url: self.public_url.clone(),
-            },
-        )
-        .with_mail_wake(mail_wake);
+
         tracing::info!(
             backend = store.backend(),
             "listening on http://{addr}/ (checkpoints every {} min)",

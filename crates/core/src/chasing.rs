@@ -323,6 +323,7 @@ pub fn to_outbox(school: SchoolId, planned: Vec<PlannedMail>) -> (Vec<NewMail>, 
                 attachments: Vec::new(),
                 not_before: m.not_before,
                 unless_signed: m.unless_signed,
+                deferred: None,
             }),
             Err(_) => {
                 bad += 1;

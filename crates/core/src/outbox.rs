@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PersonId, SchoolId, VersionId};
+use crate::ids::{PersonId, SchoolId, SignatureId, VersionId, VisitId};
 use crate::person::Email;
 
 /// One message in the outbox (its row id; unique across schools).
@@ -40,6 +40,40 @@ pub struct NewMail {
     /// version or a later one of the same policy: reminders must stop the moment someone
     /// signs, even if a newer version was published after the reminder was queued.
     pub unless_signed: Option<(PersonId, VersionId)>,
+    /// What is still to be written when the message is sent (see [`Deferred`]); `None`
+    /// for a message complete as queued.
+    pub deferred: Option<Deferred>,
+}
+
+/// A part of a message made only when it is sent, by a [`Finisher`]: a receipt is
+/// queued in the same transaction as the signature it is for (so it is never lost), but
+/// typesetting its PDF takes a core for a moment and has no place on the signing path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Deferred {
+    /// The signer's sealed receipt for this signature: the letter and the PDF.
+    Receipt { signature: SignatureId },
+    /// A visitor's sealed receipt for this visit: the letter and the PDF.
+    VisitReceipt { visit: VisitId },
+}
+
+/// Why a deferred message could not be finished.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FinishError {
+    /// Worth trying again later (the school's key file is missing, the database is down):
+    /// retried on the usual schedule.
+    #[error("{0}")]
+    Retry(String),
+    /// It will never work (the evidence no longer matches): given up at once.
+    #[error("{0}")]
+    GiveUp(String),
+}
+
+/// Writes the deferred part of a message just before it is sent.
+#[async_trait::async_trait]
+pub trait Finisher: Send + Sync {
+    /// Completes `mail` (its body, its attachments) for `what`.
+    async fn finish(&self, mail: &mut OutgoingMail, what: Deferred) -> Result<(), FinishError>;
 }
 
 /// A file sent with a message (e.g. a PDF receipt).
@@ -139,6 +173,8 @@ pub struct OutgoingMail {
     pub subject: String,
     pub text_body: String,
     pub attachments: Vec<Attachment>,
+    /// What is still to be written before it is sent.
+    pub deferred: Option<Deferred>,
     /// Attempts started so far, this one included.
     pub attempts: u32,
     /// When the message first became due (its `not_before`): retries are given up
@@ -302,6 +338,7 @@ mod tests {
             }],
             not_before: t0(),
             unless_signed: None,
+            deferred: None,
         }
     }
 

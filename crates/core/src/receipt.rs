@@ -21,10 +21,20 @@ use crate::time::TimeZone;
 mod chain;
 mod code;
 mod seal;
+mod visit;
 
-pub use chain::{check_against_chain, check_against_entry, check_against_segment};
+pub use chain::{
+    check_against_chain, check_against_entry, check_against_segment, entry_in_segment,
+};
 pub use code::{CODE_BYTES, CodeError, ReceiptCode, parse_code};
-pub use seal::{ReceiptError, SealPart, SealedReceipt, open, seal, seal_message, verify};
+pub use seal::{
+    ReceiptError, SealPart, SealedReceipt, SealedVisitReceipt, open, open_visit, seal,
+    seal_message, seal_visit, verify,
+};
+pub use visit::{
+    VISIT_RECEIPT_FORMAT, VISIT_SEAL_MARKER, VisitHost, VisitNames, VisitReceiptFacts, VisitSigned,
+    check_visit_against_entry, check_visit_against_segment,
+};
 
 /// The format tag of [`ReceiptFacts`]; also the first line of the signed message.
 pub const RECEIPT_FORMAT: &str = "undersign-receipt/1";
@@ -80,6 +90,18 @@ pub struct ReceiptSchool {
     pub slug: String,
     /// The school's Ed25519 public key (hex) that sealed the receipt.
     pub public_key: String,
+}
+
+impl ReceiptSchool {
+    /// The school as a receipt names it.
+    pub fn of(school: &School) -> Self {
+        Self {
+            id: school.id,
+            name: school.name.clone(),
+            slug: school.slug.clone(),
+            public_key: school.public_key.trim().to_ascii_lowercase(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,12 +160,7 @@ impl ReceiptFacts {
         Ok(Self {
             format: RECEIPT_FORMAT.to_string(),
             code: code.to_string(),
-            school: ReceiptSchool {
-                id: school.id,
-                name: school.name.clone(),
-                slug: school.slug.clone(),
-                public_key: school.public_key.trim().to_ascii_lowercase(),
-            },
+            school: ReceiptSchool::of(school),
             signer: ReceiptSigner {
                 person: signature.person,
                 full_name: signer_full_name.to_string(),

@@ -30,10 +30,13 @@ use crate::person::{Email, FullName, PersonStatus, Role, Roles};
 
 mod file;
 
-pub use file::parse;
+pub use file::{check_size, parse};
 
 /// The most rows one file may have.
 pub const MAX_ROWS: usize = 20_000;
+/// The largest file accepted, refused before anything is read from it: 20,000 rows of
+/// about 400 bytes each, far beyond any real staff export.
+pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 /// Parsing stops collecting errors after this many.
 pub const MAX_ERRORS: usize = 100;
 

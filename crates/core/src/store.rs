@@ -42,7 +42,7 @@ pub use visits::Visits;
 
 /// What can go wrong in a store. `Conflict` and `NotFound` carry messages fit for users;
 /// `Backend` is logged and shown as a generic failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

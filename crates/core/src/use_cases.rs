@@ -172,6 +172,7 @@ pub async fn raise_evidence_alarm(
             attachments: Vec::new(),
             not_before: now,
             unless_signed: None,
+            deferred: None,
         })
         .collect();
     if mails.is_empty() {
@@ -219,6 +220,7 @@ pub async fn mail_weekly_witness(
             attachments: Vec::new(),
             not_before: now,
             unless_signed: None,
+            deferred: None,
         })
         .collect();
     if mails.is_empty() {

@@ -9,9 +9,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::ids::VisitId;
 use crate::ledger::{ChainHead, LedgerEntry};
 use crate::ledger::{Event, verifying_key_from_hex};
-use crate::receipt::{ReceiptError, ReceiptFacts, check_against_segment, open, parse_code};
+use crate::receipt::{
+    ReceiptError, ReceiptFacts, VisitReceiptFacts, check_against_segment,
+    check_visit_against_segment, entry_in_segment, open, open_visit, parse_code,
+};
 use crate::school::School;
 use crate::store::{Store, StoreResult};
 
@@ -24,8 +28,26 @@ pub enum Verdict {
         facts: Box<ReceiptFacts>,
         from_file: bool,
     },
+    /// A visitor's receipt PDF: genuine, and its entry intact and recording this visit.
+    ValidVisit { facts: Box<VisitReceiptFacts> },
+    /// A visitor's receipt code: the visit is on record and its entry intact. A code shows
+    /// nothing personal (not even whom they visited); the PDF does.
+    VisitOnRecord(VisitOnRecord),
     /// Not valid, and why, worded for whoever is checking.
     Invalid { reason: String },
+}
+
+/// What a visitor's receipt code shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitOnRecord {
+    pub school: String,
+    pub visit: VisitId,
+    /// When they signed in, in the school's zone, zone named.
+    pub local_time: String,
+    /// "Visitor AUP version 2" if they signed it at this visit.
+    pub signed: Option<String>,
+    pub seq: i64,
+    pub entry_hash: String,
 }
 
 impl Verdict {
@@ -60,6 +82,12 @@ pub async fn by_code(store: &dyn Store, code: &str, now: DateTime<Utc>) -> Store
         .ok()
         .and_then(|p| p.get("event").cloned())
         .and_then(|e| serde_json::from_value::<Event>(e).ok());
+    if let Some(Event::VisitorSignedIn {
+        visit, signature, ..
+    }) = &event
+    {
+        return visit_by_code(store, entry, *visit, signature.as_ref()).await;
+    }
     let Some(Event::Signed { signature, .. }) = event else {
         // A payload that no longer reads as a signature may have been edited: say so if
         // the chain does not recompute; otherwise the code names some other event.
@@ -118,17 +146,12 @@ pub async fn by_code(store: &dyn Store, code: &str, now: DateTime<Utc>) -> Store
 pub async fn by_file(store: &dyn Store, bytes: &[u8]) -> StoreResult<Verdict> {
     let sealed = match open(bytes) {
         Ok(s) => s,
+        Err(ReceiptError::NoSeal) => return visit_by_file(store, bytes).await,
         Err(e) => return Ok(e.into()),
     };
-    let Some(school) = store.school(sealed.facts.school.id).await? else {
-        return Ok(Verdict::invalid(
-            "the receipt names a school that is not on this installation",
-        ));
-    };
-    let Some(key) = verifying_key_from_hex(&school.public_key) else {
-        return Ok(Verdict::invalid(
-            "the school's public key on record is not readable, so no receipt can be checked",
-        ));
+    let (school, key) = match school_and_key(store, sealed.facts.school.id).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
     };
     if let Err(e) = sealed.verify(&key) {
         return Ok(e.into());
@@ -143,6 +166,90 @@ pub async fn by_file(store: &dyn Store, bytes: &[u8]) -> StoreResult<Verdict> {
             Err(e) => e.into(),
         },
     )
+}
+
+/// A visitor's receipt code: the visit's entry, checked as far as the chain goes.
+async fn visit_by_code(
+    store: &dyn Store,
+    entry: &LedgerEntry,
+    visit: VisitId,
+    signature: Option<&crate::ledger::VisitorSignatureEvidence>,
+) -> StoreResult<Verdict> {
+    let Some(school) = store.school(entry.school).await? else {
+        return Ok(Verdict::invalid(
+            "the school this code names is not on record",
+        ));
+    };
+    let (start, entries) = segment_before(store, &school, entry.seq).await?;
+    if let Err(e) = entry_in_segment(school.id, entry.seq, start.as_ref(), &entries) {
+        return Ok(e.into());
+    }
+    let at = serde_json::from_str::<Value>(&entry.payload)
+        .ok()
+        .and_then(|p| p.get("at").and_then(Value::as_str).map(str::to_string))
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let signed = match signature {
+        None => None,
+        Some(s) => Some(store.version(school.id, s.version).await?.map_or_else(
+            || format!("version {} of the visitor policy", s.version),
+            |v| format!("{} version {}", v.policy_title, v.number),
+        )),
+    };
+    Ok(Verdict::VisitOnRecord(VisitOnRecord {
+        school: school.name.clone(),
+        visit,
+        local_time: at.map_or_else(String::new, |t| {
+            crate::receipt::local_time(t, school.timezone.tz())
+        }),
+        signed,
+        seq: entry.seq,
+        entry_hash: entry.hash.clone(),
+    }))
+}
+
+/// A visitor's receipt PDF: its seal with the school's key on record, then its entry.
+async fn visit_by_file(store: &dyn Store, bytes: &[u8]) -> StoreResult<Verdict> {
+    let sealed = match open_visit(bytes) {
+        Ok(s) => s,
+        // Neither kind of seal: say so as for any file without one.
+        Err(e) => return Ok(e.into()),
+    };
+    let (school, key) = match school_and_key(store, sealed.facts.school.id).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    if let Err(e) = sealed.verify(&key) {
+        return Ok(e.into());
+    }
+    let (start, entries) = segment_before(store, &school, sealed.facts.chain.seq).await?;
+    Ok(
+        match check_visit_against_segment(&sealed.facts, start.as_ref(), &entries) {
+            Ok(()) => Verdict::ValidVisit {
+                facts: Box::new(sealed.facts),
+            },
+            Err(e) => e.into(),
+        },
+    )
+}
+
+/// The school a receipt names and its public key on record, or why a receipt of it
+/// cannot be checked here.
+async fn school_and_key(
+    store: &dyn Store,
+    id: crate::ids::SchoolId,
+) -> StoreResult<Result<(School, ed25519_dalek::VerifyingKey), Verdict>> {
+    let Some(school) = store.school(id).await? else {
+        return Ok(Err(Verdict::invalid(
+            "the receipt names a school that is not on this installation",
+        )));
+    };
+    let Some(key) = verifying_key_from_hex(&school.public_key) else {
+        return Ok(Err(Verdict::invalid(
+            "the school's public key on record is not readable, so no receipt can be checked",
+        )));
+    };
+    Ok(Ok((school, key)))
 }
 
 /// The nearest checkpoint before entry `seq` whose signature verifies with the school's

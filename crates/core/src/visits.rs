@@ -378,7 +378,8 @@ impl VisitorDetails {
 
 /// The personal fields of a visit, as hashed into the ledger (with the salt) and purged
 /// after the retention period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PersonalData {
     pub full_name: String,
     pub organisation: Option<String>,

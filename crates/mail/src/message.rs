@@ -84,6 +84,7 @@ mod tests {
                 content_type: "application/pdf".into(),
                 bytes: b"%PDF-1.7 not really".to_vec(),
             }],
+            deferred: None,
             attempts: 1,
             due_since: t,
             created_at: t,

@@ -13,7 +13,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use undersign_core::outbox::{OutgoingMail, Retry, next_attempt};
+use undersign_core::outbox::{FinishError, Finisher, OutgoingMail, Retry, next_attempt};
 use undersign_core::store::Outbox;
 use undersign_core::store::StoreError;
 use undersign_core::time;
@@ -84,6 +84,8 @@ pub struct DeliveryWorker {
     from: Mailbox,
     wake: Arc<Notify>,
     options: WorkerOptions,
+    /// Writes the deferred part of a message (a receipt) just before it is sent.
+    finisher: Option<Arc<dyn Finisher>>,
 }
 
 /// How a send failed, for the retry decision.
@@ -106,7 +108,15 @@ impl DeliveryWorker {
             from: settings.from.clone(),
             wake,
             options,
+            finisher: None,
         })
+    }
+
+    /// Lets this worker send messages queued with a deferred part (receipts): `finisher`
+    /// writes it. Without one, such messages are given up with a reason.
+    pub fn with_finisher(mut self, finisher: Arc<dyn Finisher>) -> Self {
+        self.finisher = Some(finisher);
+        self
     }
 
     /// This worker's name in `claimed_by`.
@@ -141,16 +151,19 @@ impl DeliveryWorker {
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
         let worker = self.options.worker_id.as_str();
-        let outcome = match build_message(mail, &self.from) {
-            Err(e) => Err(Failure::Permanent(e.to_string())),
-            Ok(message) => self.transport.send(message).await.map_err(|e| {
-                let text = error_chain(&e);
-                if e.is_permanent() {
-                    Failure::Permanent(text)
-                } else {
-                    Failure::Transient(text)
-                }
-            }),
+        let outcome = match self.finish(mail).await {
+            Err(failure) => Err(failure),
+            Ok(mail) => match build_message(&mail, &self.from) {
+                Err(e) => Err(Failure::Permanent(e.to_string())),
+                Ok(message) => self.transport.send(message).await.map_err(|e| {
+                    let text = error_chain(&e);
+                    if e.is_permanent() {
+                        Failure::Permanent(text)
+                    } else {
+                        Failure::Transient(text)
+                    }
+                }),
+            },
         };
         let now = time::now();
         match outcome {
@@ -194,6 +207,27 @@ impl DeliveryWorker {
             }
         }
         Ok(())
+    }
+
+    /// The message as sent: with its deferred part written, if it has one.
+    async fn finish(&self, mail: &OutgoingMail) -> Result<OutgoingMail, Failure> {
+        let mut mail = mail.clone();
+        let Some(what) = mail.deferred else {
+            return Ok(mail);
+        };
+        let Some(finisher) = &self.finisher else {
+            return Err(Failure::Permanent(
+                "this server cannot write the message's deferred part (a receipt)".to_string(),
+            ));
+        };
+        match finisher.finish(&mut mail, what).await {
+            Ok(()) => {
+                mail.deferred = None;
+                Ok(mail)
+            }
+            Err(FinishError::Retry(e)) => Err(Failure::Transient(e)),
+            Err(FinishError::GiveUp(e)) => Err(Failure::Permanent(e)),
+        }
     }
 
     /// Records a message the server accepted. A failed write is tried again a few times:

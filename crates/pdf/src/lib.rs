@@ -19,7 +19,7 @@ mod world;
 
 pub use compliance::{ChainStatus, CheckpointInfo, ComplianceReport, compliance_report};
 pub use evidence::{EvidencePack, PersonEvent, SignedVersion, evidence_pack};
-pub use receipt::{ReceiptShows, ShownMark, receipt, receipt_for_site};
+pub use receipt::{ReceiptShows, ShownMark, receipt, receipt_for_site, visit_receipt_for_site};
 
 /// Why a document could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,13 +2,18 @@
 //! check it, with the signature itself and the documents acknowledged with the policy.
 
 use serde::Serialize;
-use undersign_core::receipt::{ReceiptFacts, VERIFY_PATH, key_fingerprint};
+use undersign_core::receipt::{ReceiptFacts, VERIFY_PATH, VisitReceiptFacts, key_fingerprint};
 
 use crate::{Meta, PdfError, world};
 
 const TEMPLATE: &str = concat!(
     include_str!("../templates/common.typ"),
     include_str!("../templates/receipt.typ")
+);
+
+const VISIT_TEMPLATE: &str = concat!(
+    include_str!("../templates/common.typ"),
+    include_str!("../templates/visit_receipt.typ")
 );
 
 /// Where the template finds a drawn signature.
@@ -133,4 +138,34 @@ fn render(
         )
         .or_else(|_| plain("unreadable")),
     }
+}
+
+#[derive(Serialize)]
+struct VisitReceiptData<'a> {
+    meta: Meta,
+    receipt: &'a VisitReceiptFacts,
+    arrived_at_utc: String,
+    issued_local: String,
+    fingerprint: String,
+    verify_at: String,
+}
+
+/// The unsealed receipt PDF of a visit, naming the verify page at `site`.
+pub fn visit_receipt_for_site(facts: &VisitReceiptFacts, site: &str) -> Result<Vec<u8>, PdfError> {
+    let data = VisitReceiptData {
+        meta: Meta {
+            title: format!(
+                "Receipt {}: {} visited {}",
+                facts.code, facts.personal.full_name, facts.school.name
+            ),
+            author: facts.school.name.clone(),
+        },
+        receipt: facts,
+        arrived_at_utc: undersign_core::time::rfc3339(facts.arrived_at),
+        issued_local: facts.issued_local_time(),
+        fingerprint: key_fingerprint(&facts.school.public_key)
+            .unwrap_or_else(|| "(not a valid key)".into()),
+        verify_at: format!("{}{VERIFY_PATH}", site.trim().trim_end_matches('/')),
+    };
+    world::render("visit receipt", VISIT_TEMPLATE, &data, facts.issued_at, &[])
 }

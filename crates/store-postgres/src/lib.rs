@@ -23,6 +23,8 @@ mod codec;
 mod compliance;
 #[path = "../../store-sql/evidence.rs"]
 mod evidence;
+#[path = "../../store-sql/group_commit.rs"]
+mod group_commit;
 #[path = "../../store-sql/kiosks.rs"]
 mod kiosks;
 #[path = "../../store-sql/ledger.rs"]
@@ -57,6 +59,9 @@ use undersign_core::store::{Store, StoreError};
 
 /// Connections per application server.
 const MAX_CONNECTIONS: u32 = 10;
+/// Lanes of group commit (see `group_commit`), each with its own connection, so that
+/// appends for different schools run side by side and never queue behind reads.
+const GROUP_COMMIT_LANES: usize = 4;
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,6 +72,8 @@ pub struct PostgresStore {
     /// modules read the same in both.
     write: PgPool,
     read: PgPool,
+    /// Ledger appends on the hot path (signing, declining), committed in groups.
+    commits: group_commit::GroupCommit,
 }
 
 impl PostgresStore {
@@ -79,9 +86,16 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+        let lanes = PgPoolOptions::new()
+            .max_connections(u32::try_from(GROUP_COMMIT_LANES).unwrap_or(4))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
         Ok(PostgresStore {
             write: pool.clone(),
             read: pool,
+            commits: group_commit::GroupCommit::new(lanes, GROUP_COMMIT_LANES),
         })
     }
 
@@ -96,6 +110,7 @@ impl PostgresStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.write.close().await;
+        self.commits.close().await;
     }
 }
 

@@ -9,6 +9,9 @@ use undersign_core::store::StoreResult;
 
 use crate::errors::db;
 
+/// A pool of connections (the writer's, for group commit).
+pub(crate) type Pool = sqlx::SqlitePool;
+
 /// One connection, inside a transaction or not.
 pub(crate) type Conn = sqlx::SqliteConnection;
 

@@ -23,6 +23,8 @@ mod codec;
 mod compliance;
 #[path = "../../store-sql/evidence.rs"]
 mod evidence;
+#[path = "../../store-sql/group_commit.rs"]
+mod group_commit;
 #[path = "../../store-sql/kiosks.rs"]
 mod kiosks;
 #[path = "../../store-sql/ledger.rs"]
@@ -70,6 +72,9 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// Everything that only reads.
     read: SqlitePool,
+    /// Ledger appends on the hot path (signing, declining), committed in groups on the
+    /// writer connection.
+    commits: group_commit::GroupCommit,
 }
 
 impl SqliteStore {
@@ -110,7 +115,12 @@ impl SqliteStore {
                 .await
                 .map_err(errors::db)?
         };
-        Ok(SqliteStore { write, read })
+        let commits = group_commit::GroupCommit::new(write.clone(), 1);
+        Ok(SqliteStore {
+            write,
+            read,
+            commits,
+        })
     }
 
     /// Brings the schema up to date with the migrations embedded in this crate.
@@ -123,6 +133,7 @@ impl SqliteStore {
 
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.commits.close().await;
         self.write.close().await;
         self.read.close().await;
     }

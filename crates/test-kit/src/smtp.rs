@@ -127,11 +127,16 @@ impl SmtpListener {
 
     /// Every message fully received so far, oldest first.
     pub fn received(&self) -> Vec<ReceivedMail> {
-        let open = self.files_being_written();
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.mail_dir())
+        // Listed first, then the files still open are left out: a file created after the
+        // look at open files would otherwise be read half-written.
+        let listed: Vec<PathBuf> = std::fs::read_dir(self.mail_dir())
             .expect("read the mail directory")
             .filter_map(Result::ok)
             .map(|e| e.path())
+            .collect();
+        let open = self.files_being_written();
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = listed
+            .into_iter()
             .filter(|p| !open.contains(p))
             .filter_map(|p| {
                 let modified = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;

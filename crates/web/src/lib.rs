@@ -16,6 +16,8 @@ mod render;
 mod security;
 pub mod session;
 
+pub use pages::documents::ReceiptFinisher;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::net::SocketAddr;

@@ -18,6 +18,7 @@ use undersign_core::use_cases::chase_school;
 use undersign_mail::{DeliveryWorker, SmtpSettings, TlsMode, WorkerOptions};
 use undersign_test_kit::smtp::{ReceivedMail, SmtpListener};
 use undersign_test_kit::{Seed, TestDb, db_test, draft, seed_school, signature_input};
+use undersign_web::{AppState, ReceiptFinisher, WebConfig};
 
 use crate::support;
 
@@ -42,7 +43,16 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn worker(store: Arc<dyn Store>, port: u16) -> DeliveryWorker {
+/// A worker that also writes receipts, sealed with the school's key kept in `keys_dir`.
+fn worker(store: Arc<dyn Store>, port: u16, keys_dir: &std::path::Path) -> DeliveryWorker {
+    let state = AppState::new(
+        store.clone(),
+        WebConfig {
+            keys_dir: keys_dir.to_path_buf(),
+            public_url: public_url(),
+            ..WebConfig::default()
+        },
+    );
     DeliveryWorker::new(
         store,
         &SmtpSettings {
@@ -62,6 +72,7 @@ fn worker(store: Arc<dyn Store>, port: u16) -> DeliveryWorker {
         },
     )
     .unwrap()
+    .with_finisher(Arc::new(ReceiptFinisher::new(state)))
 }
 
 /// The update that leaves a person as they are.
@@ -85,6 +96,8 @@ fn kind(m: &ReceivedMail) -> &'static str {
         "team summary"
     } else if m.subject.contains("not yet signed after") {
         "school summary"
+    } else if m.subject.starts_with("Your receipt:") {
+        "receipt"
     } else {
         panic!("unexpected mail {:?}", m.subject)
     }
@@ -162,7 +175,9 @@ async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_
     )
     .await
     .unwrap();
-    let w = worker(db.store.clone(), port);
+    let keys = tempfile::tempdir().unwrap();
+    undersign_web::keys::write(keys.path(), seed.school.id, &seed.key).unwrap();
+    let w = worker(db.store.clone(), port, keys.path());
 
     // Published on Monday 3 November at 10:00; the chase after publication.
     let published = london(date("2025-11-03"), "10:00");
@@ -230,6 +245,11 @@ async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_
         date("2025-11-07"),
         of(&five, "reminder").into_iter().collect(),
     );
+    // Sam signs on the 12th, and his receipt goes at once.
+    expected.insert(
+        date("2025-11-12"),
+        [(sam.clone(), "receipt")].into_iter().collect(),
+    );
     // Day 10: reminder 2, and Adam hears about Tina; Helen's only report (Sam) signed.
     let mut thirteenth: BTreeSet<_> = of(&four, "reminder").into_iter().collect();
     thirteenth.insert((adam.clone(), "team summary"));
@@ -265,6 +285,24 @@ async fn invitations_reminders_and_digests_arrive_on_school_days_and_stop_after_
         .map(|m| m.to_email.to_string())
         .collect();
     assert_eq!(cancelled, vec![sam.clone()]);
+
+    // Sam's receipt was written when it was sent: a letter, and a PDF sealed with the
+    // school's key stating his signature.
+    let receipt = all.iter().find(|m| kind(m) == "receipt").unwrap();
+    assert!(
+        receipt
+            .text_body
+            .contains("Thank you for signing Staff Code of Conduct, version 1"),
+        "{}",
+        receipt.text_body
+    );
+    let [pdf] = receipt.attachments.as_slice() else {
+        panic!("the receipt has {} attachments", receipt.attachments.len());
+    };
+    let facts = undersign_core::receipt::verify(&pdf.bytes, &seed.key.verifying_key()).unwrap();
+    assert_eq!(facts.signer.email, sam.as_str());
+    assert_eq!(facts.version.id, version.id);
+    assert!(receipt.text_body.contains(&facts.code));
 
     // What the mails say.
     let invite = all

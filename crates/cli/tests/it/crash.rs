@@ -1,13 +1,16 @@
 //! The crash test: many people sign at once against a running `undersign serve`, which is
-//! killed with SIGKILL part-way. After a restart every signing that got a success
-//! response must be there, nothing may be doubled, and `undersign verify` must pass.
+//! killed with SIGKILL part-way, while batches of signings are being committed together.
+//! After a restart every signing that got a success response must be there with its
+//! receipt email in the outbox, nothing may be doubled, and `undersign verify` must pass.
 
 use crate::support::{Browser, PASSWORD, Server, TestDb, free_port, seed, stderr, stdout, verify};
+use chrono::TimeDelta;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
-use undersign_core::{PersonId, SignatureId};
+use undersign_core::outbox::Deferred;
+use undersign_core::{PersonId, SignatureId, time};
 use undersign_test_kit::db_test;
 
 const PEOPLE: usize = 48;
@@ -49,8 +52,9 @@ async fn every_acknowledged_signing_survives_a_sigkill(db: TestDb) {
         let refs = seeded.references.clone();
         let version = seeded.version;
         tasks.push(tokio::spawn(async move {
-            // Spread the arrivals a little so the kill lands mid-stream.
-            tokio::time::sleep(Duration::from_millis(15 * i as u64)).await;
+            // Arrivals in bursts, so that signings are committed in batches and the kill
+            // lands in the middle of some.
+            tokio::time::sleep(Duration::from_millis(40 * (i / 8) as u64)).await;
             let r = browser.sign(version, &csrf, &name, &refs).await;
             let outcome: Option<SignatureId> = match r {
                 Ok(r) if r.status() == 303 => {
@@ -112,6 +116,25 @@ async fn every_acknowledged_signing_survives_a_sigkill(db: TestDb) {
                 .any(|s| s.id == *sig && s.version == seeded.version),
             "acknowledged signature {sig} of person {person} is missing after the crash"
         );
+    }
+
+    // Each acknowledged signature's receipt was queued with it.
+    let queued = store
+        .claim_mail("crash-test", time::now(), TimeDelta::hours(1), 10_000)
+        .await
+        .unwrap();
+    for (person, sig) in &acknowledged {
+        let mail = queued
+            .iter()
+            .find(|m| m.dedupe_key == format!("receipt:{sig}"))
+            .unwrap_or_else(|| panic!("the receipt of acknowledged signature {sig} is not queued"));
+        assert_eq!(mail.deferred, Some(Deferred::Receipt { signature: *sig }));
+        let to = store
+            .person(seeded.school.id, *person)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mail.to_email, to.email, "receipt of {sig}");
     }
 
     // Everyone (sessions survive the restart) signs again: the acknowledged get their

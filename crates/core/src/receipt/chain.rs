@@ -28,15 +28,26 @@ pub fn check_against_segment(
     start: Option<&crate::ledger::ChainHead>,
     entries: &[LedgerEntry],
 ) -> Result<(), ReceiptError> {
-    let seq = facts.chain.seq;
-    if let Some(other) = entries.iter().find(|e| e.school != facts.school.id) {
+    let entry = entry_in_segment(facts.school.id, facts.chain.seq, start, entries)?;
+    check_against_entry(facts, entry)
+}
+
+/// Entry `seq` of `school`, once the chain from `start` (or its beginning) up to it
+/// recomputes: `entries` are those after `start`, in `seq` order.
+pub fn entry_in_segment<'e>(
+    school: crate::ids::SchoolId,
+    seq: i64,
+    start: Option<&crate::ledger::ChainHead>,
+    entries: &'e [LedgerEntry],
+) -> Result<&'e LedgerEntry, ReceiptError> {
+    if let Some(other) = entries.iter().find(|e| e.school != school) {
         return Err(ReceiptError::OtherSchool {
-            receipt_school: facts.school.id,
+            receipt_school: school,
             ledger_school: other.school,
         });
     }
     let upto: Vec<&LedgerEntry> = entries.iter().take_while(|e| e.seq <= seq).collect();
-    match crate::ledger::verify_chain_from(facts.school.id, start, upto.iter().copied()) {
+    match crate::ledger::verify_chain_from(school, start, upto.iter().copied()) {
         Ok(summary) if summary.entries < seq => {
             return Err(ReceiptError::EntryMissing {
                 seq,
@@ -55,22 +66,18 @@ pub fn check_against_segment(
         }
         Err(e) => return Err(ReceiptError::ChainBroken(e)),
     }
-    let Some(entry) = upto.last().filter(|e| e.seq == seq) else {
-        return Err(ReceiptError::EntryMissing {
+    upto.last()
+        .copied()
+        .filter(|e| e.seq == seq)
+        .ok_or(ReceiptError::EntryMissing {
             seq,
             detail: String::new(),
-        });
-    };
-    check_against_entry(facts, entry)
+        })
 }
 
-/// Checks a receipt's facts against its own entry only: the entry must have the
-/// receipt's hash, its contents must still give that hash, and it must record this
-/// signature. What a receipt is sealed against before it is issued; the rest of the chain
-/// is for `verify` and [`check_against_chain`].
-pub fn check_against_entry(facts: &ReceiptFacts, entry: &LedgerEntry) -> Result<(), ReceiptError> {
-    let seq = facts.chain.seq;
-    if entry.seq != seq || entry.hash != facts.chain.entry_hash {
+/// Whether `entry` is entry `seq` with hash `hash`, and its contents still give that hash.
+pub(super) fn entry_intact(seq: i64, hash: &str, entry: &LedgerEntry) -> Result<(), ReceiptError> {
+    if entry.seq != seq || entry.hash != hash {
         return Err(ReceiptError::EntryReplaced { seq });
     }
     let recomputed = hex::decode(&entry.prev_hash)
@@ -86,6 +93,16 @@ pub fn check_against_entry(facts: &ReceiptFacts, entry: &LedgerEntry) -> Result<
     if recomputed.as_deref() != Some(entry.hash.as_str()) {
         return Err(ReceiptError::EntryAltered { seq });
     }
+    Ok(())
+}
+
+/// Checks a receipt's facts against its own entry only: the entry must have the
+/// receipt's hash, its contents must still give that hash, and it must record this
+/// signature. What a receipt is sealed against before it is issued; the rest of the chain
+/// is for `verify` and [`check_against_chain`].
+pub fn check_against_entry(facts: &ReceiptFacts, entry: &LedgerEntry) -> Result<(), ReceiptError> {
+    let seq = facts.chain.seq;
+    entry_intact(seq, &facts.chain.entry_hash, entry)?;
     let payload: Value = serde_json::from_str(&entry.payload).map_err(|_| {
         ReceiptError::ChainBroken(ChainError::Malformed {
             seq,

@@ -68,6 +68,14 @@ pub enum ReceiptError {
     )]
     DifferentSignature { seq: i64, fields: String },
     #[error(
+        "the receipt names entry {seq} but that entry records {kind}, not a visitor signing in"
+    )]
+    NotAVisit { seq: i64, kind: String },
+    #[error(
+        "the receipt names entry {seq} but that entry records a different visit (it differs in: {fields})"
+    )]
+    DifferentVisit { seq: i64, fields: String },
+    #[error(
         "the receipt belongs to another school ({receipt_school}), not to school {ledger_school}"
     )]
     OtherSchool {
@@ -88,8 +96,13 @@ impl ReceiptError {
 /// The exact bytes the school signs: the format tag, the facts' canonical JSON (which
 /// never contains a raw newline) and the SHA-256 of the PDF before the seal line.
 pub fn seal_message(facts_json: &str, pdf_sha256: &[u8; 32]) -> Vec<u8> {
+    message(RECEIPT_FORMAT, facts_json, pdf_sha256)
+}
+
+/// [`seal_message`] for facts of the given format.
+fn message(format: &str, facts_json: &str, pdf_sha256: &[u8; 32]) -> Vec<u8> {
     format!(
-        "{RECEIPT_FORMAT}\nfacts:{facts_json}\npdf-sha256:{}\n",
+        "{format}\nfacts:{facts_json}\npdf-sha256:{}\n",
         hex::encode(pdf_sha256)
     )
     .into_bytes()
@@ -98,21 +111,51 @@ pub fn seal_message(facts_json: &str, pdf_sha256: &[u8; 32]) -> Vec<u8> {
 /// Seals a receipt PDF: returns the PDF followed by the seal line. A PDF that does not
 /// end with a newline gets one first; that newline is covered by the seal.
 pub fn seal(pdf: &[u8], facts: &ReceiptFacts, key: &SigningKey) -> Result<Vec<u8>, ReceiptError> {
+    seal_line(
+        pdf,
+        SEAL_MARKER,
+        RECEIPT_FORMAT,
+        &facts.canonical_json()?,
+        key,
+    )
+}
+
+/// Seals a visitor's receipt PDF, as [`seal`] does a signer's.
+pub fn seal_visit(
+    pdf: &[u8],
+    facts: &VisitReceiptFacts,
+    key: &SigningKey,
+) -> Result<Vec<u8>, ReceiptError> {
+    seal_line(
+        pdf,
+        VISIT_SEAL_MARKER,
+        VISIT_RECEIPT_FORMAT,
+        &facts.canonical_json()?,
+        key,
+    )
+}
+
+fn seal_line(
+    pdf: &[u8],
+    marker: &[u8],
+    format: &str,
+    json: &str,
+    key: &SigningKey,
+) -> Result<Vec<u8>, ReceiptError> {
     if !pdf.starts_with(b"%PDF-") {
         return Err(ReceiptError::NotPdf);
     }
-    if find(pdf, SEAL_MARKER).is_some() {
+    if find(pdf, SEAL_MARKER).is_some() || find(pdf, VISIT_SEAL_MARKER).is_some() {
         return Err(ReceiptError::AlreadySealed);
     }
-    let json = facts.canonical_json()?;
     let mut out = Vec::with_capacity(pdf.len() + json.len() * 4 / 3 + 128);
     out.extend_from_slice(pdf);
     if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
     let digest: [u8; 32] = Sha256::digest(&out).into();
-    let signature = key.sign(&seal_message(&json, &digest));
-    out.extend_from_slice(SEAL_MARKER);
+    let signature = key.sign(&message(format, json, &digest));
+    out.extend_from_slice(marker);
     out.extend_from_slice(URL_SAFE_NO_PAD.encode(json.as_bytes()).as_bytes());
     out.push(b' ');
     out.extend_from_slice(URL_SAFE_NO_PAD.encode(signature.to_bytes()).as_bytes());
@@ -138,37 +181,173 @@ impl SealedReceipt {
     /// verifies with neither, as a changed file.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), ReceiptError> {
         let message = seal_message(&self.facts_json, &self.pdf_sha256);
-        let expected = hex::encode(key.to_bytes());
-        if key.verify(&message, &self.signature).is_ok() {
-            if self.facts.school.public_key != expected {
-                return Err(ReceiptError::damaged(
-                    SealPart::Facts,
-                    format!(
-                        "it names the public key {} but was sealed with {expected}",
-                        self.facts.school.public_key
-                    ),
-                ));
-            }
-            return Ok(());
-        }
-        let named = crate::ledger::verifying_key_from_hex(&self.facts.school.public_key);
-        if self.facts.school.public_key != expected
-            && let Some(named) = named
-            && named.verify(&message, &self.signature).is_ok()
-        {
-            return Err(ReceiptError::WrongKey {
-                sealed_by: self.facts.school.public_key.clone(),
-                expected,
-            });
-        }
-        Err(ReceiptError::Altered)
+        check_signature(
+            &message,
+            &self.signature,
+            key,
+            &self.facts.school.public_key,
+        )
     }
+}
+
+/// A visitor's receipt seal read from a file but not yet checked against a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedVisitReceipt {
+    /// What the receipt states (unverified until [`SealedVisitReceipt::verify`] passes).
+    pub facts: VisitReceiptFacts,
+    pub facts_json: String,
+    pub pdf_sha256: [u8; 32],
+    signature: ed25519_dalek::Signature,
+}
+
+impl SealedVisitReceipt {
+    /// Checks the seal with the school's public key, as [`SealedReceipt::verify`] does.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), ReceiptError> {
+        let message = message(VISIT_RECEIPT_FORMAT, &self.facts_json, &self.pdf_sha256);
+        check_signature(
+            &message,
+            &self.signature,
+            key,
+            &self.facts.school.public_key,
+        )
+    }
+}
+
+/// A signature that verifies with the key named in the facts but not with `key` is
+/// reported as a different key; one that verifies with neither, as a changed file.
+fn check_signature(
+    message: &[u8],
+    signature: &ed25519_dalek::Signature,
+    key: &VerifyingKey,
+    named: &str,
+) -> Result<(), ReceiptError> {
+    let expected = hex::encode(key.to_bytes());
+    if key.verify(message, signature).is_ok() {
+        if named != expected {
+            return Err(ReceiptError::damaged(
+                SealPart::Facts,
+                format!("it names the public key {named} but was sealed with {expected}"),
+            ));
+        }
+        return Ok(());
+    }
+    if named != expected
+        && let Some(named_key) = crate::ledger::verifying_key_from_hex(named)
+        && named_key.verify(message, signature).is_ok()
+    {
+        return Err(ReceiptError::WrongKey {
+            sealed_by: named.to_string(),
+            expected,
+        });
+    }
+    Err(ReceiptError::Altered)
 }
 
 /// Reads the seal of a receipt without a key, so that the school (and so the key to check
 /// it with) can be found from the facts. Nothing here is trusted until verified.
 pub fn open(bytes: &[u8]) -> Result<SealedReceipt, ReceiptError> {
-    let Some(marker) = rfind(bytes, SEAL_MARKER) else {
+    let (facts_json, sig_bytes, pdf_sha256) = read_seal(bytes, SEAL_MARKER)?;
+    let facts: ReceiptFacts = read_facts(&facts_json)?;
+    Ok(SealedReceipt {
+        facts,
+        facts_json,
+        pdf_sha256,
+        signature: ed25519_dalek::Signature::from_bytes(&sig_bytes),
+    })
+}
+
+/// Reads the seal of a visitor's receipt without a key, as [`open`] does a signer's.
+pub fn open_visit(bytes: &[u8]) -> Result<SealedVisitReceipt, ReceiptError> {
+    let (facts_json, sig_bytes, pdf_sha256) = read_seal(bytes, VISIT_SEAL_MARKER)?;
+    let facts: VisitReceiptFacts = read_facts(&facts_json)?;
+    Ok(SealedVisitReceipt {
+        facts,
+        facts_json,
+        pdf_sha256,
+        signature: ed25519_dalek::Signature::from_bytes(&sig_bytes),
+    })
+}
+
+/// What the seal checks of either kind of facts before anything else.
+trait Facts: serde::de::DeserializeOwned {
+    const FORMAT: &'static str;
+    fn format(&self) -> &str;
+    fn canonical_json(&self) -> Result<String, ReceiptError>;
+    fn code(&self) -> &str;
+    fn entry_hash(&self) -> &str;
+}
+
+impl Facts for ReceiptFacts {
+    const FORMAT: &'static str = RECEIPT_FORMAT;
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn canonical_json(&self) -> Result<String, ReceiptError> {
+        ReceiptFacts::canonical_json(self)
+    }
+    fn code(&self) -> &str {
+        &self.code
+    }
+    fn entry_hash(&self) -> &str {
+        &self.chain.entry_hash
+    }
+}
+
+impl Facts for VisitReceiptFacts {
+    const FORMAT: &'static str = VISIT_RECEIPT_FORMAT;
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn canonical_json(&self) -> Result<String, ReceiptError> {
+        VisitReceiptFacts::canonical_json(self)
+    }
+    fn code(&self) -> &str {
+        &self.code
+    }
+    fn entry_hash(&self) -> &str {
+        &self.chain.entry_hash
+    }
+}
+
+/// The facts of a seal: readable, of the format expected, in canonical form, and with the
+/// code that belongs to their entry hash.
+fn read_facts<F: Facts>(facts_json: &str) -> Result<F, ReceiptError> {
+    let facts: F = serde_json::from_str(facts_json)
+        .map_err(|e| ReceiptError::damaged(SealPart::Facts, format!("not readable ({e})")))?;
+    if facts.format() != F::FORMAT {
+        return Err(ReceiptError::damaged(
+            SealPart::Facts,
+            format!(
+                "unknown receipt format {:?} (this version reads {})",
+                facts.format(),
+                F::FORMAT
+            ),
+        ));
+    }
+    if facts.canonical_json()? != facts_json {
+        return Err(ReceiptError::damaged(
+            SealPart::Facts,
+            "they are not in the canonical form a receipt is sealed in",
+        ));
+    }
+    let code_fits = ReceiptCode::from_entry_hash(facts.entry_hash())
+        .is_ok_and(|c| c.to_string() == facts.code());
+    if !code_fits {
+        return Err(ReceiptError::damaged(
+            SealPart::Facts,
+            "the receipt code does not belong to the entry hash",
+        ));
+    }
+    Ok(facts)
+}
+
+/// The facts (as text), the signature and the SHA-256 of what precedes the seal line
+/// that starts with `marker`.
+fn read_seal(
+    bytes: &[u8],
+    marker_text: &[u8],
+) -> Result<(String, [u8; 64], [u8; 32]), ReceiptError> {
+    let Some(marker) = rfind(bytes, marker_text) else {
         return Err(ReceiptError::NoSeal);
     };
     // The seal line starts a line and ends the file.
@@ -178,7 +357,7 @@ pub fn open(bytes: &[u8]) -> Result<SealedReceipt, ReceiptError> {
             "it does not start on a line of its own",
         ));
     }
-    let line = &bytes[marker + SEAL_MARKER.len()..];
+    let line = &bytes[marker + marker_text.len()..];
     let Some(line) = line.strip_suffix(b"\n") else {
         return Err(ReceiptError::damaged(
             SealPart::Line,
@@ -215,37 +394,11 @@ pub fn open(bytes: &[u8]) -> Result<SealedReceipt, ReceiptError> {
     })?;
     let facts_json = String::from_utf8(facts_bytes)
         .map_err(|_| ReceiptError::damaged(SealPart::Facts, "not UTF-8 text"))?;
-    let facts: ReceiptFacts = serde_json::from_str(&facts_json)
-        .map_err(|e| ReceiptError::damaged(SealPart::Facts, format!("not readable ({e})")))?;
-    if facts.format != RECEIPT_FORMAT {
-        return Err(ReceiptError::damaged(
-            SealPart::Facts,
-            format!(
-                "unknown receipt format {:?} (this version reads {RECEIPT_FORMAT})",
-                facts.format
-            ),
-        ));
-    }
-    if facts.canonical_json()? != facts_json {
-        return Err(ReceiptError::damaged(
-            SealPart::Facts,
-            "they are not in the canonical form a receipt is sealed in",
-        ));
-    }
-    let code_fits = ReceiptCode::from_entry_hash(&facts.chain.entry_hash)
-        .is_ok_and(|c| c.to_string() == facts.code);
-    if !code_fits {
-        return Err(ReceiptError::damaged(
-            SealPart::Facts,
-            "the receipt code does not belong to the entry hash",
-        ));
-    }
-    Ok(SealedReceipt {
-        facts,
+    Ok((
         facts_json,
-        pdf_sha256: Sha256::digest(&bytes[..marker]).into(),
-        signature: ed25519_dalek::Signature::from_bytes(&sig_bytes),
-    })
+        sig_bytes,
+        Sha256::digest(&bytes[..marker]).into(),
+    ))
 }
 
 /// Opens and checks a sealed receipt with the school's public key; returns what it states.

@@ -183,6 +183,7 @@ fn parse_date(raw: &str) -> Result<Option<NaiveDate>, String> {
 /// Parses and checks a roster file. Every problem found is returned (up to
 /// [`MAX_ERRORS`]), each naming its line and column; a file with any problem gives no rows.
 pub fn parse(bytes: &[u8]) -> Result<Roster, Vec<RosterError>> {
+    check_size(bytes.len() as u64).map_err(|e| vec![e])?;
     let sha256 = hex::encode(Sha256::digest(bytes));
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -250,6 +251,7 @@ pub fn parse(bytes: &[u8]) -> Result<Roster, Vec<RosterError>> {
     }
 
     let mut rows: Vec<RosterRow> = Vec::new();
+    let mut lines = LineCounter::default();
     let mut lines_by_email: HashMap<Email, u64> = HashMap::new();
     let mut lines_by_id: HashMap<MisId, u64> = HashMap::new();
     for record in records {
@@ -263,7 +265,9 @@ pub fn parse(bytes: &[u8]) -> Result<Roster, Vec<RosterError>> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_at(body, p.byte()));
+        let line = record
+            .position()
+            .map_or(0, |p| lines.line_at(body, p.byte()));
         if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
@@ -370,14 +374,55 @@ pub fn parse(bytes: &[u8]) -> Result<Roster, Vec<RosterError>> {
     Ok(Roster { rows, sha256 })
 }
 
+/// Refuses a file of `len` bytes over [`MAX_FILE_BYTES`], before anything is read from it.
+pub fn check_size(len: u64) -> Result<(), RosterError> {
+    if len <= MAX_FILE_BYTES as u64 {
+        return Ok(());
+    }
+    Err(RosterError::new(
+        1,
+        "file",
+        format!(
+            "the file is {} MB; a roster file may be at most {} MB ({MAX_ROWS} people)",
+            len.div_ceil(1024 * 1024),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ),
+    ))
+}
+
 /// The line a record starting at `byte` is on. (The CSV reader's own line count is one
 /// short on files with CRLF line ends, as SIMS and Excel write them.)
 fn line_at(body: &[u8], byte: u64) -> u64 {
-    let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(body.len());
-    while at < body.len() && matches!(body[at], b'\r' | b'\n') {
-        at += 1;
+    LineCounter::default().line_at(body, byte)
+}
+
+/// Line numbers of records met in order, counting each byte of the file once (counting
+/// from the start for every record made a 20,000-row file take seconds).
+#[derive(Default)]
+struct LineCounter {
+    /// Bytes counted so far, and the newlines among them.
+    counted: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// The line of the record starting at `byte`, which is not before the last asked.
+    fn line_at(&mut self, body: &[u8], byte: u64) -> u64 {
+        let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(body.len());
+        while at < body.len() && matches!(body[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at < self.counted {
+            // Out of order: count afresh.
+            *self = Self::default();
+        }
+        self.newlines += body[self.counted..at]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.counted = at;
+        1 + self.newlines
     }
-    1 + body[..at].iter().filter(|b| **b == b'\n').count() as u64
 }
 
 /// The text of one cell, or an error naming its line and column if it is not UTF-8.

@@ -8,7 +8,9 @@ use super::StoreResult;
 use crate::access::{KioskAdmin, Reception};
 use crate::ids::*;
 use crate::policy::PolicyVersion;
-use crate::visits::{Coverage, NewVisit, SignOutBy, Visit, VisitorDetails, VisitorSettings};
+use crate::visits::{
+    Coverage, NewVisit, PersonalData, SignOutBy, Visit, VisitorDetails, VisitorSettings,
+};
 
 /// Reception: visitor sign-in and sign-out, the visitor rules and the purge of visitor
 /// personal data (the kiosks are [`super::Kiosks`]).
@@ -35,8 +37,16 @@ pub trait Visits: Send + Sync {
     ) -> StoreResult<Coverage>;
     /// Signs a visitor in, with their signature or under an earlier one that still covers
     /// them, and records it in the ledger. Refused if a signature is needed and missing,
-    /// or is of another version than the current visitor AUP.
+    /// or is of another version than the current visitor AUP. A visitor who gave an email
+    /// address has their receipt queued in the same transaction (`Deferred::VisitReceipt`).
     async fn sign_in_visitor(&self, visit: NewVisit, at: DateTime<Utc>) -> StoreResult<Visit>;
+    /// The personal fields of a visit exactly as hashed into its ledger entry, and the
+    /// salt of that hash, for the visitor's own receipt; `None` once purged.
+    async fn visit_personal(
+        &self,
+        school: SchoolId,
+        visit: VisitId,
+    ) -> StoreResult<Option<(PersonalData, Vec<u8>)>>;
     async fn visit(&self, school: SchoolId, id: VisitId) -> StoreResult<Option<Visit>>;
     /// Everyone on site now, by arrival.
     async fn on_site(&self, reception: &Reception) -> StoreResult<Vec<Visit>>;

@@ -55,6 +55,7 @@ fn mail(seed: &Seed, to: &Person, key: &str) -> NewMail {
         attachments: Vec::new(),
         not_before: undersign_core::time::now() - TimeDelta::seconds(1),
         unless_signed: None,
+        deferred: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn mail(seed: &Seed, to: &Person, key: &str) -> NewMail {
         attachments: Vec::new(),
         not_before: at(0, 0),
         unless_signed: None,
+        deferred: None,
     }
 }
 
@@ -241,16 +242,24 @@ async fn a_reminder_is_cancelled_once_its_person_signs_that_version(db: TestDb) 
     s.enqueue_mails(vec![staff_reminder, teacher_reminder], at(0, 0))
         .await
         .unwrap();
-    s.record_signature(signature_input(&seed.staff, &seed.aup), at(0, 30))
+    let signed = s
+        .record_signature(signature_input(&seed.staff, &seed.aup), at(0, 30))
         .await
         .unwrap();
-    // Only the teacher, who has not signed, is reminded.
-    assert_eq!(keys(&claim(s, "w1", 1, 10).await), ["remind:teacher"]);
+    // Only the teacher, who has not signed, is reminded; the staff member gets a receipt.
+    let receipt = format!("receipt:{}", signed.signature().id);
+    assert_eq!(
+        keys(&claim(s, "w1", 1, 10).await),
+        ["remind:teacher".to_string(), receipt]
+    );
     let page = s.outbox_page(&seed.people_admin(), 0, 10).await.unwrap();
     let staff = page
         .mails
         .iter()
-        .find(|m| m.to_email == seed.staff.email)
+        .find(|m| {
+            m.to_email == seed.staff.email
+                && m.subject != "Your receipt: ICT Acceptable Use Policy version 1"
+        })
         .unwrap();
     assert_eq!(staff.state, MailState::Cancelled);
     assert_eq!(staff.attempts, 0);
@@ -284,10 +293,17 @@ async fn a_reminder_is_cancelled_when_its_person_signs_a_later_version(db: TestD
         &[Audience::Staff, Audience::Governors],
     )
     .await;
-    s.record_signature(signature_input(&seed.staff, &v2), at(0, 30))
+    let signed = s
+        .record_signature(signature_input(&seed.staff, &v2), at(0, 30))
         .await
         .unwrap();
-    assert_eq!(keys(&claim(s, "w1", 1, 10).await), ["remind:v1:teacher"]);
+    assert_eq!(
+        keys(&claim(s, "w1", 1, 10).await),
+        [
+            "remind:v1:teacher".to_string(),
+            format!("receipt:{}", signed.signature().id)
+        ]
+    );
 }
 
 #[db_test]

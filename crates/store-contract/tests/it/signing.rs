@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use undersign_core::ledger::verify_chain;
+use undersign_core::outbox::Deferred;
 use undersign_core::person::{Audience, Role};
 use undersign_core::policy::{ChangeKind, Title};
 use undersign_core::signing::{DeclineInput, SignOutcome, SignatureMark};
@@ -262,6 +263,81 @@ async fn concurrent_signings_by_different_people_all_land_and_the_chain_verifies
         let viewed = payload(entry)["event"]["viewed_seq"].as_i64().unwrap();
         let view = entries.iter().find(|e| e.seq == viewed).unwrap();
         assert_eq!(payload(view)["event"]["person"], person.id.0);
+    }
+}
+
+#[db_test]
+async fn signings_committed_together_fail_alone_and_each_queues_its_receipt(db: TestDb) {
+    let store = db.store.clone();
+    let first = seed_school(&*store, "batch-a").await;
+    let second = seed_school(&*store, "batch-b").await;
+    let mut staff = Vec::new();
+    for (seed, domain) in [(&first, "a"), (&second, "b")] {
+        for i in 0..12 {
+            let name = format!("Person {}", char::from(b'A' + i));
+            let email = format!("p{i}@{domain}.sch.uk");
+            let person = add(&*store, seed.school.id, &name, &email, &[Role::Staff]).await;
+            staff.push((seed.aup.clone(), person));
+        }
+    }
+    // All at once, so that they are committed in batches that mix good and bad signings
+    // and both schools: every third one shows the wrong text.
+    let mut tasks = JoinSet::new();
+    for (i, (aup, person)) in staff.iter().enumerate() {
+        let store = Arc::clone(&store);
+        let mut input = signature_input(person, aup);
+        let bad = i % 3 == 0;
+        if bad {
+            input.text_sha256 = "0".repeat(64);
+        }
+        let id = person.id;
+        tasks.spawn(async move { (id, bad, store.record_signature(input, time::now()).await) });
+    }
+    let mut recorded = Vec::new();
+    for (person, bad, outcome) in tasks.join_all().await {
+        match (bad, outcome) {
+            (true, Err(StoreError::Refused(m))) => assert!(m.contains("not this version's text")),
+            (false, Ok(SignOutcome::Recorded(sig))) => {
+                assert_eq!(sig.person, person);
+                recorded.push(sig);
+            }
+            (bad, other) => panic!("person {person} (bad text: {bad}): {other:?}"),
+        }
+    }
+    assert_eq!(recorded.len(), 16);
+    for seed in [&first, &second] {
+        let entries = store.ledger_entries(seed.school.id).await.unwrap();
+        verify_chain(seed.school.id, &entries).unwrap();
+        let signed = entries.iter().filter(|e| e.kind == "signed").count();
+        assert_eq!(signed, 8, "school {}", seed.school.slug);
+        undersign_test_kit::assert_evidence_agrees(store.as_ref(), seed.school.id).await;
+    }
+    // Each recorded signature's receipt was queued with it, and only theirs.
+    let queued = store
+        .claim_mail("test", time::now(), chrono::TimeDelta::hours(1), 1000)
+        .await
+        .unwrap();
+    let receipts: Vec<_> = queued
+        .iter()
+        .filter(|m| m.dedupe_key.starts_with("receipt:"))
+        .collect();
+    assert_eq!(receipts.len(), recorded.len());
+    for sig in &recorded {
+        let mail = receipts
+            .iter()
+            .find(|m| m.deferred == Some(Deferred::Receipt { signature: sig.id }))
+            .unwrap_or_else(|| panic!("no receipt queued for signature {}", sig.id));
+        let (_, person) = staff.iter().find(|(_, p)| p.id == sig.person).unwrap();
+        assert_eq!(mail.to_email, person.email);
+        assert_eq!(mail.school, sig.school);
+        assert_eq!(
+            mail.subject,
+            "Your receipt: ICT Acceptable Use Policy version 1"
+        );
+        assert!(
+            mail.attachments.is_empty(),
+            "the PDF is made when it is sent"
+        );
     }
 }
 

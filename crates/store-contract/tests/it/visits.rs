@@ -673,3 +673,164 @@ async fn a_host_from_another_school_is_refused_and_reception_sees_only_its_own(d
             .is_empty()
     );
 }
+
+#[db_test]
+async fn a_visitor_who_gives_an_email_gets_a_receipt_built_from_the_visits_entry(db: TestDb) {
+    use undersign_core::outbox::Deferred;
+    use undersign_core::receipt::{
+        ReceiptError, ReceiptSchool, VisitNames, VisitReceiptFacts, seal_visit,
+    };
+    use undersign_core::verification::{Verdict, by_code, by_file};
+    const PDF: &[u8] = b"%PDF-1.7\n% a visitor's receipt\n%%EOF\n";
+
+    let s = &*db.store;
+    let seed = seed_school(s, "visit-receipt").await;
+    let v2 = visitor_version(s, &seed, AUP_BODY, ChangeKind::Major).await;
+    let (kiosk, _) = enrolled_kiosk(s, &seed, "Front desk", 1).await;
+    let d = details(&seed, "Vera Visitor", "vera@acme.example", "");
+    let visit = s
+        .sign_in_visitor(
+            new_visit(
+                &seed,
+                Some(&kiosk),
+                d,
+                Some(signature(&v2, "vera visitor")),
+                1,
+            ),
+            at(5, 0),
+        )
+        .await
+        .unwrap();
+    // Without an address, no receipt.
+    let quiet = details(&seed, "Nora Noemail", "", "");
+    s.sign_in_visitor(
+        new_visit(
+            &seed,
+            Some(&kiosk),
+            quiet,
+            Some(signature(&v2, "Nora Noemail")),
+            2,
+        ),
+        at(6, 0),
+    )
+    .await
+    .unwrap();
+    let queued = s
+        .claim_mail("test", at(7, 0), chrono::TimeDelta::hours(1), 100)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = queued.iter().map(|m| m.dedupe_key.as_str()).collect();
+    assert_eq!(keys, [format!("visit-receipt:{}", visit.id)]);
+    assert_eq!(
+        queued[0].deferred,
+        Some(Deferred::VisitReceipt { visit: visit.id })
+    );
+    assert_eq!(queued[0].to_email.as_str(), "vera@acme.example");
+    assert_eq!(queued[0].to_name, "Vera Visitor");
+
+    // The facts come from the visit's entry, with the details and salt kept for it.
+    let (personal, salt) = s
+        .visit_personal(seed.school.id, visit.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let entry = s
+        .ledger_entry(seed.school.id, visit.ledger_seq)
+        .await
+        .unwrap()
+        .unwrap();
+    let names = VisitNames {
+        host: visit.host_name.clone(),
+        policy: Some((v2.policy_title.clone(), v2.number)),
+    };
+    let from_entry = |personal, salt: &[u8]| {
+        VisitReceiptFacts::from_entry(
+            ReceiptSchool::of(&seed.school),
+            seed.school.timezone,
+            &entry,
+            personal,
+            salt,
+            &names,
+            at(8, 0),
+        )
+    };
+    let facts = from_entry(personal.clone(), &salt).unwrap();
+    assert_eq!(facts.visit, visit.id);
+    assert_eq!(facts.host.full_name, "Tina Teacher");
+    assert_eq!(facts.arrived_at, at(5, 0));
+    assert_eq!(facts.personal.full_name, "Vera Visitor");
+    assert_eq!(facts.personal.typed_name.as_deref(), Some("vera visitor"));
+    assert_eq!(facts.signed.as_ref().unwrap().version.id, v2.id);
+    assert_eq!(facts.place.how, kiosk.auth().label());
+    assert_eq!(facts.code.len(), 19);
+    // Anyone else's details, or another salt, do not give the entry's hash.
+    let mut forged = personal.clone();
+    forged.full_name = "Someone Else".into();
+    assert!(matches!(
+        from_entry(forged, &salt),
+        Err(ReceiptError::DifferentVisit { .. })
+    ));
+    assert!(matches!(
+        from_entry(personal.clone(), &[0u8; 16]),
+        Err(ReceiptError::DifferentVisit { .. })
+    ));
+
+    // Sealed, the file shows everything; the code confirms the visit and nothing personal.
+    let sealed = seal_visit(PDF, &facts, &seed.key).unwrap();
+    match by_file(s, &sealed).await.unwrap() {
+        Verdict::ValidVisit { facts: found } => assert_eq!(*found, facts),
+        other => panic!("{other:?}"),
+    }
+    match by_code(s, &facts.code, at(9, 0)).await.unwrap() {
+        Verdict::VisitOnRecord(found) => {
+            assert_eq!(found.visit, visit.id);
+            assert_eq!(found.seq, entry.seq);
+            assert_eq!(
+                found.signed.as_deref(),
+                Some(format!("{} version {}", v2.policy_title, v2.number).as_str())
+            );
+            assert!(!format!("{found:?}").contains("Vera"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut changed = sealed.clone();
+    changed[10] ^= 0x01;
+    assert!(matches!(
+        by_file(s, &changed).await.unwrap(),
+        Verdict::Invalid { .. }
+    ));
+
+    // The purge takes the details, and the receipt email with them.
+    s.sign_out_visitor(
+        seed.school.id,
+        visit.id,
+        SignOutBy::Kiosk { kiosk: kiosk.id },
+        at(30, 0),
+    )
+    .await
+    .unwrap();
+    let now = at(60 * 24 * 100, 0);
+    s.purge_visitor_data(seed.school.id, now - Duration::days(90), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.visit_personal(seed.school.id, visit.id).await.unwrap(),
+        None
+    );
+    let left = s
+        .outbox_page(&seed.people_admin(), 0, 100)
+        .await
+        .unwrap()
+        .mails;
+    assert!(
+        left.iter()
+            .all(|m| m.to_email.as_str() != "vera@acme.example"),
+        "{left:?}"
+    );
+    // A receipt already issued still checks against the entry, which the purge keeps.
+    assert!(matches!(
+        by_file(s, &sealed).await.unwrap(),
+        Verdict::ValidVisit { .. }
+    ));
+    verify(s, &seed).await;
+}

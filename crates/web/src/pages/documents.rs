@@ -10,13 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use undersign_core::ledger::verifying_key_from_hex;
-use undersign_core::outbox::{Attachment, NewMail};
+use undersign_core::outbox::{Attachment, Deferred, FinishError, Finisher, OutgoingMail};
 use undersign_core::person::Person;
-use undersign_core::receipt::{ReceiptFacts, check_against_entry, seal};
+use undersign_core::receipt::{
+    ReceiptFacts, ReceiptSchool, VisitNames, VisitReceiptFacts, check_against_entry, seal,
+    seal_visit,
+};
 use undersign_core::school::School;
 use undersign_core::signing::{Signature, SignatureMark};
 use undersign_core::store::Store;
-use undersign_core::{PersonId, SignatureId, VersionId, time};
+use undersign_core::store::StoreError;
+use undersign_core::{PersonId, SignatureId, VersionId, VisitId, time};
 use undersign_pdf::{
     ChainStatus, ComplianceReport, EvidencePack, PdfError, PersonEvent, ReceiptShows, ShownMark,
     SignedVersion,
@@ -153,18 +157,203 @@ pub async fn sealed_receipt(
     Ok((facts, sealed))
 }
 
-/// Queues an email to the signer with their sealed receipt attached; at most once per
-/// signature, whatever the number of calls. Run in the background after a signing: a
-/// failure is logged, and the signer can still download the receipt from their page.
-pub async fn email_receipt(state: AppState, school: School, person: Person, sig: Signature) {
-    let (facts, bytes) = match sealed_receipt(&state, &school, &person, &sig).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(school = %school.id, signature = %sig.id, "cannot make the receipt to email: {e}");
-            return;
+/// Writes the receipt emails queued with each signature (`Deferred::Receipt`) when the
+/// mail worker sends them: the letter, and the receipt typeset and sealed then, after its
+/// facts are checked against the ledger. Typesetting is bounded like every document's.
+#[derive(Clone)]
+pub struct ReceiptFinisher {
+    state: AppState,
+}
+
+impl ReceiptFinisher {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    /// The school the message is from.
+    async fn school_of(&self, mail: &OutgoingMail) -> Result<School, FinishError> {
+        self.state
+            .store
+            .school(mail.school)
+            .await
+            .map_err(|e| FinishError::Retry(e.to_string()))?
+            .ok_or_else(|| FinishError::GiveUp(format!("school {} is gone", mail.school)))
+    }
+
+    async fn receipt(&self, mail: &mut OutgoingMail, id: SignatureId) -> Result<(), FinishError> {
+        let state = &self.state;
+        let retry = |e: StoreError| FinishError::Retry(e.to_string());
+        let school = self.school_of(mail).await?;
+        let gone = || FinishError::GiveUp(format!("signature {id} is not on record"));
+        let sig = state
+            .store
+            .signature(school.id, id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(gone)?;
+        let person = state
+            .store
+            .person(school.id, sig.person)
+            .await
+            .map_err(retry)?
+            .ok_or_else(gone)?;
+        let (facts, bytes) = sealed_receipt(state, &school, &person, &sig)
+            .await
+            .map_err(|e| match e {
+                // The evidence disagrees (the headteacher has been told): never sent.
+                AppError::Conflict(m) => FinishError::GiveUp(m),
+                other => FinishError::Retry(match other {
+                    AppError::Internal(detail) => detail,
+                    other => other.to_string(),
+                }),
+            })?;
+        mail.text_body = receipt_letter(state, &school, &person, &facts);
+        mail.attachments.push(Attachment {
+            filename: format!("receipt-{}.pdf", facts.code),
+            content_type: "application/pdf".into(),
+            bytes,
+        });
+        Ok(())
+    }
+}
+
+impl ReceiptFinisher {
+    /// A visitor's receipt, built from the visit's ledger entry with the visitor's details
+    /// and salt (see `receipt::VisitReceiptFacts`).
+    async fn visit_receipt(&self, mail: &mut OutgoingMail, id: VisitId) -> Result<(), FinishError> {
+        let state = &self.state;
+        let retry = |e: StoreError| FinishError::Retry(e.to_string());
+        let school = self.school_of(mail).await?;
+        let visit = state
+            .store
+            .visit(school.id, id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| FinishError::GiveUp(format!("visit {id} is not on record")))?;
+        let Some((personal, salt)) = state
+            .store
+            .visit_personal(school.id, id)
+            .await
+            .map_err(retry)?
+        else {
+            return Err(FinishError::GiveUp(format!(
+                "the details of visit {id} have been removed, so no receipt can be made"
+            )));
+        };
+        let policy = match visit.signed_version {
+            None => None,
+            Some(v) => state
+                .store
+                .version(school.id, v)
+                .await
+                .map_err(retry)?
+                .map(|v| (v.policy_title, v.number)),
+        };
+        let names = VisitNames {
+            host: visit.host_name.clone(),
+            policy,
+        };
+        let now = time::now();
+        let entry = state
+            .store
+            .ledger_entry(school.id, visit.ledger_seq)
+            .await
+            .map_err(retry)?;
+        let facts = match &entry {
+            Some(entry) if entry.hash == visit.ledger_hash => VisitReceiptFacts::from_entry(
+                ReceiptSchool::of(&school),
+                school.timezone,
+                entry,
+                personal,
+                &salt,
+                &names,
+                now,
+            )
+            .map_err(|e| e.to_string()),
+            Some(_) => Err(format!(
+                "ledger entry {} has another hash than the visit records",
+                visit.ledger_seq
+            )),
+            None => Err(format!("ledger entry {} is missing", visit.ledger_seq)),
+        };
+        let facts = match facts {
+            Ok(facts) => facts,
+            Err(reason) => {
+                let reason = format!("visit {id} disagrees with its ledger entry: {reason}");
+                tracing::error!(school = %school.slug, "REFUSING to issue a visitor's receipt: {reason}");
+                let what = format!(
+                    "Undersign refused to issue a visitor's receipt at {}, because a visit on record no longer matches the evidence ledger",
+                    school.name
+                );
+                if let Err(e) = undersign_core::use_cases::raise_evidence_alarm(
+                    &*state.store,
+                    &school,
+                    &what,
+                    &reason,
+                    now,
+                )
+                .await
+                {
+                    tracing::error!("cannot queue the alert to the headteacher: {e}");
+                }
+                return Err(FinishError::GiveUp(reason));
+            }
+        };
+        let key = crate::keys::read_matching(&state.config.keys_dir, school.id, &school.public_key)
+            .map_err(|e| FinishError::Retry(format!("cannot read the school's key: {e:#}")))?
+            .ok_or_else(|| {
+                FinishError::Retry(format!(
+                    "the key file of school {} is missing; receipts cannot be sealed",
+                    school.slug
+                ))
+            })?;
+        let for_pdf = facts.clone();
+        let site = state.config.public_url.to_string();
+        let unsealed = typeset(move || undersign_pdf::visit_receipt_for_site(&for_pdf, &site))
+            .await
+            .map_err(|e| FinishError::Retry(e.to_string()))?;
+        let sealed =
+            seal_visit(&unsealed, &facts, &key).map_err(|e| FinishError::GiveUp(e.to_string()))?;
+        mail.text_body = format!(
+            "Dear {name},\n\n\
+             Thank you for signing in at {school_name} on {when}.\n\n\
+             Your receipt is attached. It is sealed with the school's key and holds the \
+             details you gave with the salt that fingerprints them in the school's \
+             evidence ledger, so it proves what you signed in as even after the school \
+             deletes your details at the end of its retention period. Keep it to \
+             yourself. Anyone can check it by uploading it at {verify}.\n",
+            name = facts.personal.full_name,
+            school_name = school.name,
+            when = facts.local_time,
+            verify = verify_url(state),
+        );
+        mail.attachments.push(Attachment {
+            filename: format!("visit-receipt-{}.pdf", facts.code),
+            content_type: "application/pdf".into(),
+            bytes: sealed,
+        });
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Finisher for ReceiptFinisher {
+    async fn finish(&self, mail: &mut OutgoingMail, what: Deferred) -> Result<(), FinishError> {
+        match what {
+            Deferred::Receipt { signature } => self.receipt(mail, signature).await,
+            Deferred::VisitReceipt { visit } => self.visit_receipt(mail, visit).await,
         }
-    };
-    let text_body = format!(
+    }
+}
+
+/// The letter that carries a signer's receipt.
+fn receipt_letter(
+    state: &AppState,
+    school: &School,
+    person: &Person,
+    facts: &ReceiptFacts,
+) -> String {
+    format!(
         "Dear {name},\n\n\
          Thank you for signing {title}, version {number}, at {school_name} on {when}.\n\n\
          Your receipt is attached. Keep it: it is sealed with the school's key, and anyone \
@@ -176,41 +365,21 @@ pub async fn email_receipt(state: AppState, school: School, person: Person, sig:
         number = facts.version.number,
         school_name = school.name,
         when = facts.local_time,
-        verify = state
-            .config
-            .public_url
-            .join(undersign_core::receipt::VERIFY_PATH.trim_start_matches('/'))
-            .map_or_else(
-                |_| undersign_core::receipt::VERIFY_PATH.to_string(),
-                |u| u.to_string()
-            ),
+        verify = verify_url(state),
         code = facts.code,
-    );
-    let mail = NewMail {
-        school: school.id,
-        dedupe_key: format!("receipt:{}", sig.id),
-        to_email: person.email.clone(),
-        to_name: person.full_name.to_string(),
-        subject: format!(
-            "Your receipt: {} version {}",
-            facts.policy.title, facts.version.number
-        ),
-        text_body,
-        attachments: vec![Attachment {
-            filename: format!("receipt-{}.pdf", facts.code),
-            content_type: "application/pdf".into(),
-            bytes,
-        }],
-        not_before: time::now(),
-        unless_signed: None,
-    };
-    match state.store.enqueue_mail(mail, time::now()).await {
-        Ok(true) => state.mail_wake.notify_one(),
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!(school = %school.id, signature = %sig.id, "cannot queue the receipt email: {e}");
-        }
-    }
+    )
+}
+
+/// The public page where receipts are checked, on this site.
+pub(crate) fn verify_url(state: &AppState) -> String {
+    state
+        .config
+        .public_url
+        .join(undersign_core::receipt::VERIFY_PATH.trim_start_matches('/'))
+        .map_or_else(
+            |_| undersign_core::receipt::VERIFY_PATH.to_string(),
+            |u| u.to_string(),
+        )
 }
 
 async fn my_receipt(

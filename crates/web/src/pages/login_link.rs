@@ -129,6 +129,7 @@ async fn request_link(
             attachments: Vec::new(),
             not_before: now,
             unless_signed: None,
+            deferred: None,
         };
         let id = state
             .store

@@ -66,6 +66,7 @@ pub async fn send_reset_link(state: &AppState, by: &CurrentUser, person: &Person
         attachments: Vec::new(),
         not_before: now,
         unless_signed: None,
+        deferred: None,
     };
     let id = state
         .store

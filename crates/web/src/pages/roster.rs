@@ -28,7 +28,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people/import", get(upload_page).post(preview))
         .route("/people/import/apply", post(apply))
+        // A roster file may be larger than other forms; the apply step sends it back as
+        // base64 (a third larger).
+        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
 }
+
+/// The largest upload or apply form: the largest roster file in base64, with room for
+/// the rest of the form. A larger file is refused by `roster::parse` with its size.
+const UPLOAD_LIMIT: usize = roster::MAX_FILE_BYTES / 3 * 4 + 64 * 1024;
 
 #[derive(Template)]
 #[template(path = "roster_upload.html")]

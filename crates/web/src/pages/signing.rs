@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use undersign_core::markdown::render_policy;
 use undersign_core::policy::{PolicyVersion, ReferenceSource, VersionStatus};
 use undersign_core::redline::{Part, Redline, RunChange, redline};
-use undersign_core::signing::{DeclineInput, Served, SignError, SignOutcome, SignatureInput};
+use undersign_core::signing::{DeclineInput, Served, SignOutcome, SignatureInput};
 use undersign_core::{ReferenceId, VersionId};
 
 use super::signature_form::{SignatureFields, SignatureFieldsView, field_errors};
@@ -281,30 +281,14 @@ async fn sign(
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
     let version = version_for(&state, &user, id).await?;
-    let newest = state
-        .store
-        .versions(user.school.id, version.policy)
-        .await?
-        .into_iter()
-        .filter(|v| v.status == VersionStatus::Published)
-        .map(|v| v.number)
-        .max();
-    if newest != Some(version.number) {
-        return Err(AppError::Conflict(SignError::Superseded.to_string()));
-    }
-
-    // Signed already (a second tab, a double submit): that signature stands and nothing
-    // is recorded, whatever this form carries.
-    if let Some(existing) = state
-        .store
-        .signatures_of(user.school.id, user.person.id)
-        .await?
-        .into_iter()
-        .find(|s| s.version == version.id)
-    {
-        return Ok(Redirect::to(&format!("/me/signatures/{}", existing.id)).into_response());
-    }
-    let served = served_at(&user, &version, &form.served)?;
+    // Whether the version is still the current one, and whether the person signed it
+    // already, is checked by the store inside the signing's own transaction; here only
+    // what the form carries. A form that fails its checks from someone who has signed
+    // (a second tab, a double submit) gets their signature, whatever it carries.
+    let served = match served_at(&user, &version, &form.served) {
+        Ok(served) => served,
+        Err(e) => return already_signed(&state, &user, &version).await?.ok_or(e),
+    };
     let acknowledged = form.fields.acknowledged();
     let checked = SignatureInput::check(
         form.fields.form(&acknowledged),
@@ -316,6 +300,9 @@ async fn sign(
     let input = match checked {
         Ok(input) => input,
         Err(errors) => {
+            if let Some(signed) = already_signed(&state, &user, &version).await? {
+                return Ok(signed);
+            }
             let entered = Entered {
                 fields: form.fields,
                 acknowledged,
@@ -331,14 +318,25 @@ async fn sign(
         .await?;
     if let SignOutcome::Recorded(sig) = &outcome {
         tracing::info!(school = %user.school.id, person = %user.person.id, version = %version.id, seq = sig.ledger_seq, "signed");
-        tokio::spawn(super::documents::email_receipt(
-            state.clone(),
-            user.school.clone(),
-            user.person.clone(),
-            sig.clone(),
-        ));
+        // Its receipt was queued with it.
+        state.mail_wake.notify_one();
     }
     Ok(Redirect::to(&format!("/me/signatures/{}", outcome.signature().id)).into_response())
+}
+
+/// A redirect to the person's signature of `version`, if they have signed it.
+async fn already_signed(
+    state: &AppState,
+    user: &CurrentUser,
+    version: &PolicyVersion,
+) -> AppResult<Option<Response>> {
+    Ok(state
+        .store
+        .signatures_of(user.school.id, user.person.id)
+        .await?
+        .into_iter()
+        .find(|s| s.version == version.id)
+        .map(|s| Redirect::to(&format!("/me/signatures/{}", s.id)).into_response()))
 }
 
 #[derive(Deserialize)]

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
 use serde::Deserialize;
-use undersign_core::receipt::{ReceiptFacts, key_fingerprint};
+use undersign_core::receipt::{ReceiptFacts, VisitReceiptFacts, key_fingerprint};
 use undersign_core::time;
-use undersign_core::verification::{self, Verdict};
+use undersign_core::verification::{self, Verdict, VisitOnRecord};
 
 use super::FieldError;
 use crate::AppState;
@@ -39,6 +39,20 @@ struct Proven {
     fingerprint: String,
 }
 
+/// What the page shows of a visitor's receipt checked from its file.
+struct ProvenVisit {
+    facts: VisitReceiptFacts,
+    fingerprint: String,
+}
+
+/// The outcome of a check, as shown.
+enum Checked {
+    Signature(Proven),
+    Visit(ProvenVisit),
+    VisitCode(VisitOnRecord),
+    Invalid(String),
+}
+
 #[derive(Template)]
 #[template(path = "verify.html")]
 struct VerifyView {
@@ -46,7 +60,7 @@ struct VerifyView {
     code: String,
     errors: Vec<FieldError>,
     /// `Some` once something was checked.
-    checked: Option<Result<Proven, String>>,
+    checked: Option<Checked>,
 }
 
 fn view(user: Option<&CurrentUser>, code: String) -> VerifyView {
@@ -60,12 +74,17 @@ fn view(user: Option<&CurrentUser>, code: String) -> VerifyView {
 
 fn with_verdict(mut v: VerifyView, verdict: Verdict) -> VerifyView {
     v.checked = Some(match verdict {
-        Verdict::Valid { facts, from_file } => Ok(Proven {
+        Verdict::Valid { facts, from_file } => Checked::Signature(Proven {
             from_file,
             fingerprint: key_fingerprint(&facts.school.public_key).unwrap_or_default(),
             facts: *facts,
         }),
-        Verdict::Invalid { reason } => Err(reason),
+        Verdict::ValidVisit { facts } => Checked::Visit(ProvenVisit {
+            fingerprint: key_fingerprint(&facts.school.public_key).unwrap_or_default(),
+            facts: *facts,
+        }),
+        Verdict::VisitOnRecord(on_record) => Checked::VisitCode(on_record),
+        Verdict::Invalid { reason } => Checked::Invalid(reason),
     });
     v
 }
