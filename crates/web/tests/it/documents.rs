@@ -249,3 +249,157 @@ async fn the_public_verify_page_is_throttled_per_address() {
         .await;
     assert_eq!(reply.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Claims the school's queued mail with `key` and has the receipt finisher write it, as
+/// the mail worker does just before sending.
+async fn finished(app: &TestApp, key: &str) -> undersign_core::outbox::OutgoingMail {
+    use undersign_core::outbox::Finisher;
+    let mut mail = app
+        .store
+        .claim_mail(
+            "test",
+            undersign_core::time::now(),
+            chrono::TimeDelta::minutes(5),
+            100,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.dedupe_key == key)
+        .unwrap_or_else(|| panic!("{key} is not queued"));
+    assert!(
+        mail.attachments.is_empty(),
+        "nothing is typeset before sending"
+    );
+    let what = mail.deferred.expect("a receipt is written when it is sent");
+    undersign_web::ReceiptFinisher::new(app.state.clone())
+        .finish(&mut mail, what)
+        .await
+        .unwrap();
+    mail
+}
+
+#[tokio::test]
+async fn a_queued_receipt_is_typeset_and_sealed_when_it_is_sent() {
+    let app = TestApp::new().await;
+    let mail = finished(&app, &format!("receipt:{}", app.a.signature)).await;
+    let [pdf] = mail.attachments.as_slice() else {
+        panic!("{} attachments", mail.attachments.len());
+    };
+    assert_eq!(pdf.content_type, "application/pdf");
+    let school = app.store.school(app.a.school).await.unwrap().unwrap();
+    let key = verifying_key_from_hex(&school.public_key).unwrap();
+    let facts = receipt::verify(&pdf.bytes, &key).expect("sealed with the school's key");
+    assert_eq!(facts.signature, app.a.signature);
+    assert_eq!(pdf.filename, format!("receipt-{}.pdf", facts.code));
+    assert!(mail.text_body.contains(&facts.code), "{}", mail.text_body);
+    assert!(mail.text_body.contains("/verify"), "{}", mail.text_body);
+}
+
+#[tokio::test]
+async fn a_visitor_who_gave_an_email_is_sent_a_receipt_that_verify_accepts() {
+    use undersign_core::signing::{AuthMethod, RequestContext, SignatureMark};
+    use undersign_core::visits::{NewVisit, VisitSignature, VisitorCode, VisitorDetails};
+    let app = TestApp::with_reception().await;
+    let version = app
+        .store
+        .visitor_policy(app.a.school)
+        .await
+        .unwrap()
+        .expect("the seed publishes a policy for visitors");
+    let head = app.a.people[&Role::Headteacher].id;
+    let visit = app
+        .store
+        .sign_in_visitor(
+            NewVisit {
+                school: app.a.school,
+                details: VisitorDetails::parse(
+                    "Ada Auditor",
+                    "Ofsted",
+                    &head.to_string(),
+                    "ada@inspect.example",
+                    "",
+                    "",
+                )
+                .unwrap(),
+                signature: Some(VisitSignature {
+                    version: version.id,
+                    text_sha256: version.text_sha256.clone(),
+                    declaration: version.declaration.clone(),
+                    typed_name: "Ada Auditor".into(),
+                    mark: SignatureMark::typed("Ada Auditor").unwrap(),
+                    references: version
+                        .references
+                        .iter()
+                        .map(|r| undersign_core::signing::AcknowledgedReference {
+                            id: r.id,
+                            title: r.title.clone(),
+                            sha256: r.sha256.clone(),
+                        })
+                        .collect(),
+                }),
+                kiosk: None,
+                context: RequestContext::new(
+                    "127.0.0.1".into(),
+                    "tablet",
+                    AuthMethod::Assisted {
+                        by: head,
+                        reason: "at the desk".into(),
+                    },
+                ),
+                new_code: VisitorCode::from_random([7; 8]),
+                salt: [9; 16],
+            },
+            undersign_core::time::now(),
+        )
+        .await
+        .unwrap();
+    let mail = finished(&app, &format!("visit-receipt:{}", visit.id)).await;
+    assert_eq!(mail.to_email.as_str(), "ada@inspect.example");
+    let [pdf] = mail.attachments.as_slice() else {
+        panic!("{} attachments", mail.attachments.len());
+    };
+    let sealed = receipt::open_visit(&pdf.bytes).unwrap();
+    let school = app.store.school(app.a.school).await.unwrap().unwrap();
+    sealed
+        .verify(&verifying_key_from_hex(&school.public_key).unwrap())
+        .unwrap();
+    assert_eq!(sealed.facts.visit, visit.id);
+    assert_eq!(sealed.facts.personal.full_name, "Ada Auditor");
+    assert_eq!(sealed.facts.salt, "09".repeat(16));
+    if let Some(text) = text_of(&pdf.bytes) {
+        assert!(text.contains("Ada Auditor"), "{text}");
+        assert!(text.contains(&sealed.facts.code), "{text}");
+    }
+
+    // The public page accepts the file and shows what it states; by its code, it
+    // confirms the visit without naming anyone.
+    let valid = app
+        .upload("/verify/file", None, "receipt", "visit.pdf", &pdf.bytes)
+        .await;
+    assert_eq!(
+        valid.select_text("#verdict h2"),
+        vec!["Valid visitor's receipt"]
+    );
+    assert!(valid.body.contains("Ada Auditor"));
+    let by_code = app
+        .send(
+            axum::http::Method::POST,
+            "/verify/code",
+            None,
+            Some(&[("code", sealed.facts.code.clone())]),
+        )
+        .await;
+    assert_eq!(
+        by_code.select_text("#verdict h2"),
+        vec!["Valid visitor's receipt code"]
+    );
+    assert!(!by_code.body.contains("Ada"), "{}", by_code.body);
+    let mut changed = pdf.bytes.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x20;
+    let refused = app
+        .upload("/verify/file", None, "receipt", "visit.pdf", &changed)
+        .await;
+    assert_eq!(refused.select_text("#verdict h2"), vec!["Not valid"]);
+}

@@ -52,6 +52,8 @@ pub struct SchoolSeed {
 
 pub struct TestApp {
     pub app: Router,
+    /// The application's state, as the mail worker's receipt finisher gets it.
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub a: SchoolSeed,
     pub b: SchoolSeed,
@@ -374,9 +376,11 @@ impl TestApp {
             keys_dir,
             ..WebConfig::default()
         };
-        let app = undersign_web::app(AppState::new(store.clone(), config));
+        let state = AppState::new(store.clone(), config);
+        let app = undersign_web::app(state.clone());
         TestApp {
             app,
+            state,
             store,
             a,
             b,
