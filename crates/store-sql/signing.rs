@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use undersign_core::access::ComplianceViewer;
 use undersign_core::ledger::Event;
 use undersign_core::outbox::{Deferred, NewMail};
-use undersign_core::person::{Person, PersonStatus};
-use undersign_core::policy::{ChangeKind, PolicyVersion, VersionStatus};
+use undersign_core::person::{Audience, Person, PersonStatus};
+use undersign_core::policy::{ChangeKind, VersionStatus};
 use undersign_core::signing::{
     AcknowledgedReference, AuthMethod, Decline, DeclineInput, Obligation, RequestContext,
     SignError, SignOutcome, Signature, SignatureInput, SignatureMark,
@@ -166,12 +166,70 @@ async fn signature_by_id(
     row.map(SignatureRow::into_signature).transpose()
 }
 
+/// What signing or declining needs of a version, read in one query under the school's
+/// lock: not the text itself (only its hash) nor its documents.
+struct Signable {
+    school: SchoolId,
+    policy: PolicyId,
+    policy_title: String,
+    number: i32,
+    status: VersionStatus,
+    audiences: BTreeSet<Audience>,
+    text_sha256: String,
+    /// The number of the newest published version of the policy.
+    newest: Option<i32>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SignableRow {
+    policy_id: i64,
+    policy_title: String,
+    number: i32,
+    status: String,
+    audiences: String,
+    text_sha256: String,
+    newest: Option<i32>,
+}
+
+async fn signable(conn: &mut Conn, school: SchoolId, version: VersionId) -> StoreResult<Signable> {
+    let row: SignableRow = sqlx::query_as(
+        "SELECT v.policy_id, p.title AS policy_title, v.number, v.status, v.audiences,
+                v.text_sha256,
+                (SELECT MAX(n.number) FROM policy_versions n
+                  WHERE n.school_id = v.school_id AND n.policy_id = v.policy_id
+                    AND n.status = 'published') AS newest
+         FROM policy_versions v
+         JOIN policies p ON p.school_id = v.school_id AND p.id = v.policy_id
+         WHERE v.school_id = $1 AND v.id = $2",
+    )
+    .bind(school.0)
+    .bind(version.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or(StoreError::NotFound)?;
+    Ok(Signable {
+        school,
+        policy: PolicyId(row.policy_id),
+        policy_title: row.policy_title,
+        number: row.number,
+        status: if row.status == "published" {
+            VersionStatus::Published
+        } else {
+            VersionStatus::Draft
+        },
+        audiences: parse_audiences(&row.audiences)?,
+        text_sha256: row.text_sha256,
+        newest: row.newest,
+    })
+}
+
 /// The person, if they may act on (sign or decline) `version`; or why not.
 async fn may_act(
     conn: &mut Conn,
     school: SchoolId,
     person: PersonId,
-    version: &PolicyVersion,
+    version: &Signable,
 ) -> StoreResult<Person> {
     let person = load_person(conn, school, person)
         .await?
@@ -197,22 +255,13 @@ async fn may_act(
 
 /// Refuses a version that is no longer its policy's newest published one: it was
 /// withdrawn or replaced after the page was opened.
-async fn check_current(conn: &mut Conn, version: &PolicyVersion) -> StoreResult<()> {
-    let newest: Option<i32> = sqlx::query_scalar(
-        "SELECT MAX(number) FROM policy_versions
-         WHERE school_id = $1 AND policy_id = $2 AND status = 'published'",
-    )
-    .bind(version.school.0)
-    .bind(version.policy.0)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
+fn check_current(version: &Signable) -> StoreResult<()> {
     if version.status != VersionStatus::Published {
         return Err(StoreError::Refused(
             "this version is not published".to_string(),
         ));
     }
-    if newest != Some(version.number) {
+    if version.newest != Some(version.number) {
         return Err(StoreError::Conflict(SignError::Superseded.to_string()));
     }
     Ok(())
@@ -228,15 +277,13 @@ async fn sign(
     at: DateTime<Utc>,
 ) -> StoreResult<SignOutcome> {
     let (school, person, version) = (input.school, input.person, input.version);
-    let shown = load_version(conn, school, version)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    check_current(conn, &shown).await?;
+    let shown = signable(conn, school, version).await?;
+    check_current(&shown)?;
     if let Some(existing) = signature_of(conn, school, person, version).await? {
         return Ok(SignOutcome::AlreadySigned(existing));
     }
     let signer = may_act(conn, school, person, &shown).await?;
-    check_text(&shown, &input.text_sha256)?;
+    check_text(&shown.text_sha256, &input.text_sha256)?;
     input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
     let viewed_seq: Option<i64> = sqlx::query_scalar(
         "SELECT MAX(ledger_seq) FROM views
@@ -339,7 +386,7 @@ async fn sign(
 /// The signer's receipt email, written out when it is sent.
 fn receipt_mail(
     signer: &Person,
-    version: &PolicyVersion,
+    version: &Signable,
     signature: SignatureId,
     at: DateTime<Utc>,
 ) -> NewMail {
@@ -367,9 +414,7 @@ async fn decline(
     at: DateTime<Utc>,
 ) -> StoreResult<Decline> {
     let (school, person, version) = (input.school, input.person, input.version);
-    let shown = load_version(conn, school, version)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let shown = signable(conn, school, version).await?;
     may_act(conn, school, person, &shown).await?;
     input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
     let id = DeclineId(next_id(conn, Reserved::Declines).await?);
@@ -431,8 +476,8 @@ async fn marked_auth(
 }
 
 /// Refuses evidence about a text other than the version's.
-fn check_text(version: &PolicyVersion, text_sha256: &str) -> StoreResult<()> {
-    if version.text_sha256 != text_sha256 {
+fn check_text(version_text_sha256: &str, text_sha256: &str) -> StoreResult<()> {
+    if version_text_sha256 != text_sha256 {
         return Err(StoreError::Refused(
             "the text shown is not this version's text; reload the page and read it again"
                 .to_string(),
@@ -576,7 +621,7 @@ impl Signing for BackendStore {
         let shown = load_version(&mut tx, school, version)
             .await?
             .ok_or(StoreError::NotFound)?;
-        check_text(&shown, text_sha256)?;
+        check_text(&shown.text_sha256, text_sha256)?;
         let event = Event::Viewed {
             person,
             version,
