@@ -25,6 +25,7 @@ const DOMAINS: &[&str] = &[
     "pornhub.com",
     "www.example.org",
     "illegal-content-test.invalid",
+    "www.reddit.com",
 ];
 
 fn squid_binary() -> Option<PathBuf> {
@@ -432,6 +433,32 @@ fn squid_enforces_the_aup_web_rules_through_the_undersign_helper() {
             assert_eq!(a.status, 200, "an unlisted site is allowed ({src}): {a:?}");
             assert_eq!(a.body, "origin says hello");
         }
+
+        // Squid hands the helper a URL with its escapes as the client sent them, and the
+        // helper decodes it once, as squidGuard does: `%6e` is an `n`, so this is the
+        // listed adult page; `%256e` is the text `%6e`, so this is not.
+        let path = |p: &str| format!("GET http://www.reddit.com:{}{p} HTTP/1.1", origin.port);
+        let a = send(
+            &squid,
+            PERSONAL_DEVICE,
+            &path("/r/%6esfw"),
+            "www.reddit.com",
+        );
+        assert_eq!(
+            a.status, 302,
+            "an escaped letter is still the listed page: {a:?}"
+        );
+        assert_eq!(a.message(), STATEMENT_11);
+        let a = send(
+            &squid,
+            PERSONAL_DEVICE,
+            &path("/r/%256esfw"),
+            "www.reddit.com",
+        );
+        assert_eq!(
+            a.status, 200,
+            "an escaped percent sign is not decoded twice into the listed page: {a:?}"
+        );
 
         // HTTPS is a CONNECT to host:443; the host alone decides.
         let a = send(
