@@ -22,6 +22,9 @@ struct Args {
     data_dir: String,
     people: usize,
     connections: usize,
+    /// The demo's mail goes here (`HOST:PORT`), so that receipts are typeset and sent
+    /// while people sign; without it they wait in the outbox.
+    smtp: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
         data_dir: String::new(),
         people: 2000,
         connections: 256,
+        smtp: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--connections" => {
                 a.connections = value()?.parse().map_err(|e| format!("--connections: {e}"))?
             }
+            "--smtp" => a.smtp = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -222,8 +227,8 @@ async fn main() {
 
 async fn run(args: Args) -> Result<(), String> {
     let seed_started = Instant::now();
-    let mut child = tokio::process::Command::new(&args.undersign)
-        .args([
+    let mut demo = tokio::process::Command::new(&args.undersign);
+    demo.args([
             "demo",
             "--listen",
             "127.0.0.1:0",
@@ -235,7 +240,11 @@ async fn run(args: Args) -> Result<(), String> {
             PASSWORD,
             "--extra-staff",
             &args.people.to_string(),
-        ])
+        ]);
+    if let Some(smtp) = &args.smtp {
+        demo.args(["--smtp", smtp]);
+    }
+    let mut child = demo
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -327,7 +336,15 @@ async fn run(args: Args) -> Result<(), String> {
     let elapsed = started.elapsed();
     latencies.sort();
     let _ = child.start_kill();
-    let backend = args.database_url.split(':').next().unwrap_or("?");
+    let backend = format!(
+        "{}{}",
+        args.database_url.split(':').next().unwrap_or("?"),
+        if args.smtp.is_some() {
+            " (receipts sent meanwhile)"
+        } else {
+            ""
+        }
+    );
     println!(
         "{backend}: {} signings over {} connections in {:.2} s = {:.0} signings/s; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
         latencies.len(),
