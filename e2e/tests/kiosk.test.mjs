@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDemo } from '../lib/demo-server.mjs';
+import { startSmtpSink } from '../lib/smtp-sink.mjs';
 import {
   VISITOR_AUP_TITLE,
   assertHeading,
@@ -26,9 +27,11 @@ describe('visitors at the reception kiosk (tablet)', () => {
   let admin;
   let head;
   let visitorCode;
+  let sink;
 
   before(async () => {
-    server = await startDemo();
+    sink = await startSmtpSink();
+    server = await startDemo({ smtp: `127.0.0.1:${sink.port}` });
     browser = await launchBrowser();
     admin = await newPage(browser, server.baseURL);
     head = await newPage(browser, server.baseURL);
@@ -37,6 +40,7 @@ describe('visitors at the reception kiosk (tablet)', () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await sink?.close();
   });
 
   async function detailsAndContinue({ name, email }) {
@@ -127,6 +131,12 @@ describe('visitors at the reception kiosk (tablet)', () => {
     assert.match(visitorCode, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
     assert.match(await kiosk.getByRole('status').innerText(), /Thank you for signing/);
     await assertNoSeriousA11yViolations(kiosk, 'the kiosk welcome page');
+
+    // She gave her address: her sealed receipt of the visit arrives by email.
+    const receipt = await sink.waitFor((m) => m.to.includes('vera@acme.example'));
+    assert.match(receipt.raw, /Subject: Your visit to /);
+    assert.match(receipt.raw, /filename="?visit-receipt-[A-Z0-9-]+\.pdf/);
+    assert.match(receipt.raw, /application\/pdf/);
 
     await kiosk.getByRole('link', { name: 'Done' }).tap();
     await kiosk.getByRole('link', { name: 'Sign out', exact: true }).tap();

@@ -25,6 +25,10 @@ struct Args {
     /// The demo's mail goes here (`HOST:PORT`), so that receipts are typeset and sent
     /// while people sign; without it they wait in the outbox.
     smtp: Option<String>,
+    /// Instead of everyone at once: signings arriving at this steady rate per second (at
+    /// most `connections` in flight), each timed from when it was due, so that waiting
+    /// for a free connection counts.
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         people: 2000,
         connections: 256,
         smtp: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
                 a.connections = value()?.parse().map_err(|e| format!("--connections: {e}"))?
             }
             "--smtp" => a.smtp = Some(value()?),
+            "--rate" => a.rate = Some(value()?.parse().map_err(|e| format!("--rate: {e}"))?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -202,6 +208,76 @@ async fn sign(client: &reqwest::Client, origin: &str, s: &Signer) -> Result<Dura
     Ok(took)
 }
 
+type Outcomes = (Vec<Duration>, Vec<String>);
+
+/// Everyone at once: each connection signs for the next person as soon as it is free.
+async fn closed_loop(
+    signers: Vec<Signer>,
+    client: &reqwest::Client,
+    origin: &str,
+    connections: usize,
+) -> Result<Outcomes, String> {
+    let work = Arc::new(Mutex::new(signers.into_iter().collect::<VecDeque<_>>()));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (work, client, origin) = (work.clone(), client.clone(), origin.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = Vec::new();
+            loop {
+                let Some(s) = work.lock().await.pop_front() else {
+                    return (latencies, errors);
+                };
+                match sign(&client, &origin, &s).await {
+                    Ok(d) => latencies.push(d),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| e.to_string())?;
+        latencies.extend(l);
+        errors.extend(e);
+    }
+    Ok((latencies, errors))
+}
+
+/// Signings due at a steady `rate` per second, at most `connections` in flight; each
+/// timed from when it was due.
+async fn open_loop(
+    signers: Vec<Signer>,
+    client: &reqwest::Client,
+    origin: &str,
+    connections: usize,
+    rate: f64,
+) -> Result<Outcomes, String> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(connections));
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (i, s) in signers.into_iter().enumerate() {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let (slots, client, origin) = (slots.clone(), client.clone(), origin.to_string());
+        tasks.push(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.map_err(|e| e.to_string())?;
+            sign(&client, &origin, &s).await?;
+            Ok::<Duration, String>(due.elapsed())
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await.map_err(|e| e.to_string())? {
+            Ok(d) => latencies.push(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok((latencies, errors))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -305,34 +381,13 @@ async fn run(args: Args) -> Result<(), String> {
         prep_started.elapsed().as_secs_f64()
     );
 
-    // Timed: everyone signs, C requests in flight at a time.
+    // Timed: everyone signs, C requests in flight at a time (or arriving at --rate).
     let signers: Vec<Signer> = std::mem::take(&mut *signers.lock().await);
-    let work = Arc::new(Mutex::new(signers.into_iter().collect::<VecDeque<_>>()));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let (work, client, origin) = (work.clone(), client.clone(), origin.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = Vec::new();
-            loop {
-                let Some(s) = work.lock().await.pop_front() else {
-                    return (latencies, errors);
-                };
-                match sign(&client, &origin, &s).await {
-                    Ok(d) => latencies.push(d),
-                    Err(e) => errors.push(e),
-                }
-            }
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = Vec::new();
-    for t in tasks {
-        let (l, e) = t.await.map_err(|e| e.to_string())?;
-        latencies.extend(l);
-        errors.extend(e);
-    }
+    let (mut latencies, errors) = match args.rate {
+        None => closed_loop(signers, &client, &origin, args.connections).await?,
+        Some(rate) => open_loop(signers, &client, &origin, args.connections, rate).await?,
+    };
     let elapsed = started.elapsed();
     latencies.sort();
     let _ = child.start_kill();
@@ -345,6 +400,10 @@ async fn run(args: Args) -> Result<(), String> {
             ""
         }
     );
+    let backend = match args.rate {
+        Some(rate) => format!("{backend}, arriving at {rate}/s"),
+        None => backend,
+    };
     println!(
         "{backend}: {} signings over {} connections in {:.2} s = {:.0} signings/s; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
         latencies.len(),

@@ -258,6 +258,8 @@ async fn assist(
         {
             Ok(visit) => {
                 tracing::info!(school = %desk.school(), visit = %visit.id, by = %desk.by(), "visitor signed in with help");
+                // A visitor who gave an address has a receipt queued with the visit.
+                state.mail_wake.notify_one();
                 return Ok(Redirect::to("/reception").into_response());
             }
             Err(e) => errors.push(refusal_to_field(e)?),

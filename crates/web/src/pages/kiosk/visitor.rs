@@ -129,6 +129,8 @@ pub(super) async fn new_visit(
         )
         .await?;
     tracing::info!(school = %device.school.id, kiosk = %device.kiosk.id, visit = %visit.id, seq = visit.ledger_seq, "visitor signed in");
+    // A visitor who gave an address has a receipt queued with the visit.
+    state.mail_wake.notify_one();
     Ok(visit.id)
 }
 
