@@ -3,6 +3,7 @@
 //! a referenced document, a visit's personal fields) are recomputed here from what the
 //! row holds, so that editing the content behind a stored hash is caught too.
 
+use crate::visits::PersonalColumns;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use undersign_core::SchoolId;
@@ -10,7 +11,6 @@ use undersign_core::evidence::{EvidenceRow, PURGED, json_column};
 use undersign_core::policy::sha256_hex;
 use undersign_core::store::StoreResult;
 use undersign_core::time::rfc3339;
-use undersign_core::visits::PersonalData;
 
 use crate::db::Conn;
 use crate::errors::db;
@@ -307,15 +307,8 @@ struct VisitRow {
     departed_at: Option<DateTime<Utc>>,
     signed_out_json: Option<String>,
     flagged: bool,
-    full_name: Option<String>,
-    organisation: Option<String>,
-    email: Option<String>,
-    car_registration: Option<String>,
-    visitor_code: Option<String>,
-    typed_name: Option<String>,
-    mark_png: Option<Vec<u8>>,
-    mark_text: Option<String>,
-    salt: Option<String>,
+    #[sqlx(flatten)]
+    personal: PersonalColumns,
     purged_at: Option<DateTime<Utc>>,
     version_id: Option<i64>,
     text_sha256: Option<String>,
@@ -334,30 +327,12 @@ impl VisitRow {
     /// The personal fields hashed with the row's salt, as at sign-in; `"purged"` once
     /// they are gone (and a row half-purged hashes to something that matches nothing).
     fn personal_sha256(&self) -> Value {
-        let (Some(full_name), Some(code), Some(salt)) =
-            (&self.full_name, &self.visitor_code, &self.salt)
-        else {
-            return json!(if self.purged_at.is_some() {
-                PURGED
-            } else {
-                "personal data missing"
-            });
-        };
-        let Ok(salt) = hex::decode(salt) else {
-            return json!("salt is not hex");
-        };
-        let personal = PersonalData {
-            full_name: full_name.clone(),
-            organisation: self.organisation.clone(),
-            email: self.email.clone(),
-            car_registration: self.car_registration.clone(),
-            visitor_code: code.clone(),
-            typed_name: self.typed_name.clone(),
-            mark_sha256: mark_sha256(self.mark_png.as_deref(), self.mark_text.as_deref())
-                .as_str()
-                .map(str::to_string),
-        };
-        json!(personal.salted_sha256(&salt))
+        match self.personal.personal() {
+            Ok(Some((personal, salt))) => json!(personal.salted_sha256(&salt)),
+            Ok(None) if self.purged_at.is_some() => json!(PURGED),
+            Ok(None) => json!("personal data missing"),
+            Err(e) => json!(e),
+        }
     }
 }
 

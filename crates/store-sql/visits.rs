@@ -10,7 +10,7 @@ use undersign_core::access::{KioskAdmin, Reception};
 use undersign_core::ledger::{Event, VisitorSignatureEvidence};
 use undersign_core::outbox::{Deferred, NewMail};
 use undersign_core::person::{Email, PersonStatus, collapse_spaces};
-use undersign_core::policy::PolicyVersion;
+use undersign_core::policy::{PolicyVersion, sha256_hex};
 use undersign_core::signing::SignatureMark;
 use undersign_core::store::{StoreError, StoreResult, Visits};
 use undersign_core::visits::{
@@ -187,6 +187,54 @@ async fn sign_out_in(
     )
     .await?;
     Ok(())
+}
+
+/// A visit's personal columns: what its ledger entry hashes, with their salt.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PersonalColumns {
+    pub(crate) full_name: Option<String>,
+    organisation: Option<String>,
+    email: Option<String>,
+    car_registration: Option<String>,
+    pub(crate) visitor_code: Option<String>,
+    typed_name: Option<String>,
+    mark_png: Option<Vec<u8>>,
+    mark_text: Option<String>,
+    pub(crate) salt: Option<String>,
+}
+
+/// The columns of [`PersonalColumns`], for a `SELECT` on `visits`.
+pub(crate) const PERSONAL_COLUMNS: &str = "full_name, organisation, email, car_registration, \
+     visitor_code, typed_name, mark_png, mark_text, salt";
+
+impl PersonalColumns {
+    /// The fields exactly as hashed at sign-in, and the salt; `None` once the name, the
+    /// visitor code or the salt is gone (purged), an error for a salt that is not hex.
+    pub(crate) fn personal(&self) -> Result<Option<(PersonalData, Vec<u8>)>, String> {
+        let (Some(full_name), Some(visitor_code), Some(salt)) =
+            (&self.full_name, &self.visitor_code, &self.salt)
+        else {
+            return Ok(None);
+        };
+        let salt = ::hex::decode(salt).map_err(|_| "its salt is not hex".to_string())?;
+        let mark_sha256 = match (&self.mark_png, &self.mark_text) {
+            (Some(png), _) => Some(sha256_hex(png)),
+            (None, Some(text)) => Some(sha256_hex(text.as_bytes())),
+            (None, None) => None,
+        };
+        Ok(Some((
+            PersonalData {
+                full_name: full_name.clone(),
+                organisation: self.organisation.clone(),
+                email: self.email.clone(),
+                car_registration: self.car_registration.clone(),
+                visitor_code: visitor_code.clone(),
+                typed_name: self.typed_name.clone(),
+                mark_sha256,
+            },
+            salt,
+        )))
+    }
 }
 
 #[async_trait]
@@ -404,54 +452,17 @@ impl Visits for BackendStore {
         school: SchoolId,
         id: VisitId,
     ) -> StoreResult<Option<(PersonalData, Vec<u8>)>> {
-        #[allow(clippy::type_complexity)]
-        let row: Option<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<Vec<u8>>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
-            "SELECT full_name, organisation, email, car_registration, visitor_code, typed_name,
-                    mark_png, mark_text, salt
-             FROM visits WHERE school_id = $1 AND id = $2",
-        )
+        let row: Option<PersonalColumns> = sqlx::query_as(&format!(
+            "SELECT {PERSONAL_COLUMNS} FROM visits WHERE school_id = $1 AND id = $2"
+        ))
         .bind(school.0)
         .bind(id.0)
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        let Some((full_name, organisation, email, car, code, typed_name, png, text, salt)) = row
-        else {
-            return Ok(None);
-        };
-        // Purged: nothing personal is left to put on a receipt.
-        let (Some(full_name), Some(visitor_code), Some(salt)) = (full_name, code, salt) else {
-            return Ok(None);
-        };
-        let salt = ::hex::decode(&salt)
-            .map_err(|_| StoreError::Backend(format!("visit {id} has a salt that is not hex")))?;
-        let mark_sha256 = match (png, text) {
-            (Some(png), None) => Some(SignatureMark::Drawn { png }.sha256()),
-            (None, Some(text)) => Some(SignatureMark::Typed { text }.sha256()),
-            _ => None,
-        };
-        Ok(Some((
-            PersonalData {
-                full_name,
-                organisation,
-                email,
-                car_registration: car,
-                visitor_code,
-                typed_name,
-                mark_sha256,
-            },
-            salt,
-        )))
+        // Purged (or never stored): nothing personal is left to put on a receipt.
+        row.map_or(Ok(None), |r| r.personal())
+            .map_err(|e| StoreError::Backend(format!("visit {id}: {e}")))
     }
 
     async fn visit(&self, school: SchoolId, id: VisitId) -> StoreResult<Option<Visit>> {

@@ -242,6 +242,15 @@ pub fn next_entry(
     })
 }
 
+/// The time an entry's payload records (its `at`), if it has a readable one.
+pub fn payload_time(payload: &Value) -> Option<DateTime<Utc>> {
+    payload
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// `SHA-256(prev ‖ seq ‖ payload)`.
 pub fn entry_hash(prev: &[u8; 32], seq: i64, payload: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();

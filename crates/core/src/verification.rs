@@ -186,9 +186,7 @@ async fn visit_by_code(
     }
     let at = serde_json::from_str::<Value>(&entry.payload)
         .ok()
-        .and_then(|p| p.get("at").and_then(Value::as_str).map(str::to_string))
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc));
+        .and_then(|p| crate::ledger::payload_time(&p));
     let signed = match signature {
         None => None,
         Some(s) => Some(store.version(school.id, s.version).await?.map_or_else(

@@ -1,7 +1,6 @@
 //! A receipt against the school's ledger: its entry must be in a chain that recomputes,
 //! and must record exactly the signature the receipt states.
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::ledger::{ChainError, Event, LedgerEntry};
@@ -130,11 +129,7 @@ pub fn check_against_entry(facts: &ReceiptFacts, entry: &LedgerEntry) -> Result<
             kind: describe_kind(&entry.kind),
         });
     };
-    let at = payload
-        .get("at")
-        .and_then(Value::as_str)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let at = crate::ledger::payload_time(&payload);
     let checks = [
         ("signature id", signature == facts.signature),
         ("person", person == facts.signer.person),

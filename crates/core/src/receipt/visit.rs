@@ -135,12 +135,8 @@ impl VisitReceiptFacts {
                 fields: "personal details".into(),
             });
         }
-        let arrived_at = payload
-            .get("at")
-            .and_then(Value::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| ReceiptError::NotAVisit {
+        let arrived_at =
+            crate::ledger::payload_time(&payload).ok_or_else(|| ReceiptError::NotAVisit {
                 seq,
                 kind: "an entry without a time".into(),
             })?;
