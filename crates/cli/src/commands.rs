@@ -68,6 +68,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: crate::import::ImportCommand,
     },
+    /// Squid's access log: the logfile daemon, ingest of log files, the device register.
+    Logs {
+        #[command(subcommand)]
+        cmd: crate::logs::LogsCommand,
+    },
     /// Squid's external ACL helper (started by Squid, see deploy/squid/).
     #[command(name = "squid-helper")]
     SquidHelper(undersign_filter::cli::SquidHelperArgs),
@@ -180,6 +185,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Verify { db, keys_dir } => return verify(&db.database_url, keys_dir).await,
         Command::Demo(args) => demo(args).await,
         Command::Import { cmd } => return crate::import::run(cmd).await,
+        Command::Logs { cmd } => return crate::logs::run(cmd).await,
         Command::SquidHelper(_) | Command::Filter { .. } | Command::VerifyReceipt(_) => Err(
             anyhow!("this command does not run inside the async runtime"),
         ),

@@ -59,7 +59,7 @@ enum Done {
     Refused,
 }
 
-async fn choose_school(store: &dyn Store, slug: Option<&str>) -> anyhow::Result<School> {
+pub(crate) async fn choose_school(store: &dyn Store, slug: Option<&str>) -> anyhow::Result<School> {
     if let Some(slug) = slug {
         return store
             .school_by_slug(slug.trim())

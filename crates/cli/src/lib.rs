@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod import;
+pub mod logs;
 pub mod password;
 pub mod provision;
 pub mod receipt;

@@ -46,4 +46,6 @@ id_type!(
     KioskId,
     /// One visit: a visitor signed in at reception.
     VisitId,
+    /// A computer, laptop or tablet in the network manager's device register.
+    DeviceId,
 );

@@ -36,6 +36,7 @@ pub mod evidence;
 pub mod ids;
 pub mod ledger;
 pub mod login_link;
+pub mod logs;
 pub mod markdown;
 pub mod outbox;
 pub mod person;

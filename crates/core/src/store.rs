@@ -16,6 +16,7 @@ mod compliance;
 mod kiosks;
 mod ledger;
 mod login_links;
+mod logs;
 mod outbox;
 mod people;
 mod policies;
@@ -31,6 +32,7 @@ pub use compliance::Compliance;
 pub use kiosks::Kiosks;
 pub use ledger::Ledger;
 pub use login_links::{LinkUse, LoginLinks};
+pub use logs::{DeviceRecord, Holder, Lease, LogPartition, Logs};
 pub use outbox::Outbox;
 pub use people::{LoginAccount, People};
 pub use policies::{Policies, PolicySummary};
@@ -72,6 +74,7 @@ pub trait Store:
     + Chasing
     + Outbox
     + LoginLinks
+    + Logs
     + Send
     + Sync
 {

@@ -80,3 +80,38 @@ pub(crate) fn constraint(e: &sqlx::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// Creates a detail partition of the access log (see `store-sql/logs.rs`): a partition of
+/// `log_<class>` for the school (created when the school's first one is), itself
+/// partitioned by time, and the period's partition of that.
+pub(crate) async fn create_log_partition(
+    conn: &mut Conn,
+    table: &str,
+    school: SchoolId,
+    class: &str,
+    (start, end): (chrono::NaiveDate, chrono::NaiveDate),
+) -> StoreResult<()> {
+    let parent = format!("log_{class}_s{}", school.0);
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {parent} PARTITION OF log_{class}
+         FOR VALUES IN ({}) PARTITION BY RANGE (at)",
+        school.0
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} PARTITION OF {parent}
+         FOR VALUES FROM ('{start}T00:00:00Z') TO ('{end}T00:00:00Z')"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(&format!(
+        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, at)"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}

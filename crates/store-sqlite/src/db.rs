@@ -113,3 +113,49 @@ pub(crate) fn constraint(e: &sqlx::Error) -> Option<&'static str> {
             .map(|(_, name)| *name),
     }
 }
+
+/// Creates a detail partition of the access log (see `store-sql/logs.rs`): on SQLite a
+/// plain table with its columns, listed only in `log_partitions`.
+pub(crate) async fn create_log_partition(
+    conn: &mut Conn,
+    table: &str,
+    _school: SchoolId,
+    _class: &str,
+    _period: (chrono::NaiveDate, chrono::NaiveDate),
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
+             school_id     INTEGER NOT NULL,
+             source_id     INTEGER NOT NULL,
+             line          INTEGER NOT NULL,
+             at            TEXT NOT NULL,
+             client        TEXT NOT NULL,
+             proxy_user    TEXT,
+             method        TEXT NOT NULL,
+             url           TEXT NOT NULL,
+             host          TEXT NOT NULL,
+             squid_code    TEXT NOT NULL,
+             status        INTEGER NOT NULL,
+             bytes         INTEGER NOT NULL,
+             elapsed_ms    INTEGER NOT NULL,
+             content_type  TEXT,
+             outcome       TEXT NOT NULL,
+             rule          TEXT,
+             category      TEXT,
+             statement     INTEGER,
+             person_id     INTEGER,
+             device_id     INTEGER,
+             via           TEXT NOT NULL
+         )"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(&format!(
+        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, at)"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}

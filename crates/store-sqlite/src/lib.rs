@@ -31,6 +31,8 @@ mod kiosks;
 mod ledger;
 #[path = "../../store-sql/login_links.rs"]
 mod login_links;
+#[path = "../../store-sql/logs.rs"]
+mod logs;
 #[path = "../../store-sql/outbox.rs"]
 mod outbox;
 #[path = "../../store-sql/people.rs"]

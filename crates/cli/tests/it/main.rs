@@ -10,5 +10,6 @@ mod import;
 mod mail;
 mod receipt;
 mod squid;
+mod squid_logs;
 mod support;
 mod tamper;

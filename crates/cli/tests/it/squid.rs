@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::free_port;
 
-const SCHOOL_DEVICE: &str = "127.0.0.2";
-const PERSONAL_DEVICE: &str = "127.0.0.3";
+pub(crate) const SCHOOL_DEVICE: &str = "127.0.0.2";
+pub(crate) const PERSONAL_DEVICE: &str = "127.0.0.3";
 const DOMAINS: &[&str] = &[
     "www.facebook.com",
     "facebook.com",
@@ -28,7 +28,7 @@ const DOMAINS: &[&str] = &[
     "www.reddit.com",
 ];
 
-fn squid_binary() -> Option<PathBuf> {
+pub(crate) fn squid_binary() -> Option<PathBuf> {
     ["/usr/sbin/squid", "/usr/bin/squid", "/usr/local/sbin/squid"]
         .iter()
         .map(PathBuf::from)
@@ -42,7 +42,7 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -54,13 +54,13 @@ fn is_root() -> bool {
 }
 
 /// A tiny HTTP origin that answers every request with 200 and a known body.
-struct Origin {
-    port: u16,
+pub(crate) struct Origin {
+    pub(crate) port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl Origin {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -96,15 +96,20 @@ impl Drop for Origin {
 }
 
 /// A Squid started from a temporary directory on a free port, stopped on drop.
-struct Squid {
+pub(crate) struct Squid {
     child: Child,
-    conf: PathBuf,
+    pub(crate) conf: PathBuf,
     dir: PathBuf,
     port: u16,
 }
 
 impl Squid {
     fn start(squid: &Path, dir: &Path, clock: &str) -> Self {
+        Self::start_with(squid, dir, clock, "")
+    }
+
+    /// Starts Squid with `extra` lines added to its configuration.
+    pub(crate) fn start_with(squid: &Path, dir: &Path, clock: &str, extra: &str) -> Self {
         let port = free_port();
         let conf = dir.join(format!("squid-{port}.conf"));
         let helper = dir.join("undersign");
@@ -140,6 +145,7 @@ deny_info http://undersign.test/blocked?url=%U&src=%i&user=%a&msg=%o undersign_a
 http_access deny !undersign_allows
 http_access allow undersign_allows
 http_access deny all
+{extra}
 ",
                 helper = helper.display(),
                 rules = rules.display(),
@@ -172,7 +178,7 @@ http_access deny all
         squid
     }
 
-    fn cache_log(&self) -> String {
+    pub(crate) fn cache_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/cache.log")).unwrap_or_default()
     }
 
@@ -203,8 +209,8 @@ impl Drop for Squid {
 
 /// What Squid answered.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     location: Option<String>,
     body: String,
 }
@@ -288,7 +294,7 @@ fn send(squid: &Squid, src: &str, request_line: &str, host: &str) -> Answer {
     }
 }
 
-fn get(squid: &Squid, origin: &Origin, src: &str, host: &str) -> Answer {
+pub(crate) fn get(squid: &Squid, origin: &Origin, src: &str, host: &str) -> Answer {
     send(
         squid,
         src,
@@ -299,7 +305,7 @@ fn get(squid: &Squid, origin: &Origin, src: &str, host: &str) -> Answer {
 
 /// Lays out the temporary directory: the helper binary, the example rules with loopback
 /// networks, the sample lists, the hosts file, and log/run folders Squid's user can write.
-fn prepare(dir: &Path) {
+pub(crate) fn prepare(dir: &Path) {
     let root = repo_root();
     std::fs::copy(env!("CARGO_BIN_EXE_undersign"), dir.join("undersign")).unwrap();
     let example = std::fs::read_to_string(root.join("examples/filter.toml")).unwrap();
@@ -342,7 +348,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Squid drops root to its `proxy` user, which must read the rules and write the logs.
-fn open_up(path: &Path) {
+pub(crate) fn open_up(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).unwrap();
     if meta.is_dir() {

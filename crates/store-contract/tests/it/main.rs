@@ -8,6 +8,7 @@ mod chasing;
 mod compliance;
 mod helpers;
 mod ledger;
+mod logs;
 mod obligations;
 mod outbox;
 mod people;

@@ -1,0 +1,530 @@
+//! Squid's access log as the school keeps it: each request attributed to a person (by
+//! proxy user, else by address → device → who held the device then), classified by the
+//! web rules, and filed under a retention class.
+//!
+//! Detail is stored in partitions that retention drops whole: routine browsing by day,
+//! blocked attempts and safeguarding hits (far fewer rows, kept far longer) by calendar
+//! month. A partition belongs to one school and one class, so each school's retention
+//! applies to its own rows only.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeviceId, PersonId};
+
+/// How long a class of requests is kept, and so which partition it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogClass {
+    /// Allowed requests in no safeguarding category.
+    Routine,
+    /// Requests the web rules denied.
+    Blocked,
+    /// Requests in a category the school marks as safeguarding, allowed or not.
+    Safeguarding,
+}
+
+impl LogClass {
+    pub const ALL: [LogClass; 3] = [Self::Routine, Self::Blocked, Self::Safeguarding];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Routine => "routine",
+            Self::Blocked => "blocked",
+            Self::Safeguarding => "safeguarding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The partition a request of this class made on `day` is stored in.
+    pub fn period(self, day: NaiveDate) -> Period {
+        match self {
+            Self::Routine => Period {
+                start: day,
+                end: day.succ_opt().unwrap_or(day),
+            },
+            Self::Blocked | Self::Safeguarding => {
+                let start = day.with_day(1).unwrap_or(day);
+                let end = if start.month() == 12 {
+                    NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+                };
+                Period {
+                    start,
+                    end: end.unwrap_or(start),
+                }
+            }
+        }
+    }
+
+    /// The school's retention for this class, in days, when it has set none.
+    pub fn default_retention_days(self) -> u32 {
+        match self {
+            Self::Routine => 90,
+            Self::Blocked => 365,
+            // Keeping safeguarding records is the school's safeguarding policy's call;
+            // six years is a common schedule for records that may be needed later.
+            Self::Safeguarding => 6 * 365,
+        }
+    }
+}
+
+/// The days one partition holds: `start` inclusive, `end` exclusive (UTC days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// A name part for the partition's table: `20261130`.
+    pub fn tag(&self) -> String {
+        self.start.format("%Y%m%d").to_string()
+    }
+}
+
+/// Allowed or denied at the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Allowed,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allowed" => Some(Self::Allowed),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// How a request was tied to a person or device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// The proxy user name is a person's account.
+    ProxyUser,
+    /// The address was a registered device's, held by this person at the time.
+    DeviceHolder,
+    /// The address was a registered device's, held by nobody at the time.
+    DeviceOnly,
+    /// Neither the user nor the address is known.
+    Unattributed,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ProxyUser => "proxy-user",
+            Self::DeviceHolder => "device-holder",
+            Self::DeviceOnly => "device-only",
+            Self::Unattributed => "unattributed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::ProxyUser,
+            Self::DeviceHolder,
+            Self::DeviceOnly,
+            Self::Unattributed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// Who a request is attributed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribution {
+    pub person: Option<PersonId>,
+    pub device: Option<DeviceId>,
+    pub via: Via,
+}
+
+/// One request as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The line it came from in its source (1-based).
+    pub line: u64,
+    pub at: DateTime<Utc>,
+    pub client: IpAddr,
+    pub proxy_user: Option<String>,
+    pub method: String,
+    pub url: String,
+    /// The host, lower-cased, for reports by site.
+    pub host: String,
+    /// Squid's result code, e.g. `TCP_MISS`.
+    pub squid_code: String,
+    pub status: u16,
+    pub bytes: u64,
+    pub elapsed_ms: u32,
+    pub content_type: Option<String>,
+    pub outcome: Outcome,
+    /// The rule that decided, as the helper names it (`default`, `illegal-content` …).
+    pub rule: Option<String>,
+    /// The category that made the rule match.
+    pub category: Option<String>,
+    /// The AUP statement the decision cites.
+    pub statement: Option<i32>,
+    pub class: LogClass,
+    pub person: Option<PersonId>,
+    pub device: Option<DeviceId>,
+    pub via: Via,
+}
+
+impl LoggedRequest {
+    /// The UTC day it was made on.
+    pub fn day(&self) -> NaiveDate {
+        self.at.date_naive()
+    }
+}
+
+/// Lines read from one source, to be stored together: the store checks that its cursor
+/// for `source` is `from_line`, stores the requests and moves the cursor to `to_line`, in
+/// one transaction, so that a batch is stored once or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogBatch {
+    /// The source's name: `file:<SHA-256 of its first line>` for a log file, whatever its
+    /// name or compression, or `journal:<journal id>/<segment>` for the daemon's journal.
+    pub source: String,
+    /// Lines of the source already stored before this batch.
+    pub from_line: u64,
+    /// Lines of the source stored after it (malformed lines are counted, not stored).
+    pub to_line: u64,
+    pub requests: Vec<LoggedRequest>,
+}
+
+/// A span of time in which something held (`until` exclusive, open when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span<T> {
+    pub from: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    pub value: T,
+}
+
+impl<T: Copy> Span<T> {
+    fn at(&self, t: DateTime<Utc>) -> Option<T> {
+        (self.from <= t && self.until.is_none_or(|u| t < u)).then_some(self.value)
+    }
+}
+
+/// Everything attribution needs, read once per batch: proxy user names, who had which
+/// address, and who held which device, over time.
+#[derive(Debug, Clone, Default)]
+pub struct Register {
+    accounts: HashMap<String, PersonId>,
+    addresses: HashMap<IpAddr, Vec<Span<DeviceId>>>,
+    holders: HashMap<DeviceId, Vec<Span<PersonId>>>,
+}
+
+impl Register {
+    /// A proxy user name (compared without case) that names `person`.
+    pub fn add_account(&mut self, name: &str, person: PersonId) {
+        self.accounts.insert(name.to_lowercase(), person);
+    }
+
+    /// Builds the user names of people from their sign-in emails: the whole address,
+    /// and the part before `@` where no two people share it.
+    pub fn add_emails<'a>(&mut self, people: impl IntoIterator<Item = (PersonId, &'a str)>) {
+        let mut local: HashMap<String, Option<PersonId>> = HashMap::new();
+        for (person, email) in people {
+            let email = email.to_lowercase();
+            if let Some((name, _)) = email.split_once('@') {
+                local
+                    .entry(name.to_owned())
+                    .and_modify(|p| {
+                        if *p != Some(person) {
+                            *p = None
+                        }
+                    })
+                    .or_insert(Some(person));
+            }
+            self.accounts.entry(email).or_insert(person);
+        }
+        for (name, person) in local {
+            if let Some(person) = person {
+                self.accounts.entry(name).or_insert(person);
+            }
+        }
+    }
+
+    /// `device` had `ip` over `span`.
+    pub fn add_address(&mut self, ip: IpAddr, span: Span<DeviceId>) {
+        self.addresses.entry(ip).or_default().push(span);
+    }
+
+    /// `device` was held by a person over `span`.
+    pub fn add_holder(&mut self, device: DeviceId, span: Span<PersonId>) {
+        self.holders.entry(device).or_default().push(span);
+    }
+
+    /// Who made a request from `ip` as `user` at `at`. The proxy user wins (it is who
+    /// signed in to the proxy); otherwise the device the address belonged to then, and
+    /// whoever held that device then. Where two spans overlap the newer one wins.
+    pub fn attribute(&self, ip: IpAddr, user: Option<&str>, at: DateTime<Utc>) -> Attribution {
+        let device = self
+            .addresses
+            .get(&ip)
+            .and_then(|spans| newest_at(spans, at));
+        let by_user = user.and_then(|u| {
+            self.accounts
+                .get(u)
+                .or_else(|| self.accounts.get(&u.to_lowercase()))
+                .copied()
+        });
+        if let Some(person) = by_user {
+            return Attribution {
+                person: Some(person),
+                device,
+                via: Via::ProxyUser,
+            };
+        }
+        let Some(device) = device else {
+            return Attribution {
+                person: None,
+                device: None,
+                via: Via::Unattributed,
+            };
+        };
+        match self.holders.get(&device).and_then(|s| newest_at(s, at)) {
+            Some(person) => Attribution {
+                person: Some(person),
+                device: Some(device),
+                via: Via::DeviceHolder,
+            },
+            None => Attribution {
+                person: None,
+                device: Some(device),
+                via: Via::DeviceOnly,
+            },
+        }
+    }
+}
+
+fn newest_at<T: Copy>(spans: &[Span<T>], at: DateTime<Utc>) -> Option<T> {
+    spans
+        .iter()
+        .filter(|s| s.at(at).is_some())
+        .max_by_key(|s| s.from)
+        .map(|s| s.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_device_changing_hands_is_attributed_to_whoever_held_it_then() {
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        let laptop = DeviceId(1);
+        let mut r = Register::default();
+        r.add_address(
+            ip,
+            Span {
+                from: t(0),
+                until: None,
+                value: laptop,
+            },
+        );
+        r.add_holder(
+            laptop,
+            Span {
+                from: t(8),
+                until: Some(t(12)),
+                value: PersonId(10),
+            },
+        );
+        r.add_holder(
+            laptop,
+            Span {
+                from: t(12),
+                until: None,
+                value: PersonId(11),
+            },
+        );
+        assert_eq!(r.attribute(ip, None, t(7)).via, Via::DeviceOnly);
+        assert_eq!(r.attribute(ip, None, t(9)).person, Some(PersonId(10)));
+        assert_eq!(r.attribute(ip, None, t(12)).person, Some(PersonId(11)));
+        let other: IpAddr = "10.0.0.6".parse().unwrap();
+        assert_eq!(r.attribute(other, None, t(9)).via, Via::Unattributed);
+    }
+
+    #[test]
+    fn the_proxy_user_wins_and_a_shared_local_part_names_nobody() {
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        let mut r = Register::default();
+        r.add_emails([
+            (PersonId(1), "J.Smith@school.test"),
+            (PersonId(2), "j.smith@other.test"),
+            (PersonId(3), "ann@school.test"),
+        ]);
+        let a = r.attribute(ip, Some("ANN"), t(9));
+        assert_eq!((a.person, a.via), (Some(PersonId(3)), Via::ProxyUser));
+        assert_eq!(
+            r.attribute(ip, Some("j.smith@school.test"), t(9)).person,
+            Some(PersonId(1))
+        );
+        assert_eq!(r.attribute(ip, Some("j.smith"), t(9)).person, None);
+    }
+
+    #[test]
+    fn routine_partitions_are_days_and_the_rest_calendar_months() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 14).unwrap();
+        let p = LogClass::Routine.period(d);
+        assert_eq!((p.start, p.end.to_string()), (d, "2026-12-15".into()));
+        let m = LogClass::Blocked.period(d);
+        assert_eq!(
+            (m.start.to_string(), m.end.to_string()),
+            ("2026-12-01".into(), "2027-01-01".into())
+        );
+    }
+}
+
+/// One row of a device register CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub line: usize,
+    pub device: String,
+    pub address: Option<IpAddr>,
+    /// The holder's sign-in email; `None` for a device nobody holds.
+    pub holder: Option<String>,
+}
+
+/// What is wrong with a device register CSV: the line, the column, and how.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, {field}: {message}")]
+pub struct DeviceCsvError {
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// Reads a device register CSV with a header row naming the columns `device` (required),
+/// `address` and `holder` (an email, empty for nobody), in any order. Every error is
+/// returned, each with its line and column; nothing is returned from a file with any.
+pub fn parse_device_csv(text: &str) -> Result<Vec<DeviceRow>, Vec<DeviceCsvError>> {
+    let err = |line: usize, field: &str, message: String| DeviceCsvError {
+        line,
+        field: field.to_owned(),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(vec![err(1, "header", e.to_string())]),
+    };
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+    };
+    let Some(device_col) = column("device") else {
+        return Err(vec![err(1, "header", "no `device` column".into())]);
+    };
+    let (address_col, holder_col) = (column("address"), column("holder"));
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                errors.push(err(line, "row", e.to_string()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("");
+        let device = get(Some(device_col)).to_owned();
+        if device.is_empty() {
+            errors.push(err(line, "device", "empty".into()));
+            continue;
+        }
+        if let Some(first) = seen.insert(device.to_lowercase(), line) {
+            errors.push(err(
+                line,
+                "device",
+                format!("{device:?} is also on line {first}"),
+            ));
+        }
+        let address = match get(address_col) {
+            "" => None,
+            a => match a.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    errors.push(err(line, "address", format!("not an IP address: {a:?}")));
+                    continue;
+                }
+            },
+        };
+        let holder = match get(holder_col) {
+            "" => None,
+            h if h.contains('@') => Some(h.to_lowercase()),
+            h => {
+                errors.push(err(line, "holder", format!("not an email address: {h:?}")));
+                continue;
+            }
+        };
+        rows.push(DeviceRow {
+            line,
+            device,
+            address,
+            holder,
+        });
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn a_device_csv_is_read_whole_or_refused_with_every_error_named() {
+        let ok =
+            parse_device_csv("Device,Address,Holder\nLT-01,10.0.0.5,Ann@School.test\nPC-02,,\n")
+                .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[0].holder.as_deref(), Some("ann@school.test"));
+        assert_eq!((ok[1].address, ok[1].holder.as_deref()), (None, None));
+        let errors =
+            parse_device_csv("device,address,holder\nLT-01,10.0.0.999,\n,10.0.0.1,\nlt-01,,bob\n")
+                .unwrap_err();
+        let named: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            named,
+            [(2, "address"), (3, "device"), (4, "device"), (4, "holder")]
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Squid's access log: attribution over time, loading a source once, partitions.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use undersign_core::access::WebRulesOwner;
+use undersign_core::logs::{LogBatch, LogClass, Outcome, Via};
+use undersign_core::store::{DeviceRecord, Holder, Lease, StoreError};
+use undersign_logs::classify::Classifier;
+use undersign_logs::load::Loader;
+use undersign_logs::source::{LineReader, file_source, open_file};
+use undersign_test_kit::{TestDb, db_test, seed_school};
+
+use crate::helpers::at;
+
+fn owner(seed: &undersign_test_kit::Seed) -> WebRulesOwner {
+    WebRulesOwner::for_operator(seed.school.id)
+}
+
+/// A native Squid line at `t`.
+fn native(t: DateTime<Utc>, client: &str, user: &str, result: &str, url: &str) -> String {
+    format!(
+        "{}.{:03}     12 {client} {result} 1500 GET {url} {user} HIER_DIRECT/192.0.2.1 text/html\n",
+        t.timestamp(),
+        t.timestamp_subsec_millis()
+    )
+}
+
+async fn load_file(
+    s: &dyn undersign_core::store::Store,
+    owner: WebRulesOwner,
+    path: &std::path::Path,
+) -> undersign_logs::load::Report {
+    let source = file_source(path).unwrap().unwrap();
+    let mut loader = Loader::new(s, owner, Classifier::new(None, &["selfharm".into()]))
+        .await
+        .unwrap();
+    let mut lines = LineReader::new(open_file(path, Arc::default()).unwrap(), true);
+    loader
+        .load(&source, &path.display().to_string(), &mut lines, |_| {})
+        .await
+        .unwrap()
+}
+
+#[db_test]
+async fn a_device_changing_hands_is_attributed_to_whoever_held_it_at_the_time(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "devices").await;
+    let o = owner(&seed);
+    let laptop = DeviceRecord {
+        name: "LT-07".into(),
+        address: Some("10.0.0.7".parse().unwrap()),
+        holder: Some(Holder::Person(seed.staff.id)),
+    };
+    s.record_devices(&o, std::slice::from_ref(&laptop), at(0, 0))
+        .await
+        .unwrap();
+    // Recording the same again changes nothing; handing it over closes the first span.
+    s.record_devices(&o, std::slice::from_ref(&laptop), at(30, 0))
+        .await
+        .unwrap();
+    let handed = DeviceRecord {
+        holder: Some(Holder::Person(seed.teacher.id)),
+        address: None,
+        ..laptop.clone()
+    };
+    s.record_devices(&o, &[handed], at(60, 0)).await.unwrap();
+    let returned = DeviceRecord {
+        holder: Some(Holder::Nobody),
+        address: None,
+        ..laptop
+    };
+    s.record_devices(&o, &[returned], at(120, 0)).await.unwrap();
+    // A DHCP lease puts a second device on another address for an hour.
+    let leases = [Lease {
+        device: "PC-LIB-1".into(),
+        address: "10.0.0.8".parse().unwrap(),
+        from: at(0, 0),
+        until: at(60, 0),
+    }];
+    assert_eq!(s.record_leases(&o, &leases).await.unwrap(), 1);
+    assert_eq!(
+        s.record_leases(&o, &leases).await.unwrap(),
+        0,
+        "a lease once"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let staff_user = seed.staff.email.as_str().to_owned();
+    let lines = [
+        native(
+            at(10, 0),
+            "10.0.0.7",
+            "-",
+            "TCP_MISS/200",
+            "http://a.test/1",
+        ),
+        native(
+            at(70, 0),
+            "10.0.0.7",
+            "-",
+            "TCP_MISS/200",
+            "http://a.test/2",
+        ),
+        native(
+            at(130, 0),
+            "10.0.0.7",
+            "-",
+            "TCP_MISS/200",
+            "http://a.test/3",
+        ),
+        native(
+            at(10, 0),
+            "10.0.0.9",
+            "-",
+            "TCP_MISS/200",
+            "http://a.test/4",
+        ),
+        native(
+            at(10, 0),
+            "10.0.0.8",
+            &staff_user,
+            "TCP_MISS/200",
+            "http://a.test/5",
+        ),
+        native(
+            at(70, 0),
+            "10.0.0.8",
+            "-",
+            "TCP_MISS/200",
+            "http://a.test/6",
+        ),
+    ];
+    std::fs::write(&path, lines.concat()).unwrap();
+    let report = load_file(s, o, &path).await;
+    assert_eq!((report.stored, report.malformed), (6, 0));
+
+    let stored = s
+        .logged_requests(&o, at(0, 0).date_naive(), at(0, 0).date_naive())
+        .await
+        .unwrap();
+    let who: Vec<(String, Option<i64>, Via)> = {
+        let mut v: Vec<_> = stored
+            .iter()
+            .map(|r| (r.url.clone(), r.person.map(|p| p.0), r.via))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(
+        who,
+        [
+            (
+                "http://a.test/1".into(),
+                Some(seed.staff.id.0),
+                Via::DeviceHolder
+            ),
+            (
+                "http://a.test/2".into(),
+                Some(seed.teacher.id.0),
+                Via::DeviceHolder
+            ),
+            ("http://a.test/3".into(), None, Via::DeviceOnly),
+            ("http://a.test/4".into(), None, Via::Unattributed),
+            (
+                "http://a.test/5".into(),
+                Some(seed.staff.id.0),
+                Via::ProxyUser
+            ),
+            ("http://a.test/6".into(), None, Via::Unattributed),
+        ]
+    );
+    let with_device = stored.iter().find(|r| r.url.ends_with("/5")).unwrap();
+    assert!(with_device.device.is_some(), "the lease names the device");
+}
+
+#[db_test]
+async fn a_file_is_stored_once_whatever_its_name_or_compression(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "ingest").await;
+    let o = owner(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut text = String::new();
+    text.push_str(&native(
+        at(1, 0),
+        "10.0.0.1",
+        "-",
+        "TCP_MISS/200",
+        "http://www.example.org/",
+    ));
+    text.push_str(&native(
+        at(2, 0),
+        "10.0.0.1",
+        "-",
+        "TCP_DENIED/403",
+        "http://blocked.test/",
+    ));
+    text.push_str("this is not a squid line\n");
+    text.push_str(&native(
+        at(3, 0),
+        "10.0.0.1",
+        "-",
+        "TCP_MISS/200",
+        "http://cutting.test/selfharm",
+    ));
+    std::fs::write(&path, &text).unwrap();
+
+    let first = load_file(s, o, &path).await;
+    assert_eq!((first.lines, first.stored, first.malformed), (4, 3, 1));
+    assert_eq!(first.examples[0].line, 3, "the malformed line is named");
+    assert_eq!(first.examples[0].error.field, "line");
+    let again = load_file(s, o, &path).await;
+    assert_eq!((again.already, again.stored), (4, 0));
+
+    // The log grows, is rotated and compressed: only the new lines are stored.
+    text.push_str(&native(
+        at(4, 0),
+        "10.0.0.2",
+        "-",
+        "TCP_MISS/200",
+        "http://www.example.org/b",
+    ));
+    let gz = dir.path().join("access.log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let rotated = load_file(s, o, &gz).await;
+    assert_eq!((rotated.already, rotated.stored), (4, 1));
+
+    let day = at(0, 0).date_naive();
+    let stored = s.logged_requests(&o, day, day).await.unwrap();
+    assert_eq!(stored.len(), 4);
+    let blocked = stored.iter().find(|r| r.host == "blocked.test").unwrap();
+    assert_eq!(
+        (blocked.outcome, blocked.class),
+        (Outcome::Denied, LogClass::Blocked)
+    );
+    let selfharm = stored.iter().find(|r| r.host == "cutting.test").unwrap();
+    assert_eq!(
+        selfharm.class,
+        LogClass::Routine,
+        "no rules, so no category"
+    );
+
+    let partitions = s.log_partitions(&o).await.unwrap();
+    let mut shape: Vec<(LogClass, String, u64)> = partitions
+        .iter()
+        .map(|p| (p.class, p.period.start.to_string(), p.rows))
+        .collect();
+    shape.sort();
+    assert_eq!(
+        shape,
+        [
+            (LogClass::Routine, "2026-11-23".into(), 3),
+            (LogClass::Blocked, "2026-11-01".into(), 1),
+        ]
+    );
+}
+
+#[db_test]
+async fn a_batch_is_refused_whole_when_its_source_has_moved_on(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "batches").await;
+    let other = seed_school(s, "batches-other").await;
+    let o = owner(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    std::fs::write(
+        &path,
+        native(at(1, 0), "10.0.0.1", "-", "TCP_MISS/200", "http://a.test/"),
+    )
+    .unwrap();
+    load_file(s, o, &path).await;
+    let source = file_source(&path).unwrap().unwrap();
+    assert_eq!(s.log_cursor(&o, &source).await.unwrap(), 1);
+    let stale = LogBatch {
+        source: source.clone(),
+        from_line: 0,
+        to_line: 1,
+        requests: s
+            .logged_requests(&o, at(0, 0).date_naive(), at(0, 0).date_naive())
+            .await
+            .unwrap(),
+    };
+    let refused = s.load_logs(&o, &stale).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
+    let day = at(0, 0).date_naive();
+    assert_eq!(s.logged_requests(&o, day, day).await.unwrap().len(), 1);
+    // Another school's cursor and rows are its own.
+    let theirs = owner(&other);
+    assert_eq!(s.log_cursor(&theirs, &source).await.unwrap(), 0);
+    assert!(
+        s.logged_requests(&theirs, day, day)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.load_logs(&theirs, &stale).await.unwrap();
+    assert_eq!(s.logged_requests(&theirs, day, day).await.unwrap().len(), 1);
+    assert_eq!(s.logged_requests(&o, day, day).await.unwrap().len(), 1);
+}
