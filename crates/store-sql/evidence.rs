@@ -46,7 +46,90 @@ pub(crate) async fn evidence_rows(
     declines(conn, school, &mut rows).await?;
     kiosks(conn, school, &mut rows).await?;
     visits(conn, school, &mut rows).await?;
+    devices(conn, school, &mut rows).await?;
+    log_settings(conn, school, &mut rows).await?;
     Ok(rows)
+}
+
+async fn log_settings(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories, updated_by
+         FROM log_settings WHERE school_id = $1",
+    )
+    .bind(school.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    if let Some((routine, blocked, safeguarding, categories, by)) = found {
+        out.push(
+            EvidenceRow::new("log_settings", school.0)
+                .with("routine_days", routine)
+                .with("blocked_days", blocked)
+                .with("safeguarding_days", safeguarding)
+                .with("safeguarding_categories", json_column(&categories))
+                .with("updated_by", by),
+        );
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SpanRow {
+    id: i64,
+    device_id: i64,
+    /// The address, or the holder's id as text (`NULL`: nobody).
+    value: Option<String>,
+    source: Option<String>,
+    from_at: DateTime<Utc>,
+    until_at: Option<DateTime<Utc>>,
+}
+
+/// The device register's spans (who had which address, who held which device, when).
+async fn devices(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let addresses: Vec<SpanRow> = sqlx::query_as(
+        "SELECT id, device_id, address AS value, source, from_at, until_at
+         FROM device_addresses WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(addresses.into_iter().map(|r| {
+        EvidenceRow::new("device_addresses", r.id)
+            .with("device_id", r.device_id)
+            .with("address", r.value)
+            .with("source", r.source)
+            .with("from_at", at(r.from_at))
+            .with("until_at", at_opt(r.until_at))
+    }));
+    let holders: Vec<SpanRow> = sqlx::query_as(
+        "SELECT id, device_id, CAST(person_id AS TEXT) AS value, CAST(NULL AS TEXT) AS source,
+                from_at, until_at
+         FROM device_holders WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for r in holders {
+        let person = match r.value.as_deref().map(str::parse::<i64>) {
+            None => Value::Null,
+            Some(Ok(id)) => json!(id),
+            Some(Err(_)) => json!(r.value),
+        };
+        out.push(
+            EvidenceRow::new("device_holders", r.id)
+                .with("device_id", r.device_id)
+                .with("person_id", person)
+                .with("from_at", at(r.from_at))
+                .with("until_at", at_opt(r.until_at)),
+        );
+    }
+    Ok(())
 }
 
 async fn schools(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {

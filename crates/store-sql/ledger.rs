@@ -115,11 +115,13 @@ impl Ledger for BackendStore {
         let entries = entries_in(&mut tx, school).await?;
         let checkpoints = checkpoints_in(&mut tx, school).await?;
         let rows = crate::evidence::evidence_rows(&mut tx, school).await?;
+        let log_parts = crate::logs::stored_parts(&mut tx, school, &entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(EvidenceSnapshot {
             entries,
             checkpoints,
             rows,
+            log_parts,
         })
     }
 

@@ -11,19 +11,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use undersign_core::access::WebRulesOwner;
+use undersign_core::access::{PolicyPublisher, WebRulesOwner};
+use undersign_core::ledger::Event;
 use undersign_core::logs::{
-    LogBatch, LogClass, LoggedRequest, Outcome, Period, Register, Span, Via,
+    LogBatch, LogClass, LogSettings, LoggedRequest, Outcome, PartDigest, Period, Register, Span,
+    StoredPart, Via, loaded_ranges, parts_of,
 };
 use undersign_core::store::{
     DeviceRecord, Holder, Lease, LogPartition, Logs, StoreError, StoreResult,
 };
+use undersign_core::time::rfc3339;
 use undersign_core::{DeviceId, PersonId, SchoolId};
 
 use crate::BackendStore;
 use crate::codec::micros;
-use crate::db::{Conn, create_log_partition, lock_key, ts};
+use crate::db::{Conn, create_log_partition, lock_key, table_exists, ts};
 use crate::errors::db;
+use crate::ledger::append;
 
 /// Rows per INSERT: 21 columns stay well under both databases' bound-parameter limits.
 const ROWS_PER_INSERT: usize = 1000;
@@ -40,41 +44,69 @@ fn log_lock(school: SchoolId) -> String {
     format!("logs:{school}")
 }
 
-/// Closes at `at` the device's open span in `table` (addresses or holders) unless its
-/// `column` already holds `value`; the caller then opens the new span.
-async fn move_span(
+/// The two kinds of span a device has.
+#[derive(Clone, Copy)]
+enum SpanKind {
+    Address,
+    Holder,
+}
+
+impl SpanKind {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Address => "device_addresses",
+            Self::Holder => "device_holders",
+        }
+    }
+    fn column(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::Holder => "person_id",
+        }
+    }
+}
+
+/// Whether the device's open span of `kind` already holds `value`; if it holds another,
+/// closes it at `at` (with its ledger entry) so that the caller can open the new one.
+async fn close_unless_same(
     conn: &mut Conn,
-    table: &str,
-    column: &str,
+    kind: SpanKind,
     school: SchoolId,
     device: i64,
-    value: Option<String>,
+    value: Option<&str>,
     at: DateTime<Utc>,
-) -> StoreResult<()> {
+    by: Option<PersonId>,
+) -> StoreResult<bool> {
+    let (table, column) = (kind.table(), kind.column());
     let open: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
         "SELECT id, CAST({column} AS TEXT) FROM {table}
          WHERE school_id = $1 AND device_id = $2 AND until_at IS NULL
-         ORDER BY from_at DESC LIMIT 1"
+         ORDER BY from_at DESC, id DESC LIMIT 1"
     ))
     .bind(school.0)
     .bind(device)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    if let Some((_, current)) = &open
-        && *current == value
-    {
-        return Ok(());
+    let Some((span, current)) = open else {
+        return Ok(false);
+    };
+    if current.as_deref() == value {
+        return Ok(true);
     }
-    if let Some((id, _)) = open {
-        sqlx::query(&format!("UPDATE {table} SET until_at = $1 WHERE id = $2"))
-            .bind(ts(at))
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-    }
-    Ok(())
+    sqlx::query(&format!("UPDATE {table} SET until_at = $1 WHERE id = $2"))
+        .bind(ts(at))
+        .bind(span)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let until = rfc3339(at);
+    let event = match kind {
+        SpanKind::Address => Event::DeviceAddressEnded { span, until, by },
+        SpanKind::Holder => Event::DeviceHolderEnded { span, until, by },
+    };
+    append(conn, school, &event, at).await?;
+    Ok(false)
 }
 
 #[derive(sqlx::FromRow)]
@@ -155,67 +187,87 @@ impl Logs for BackendStore {
         devices: &[DeviceRecord],
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<DeviceId>> {
-        let school = owner.school();
+        let (school, by) = (owner.school(), owner.by());
         let at = micros(at);
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut ids = Vec::with_capacity(devices.len());
         for d in devices {
-            let id = device_id(&mut tx, school, &d.name, at).await?;
+            let (id, name) = device_id(&mut tx, school, &d.name, at).await?;
             if let Some(address) = d.address {
-                let value = Some(address.to_string());
-                move_span(
+                let address = address.to_string();
+                let same = close_unless_same(
                     &mut tx,
-                    "device_addresses",
-                    "address",
+                    SpanKind::Address,
                     school,
                     id,
-                    value,
+                    Some(&address),
                     at,
+                    by,
                 )
                 .await?;
-                sqlx::query(
-                    "INSERT INTO device_addresses (school_id, device_id, address, from_at, source)
-                     SELECT $1, $2, $3, $4, 'register'
-                     WHERE NOT EXISTS (SELECT 1 FROM device_addresses
-                         WHERE device_id = $2 AND until_at IS NULL AND address = $3)",
-                )
-                .bind(school.0)
-                .bind(id)
-                .bind(address.to_string())
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                if !same {
+                    let span: i64 = sqlx::query_scalar(
+                        "INSERT INTO device_addresses (school_id, device_id, address, from_at, source)
+                         VALUES ($1, $2, $3, $4, 'register') RETURNING id",
+                    )
+                    .bind(school.0)
+                    .bind(id)
+                    .bind(&address)
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let event = Event::DeviceAddressed {
+                        span,
+                        device: DeviceId(id),
+                        device_name: name.clone(),
+                        address,
+                        source: "register".into(),
+                        from: rfc3339(at),
+                        until: None,
+                        by,
+                    };
+                    append(&mut tx, school, &event, at).await?;
+                }
             }
             if let Some(holder) = d.holder {
                 let person = match holder {
-                    Holder::Person(p) => Some(p.0),
+                    Holder::Person(p) => Some(p),
                     Holder::Nobody => None,
                 };
-                move_span(
+                let value = person.map(|p| p.0.to_string());
+                let same = close_unless_same(
                     &mut tx,
-                    "device_holders",
-                    "person_id",
+                    SpanKind::Holder,
                     school,
                     id,
-                    person.map(|p| p.to_string()),
+                    value.as_deref(),
                     at,
+                    by,
                 )
                 .await?;
-                sqlx::query(
-                    "INSERT INTO device_holders (school_id, device_id, person_id, from_at)
-                     SELECT $1, $2, $3, $4
-                     WHERE NOT EXISTS (SELECT 1 FROM device_holders
-                         WHERE device_id = $2 AND until_at IS NULL
-                           AND COALESCE(person_id, 0) = COALESCE($3, 0))",
-                )
-                .bind(school.0)
-                .bind(id)
-                .bind(person)
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                if !same {
+                    let span: i64 = sqlx::query_scalar(
+                        "INSERT INTO device_holders (school_id, device_id, person_id, from_at)
+                         VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(school.0)
+                    .bind(id)
+                    .bind(person.map(|p| p.0))
+                    .bind(ts(at))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let event = Event::DeviceHeld {
+                        span,
+                        device: DeviceId(id),
+                        device_name: name,
+                        person,
+                        from: rfc3339(at),
+                        by,
+                    };
+                    append(&mut tx, school, &event, at).await?;
+                }
             }
             ids.push(DeviceId(id));
         }
@@ -225,26 +277,47 @@ impl Logs for BackendStore {
 
     #[tracing::instrument(skip_all, fields(school = %owner.school(), leases = leases.len()))]
     async fn record_leases(&self, owner: &WebRulesOwner, leases: &[Lease]) -> StoreResult<usize> {
-        let school = owner.school();
+        let (school, by) = (owner.school(), owner.by());
+        let now = micros(Utc::now());
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut added = 0;
         for l in leases {
-            let id = device_id(&mut tx, school, &l.device, micros(l.from)).await?;
-            let done = sqlx::query(
+            let (from, until) = (micros(l.from), micros(l.until));
+            if until <= from {
+                return Err(StoreError::Refused(format!(
+                    "the lease of {} to {} ends before it starts",
+                    l.address, l.device
+                )));
+            }
+            let (id, name) = device_id(&mut tx, school, &l.device, from).await?;
+            let span: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO device_addresses
                      (school_id, device_id, address, from_at, until_at, source)
                  VALUES ($1, $2, $3, $4, $5, 'dhcp')
-                 ON CONFLICT (device_id, address, from_at) DO NOTHING",
+                 ON CONFLICT (device_id, address, from_at) DO NOTHING
+                 RETURNING id",
             )
             .bind(school.0)
             .bind(id)
             .bind(l.address.to_string())
-            .bind(ts(micros(l.from)))
-            .bind(ts(micros(l.until)))
-            .execute(&mut *tx)
+            .bind(ts(from))
+            .bind(ts(until))
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-            added += usize::try_from(done.rows_affected()).unwrap_or(0);
+            let Some(span) = span else { continue };
+            let event = Event::DeviceAddressed {
+                span,
+                device: DeviceId(id),
+                device_name: name,
+                address: l.address.to_string(),
+                source: "dhcp".into(),
+                from: rfc3339(from),
+                until: Some(rfc3339(until)),
+                by,
+            };
+            append(&mut tx, school, &event, now).await?;
+            added += 1;
         }
         tx.commit().await.map_err(db)?;
         Ok(added)
@@ -518,6 +591,14 @@ impl Logs for BackendStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // Last, so that the school's ledger lock is held only for the append and commit.
+        let event = Event::LogsLoaded {
+            source: batch.source.clone(),
+            from_line: batch.from_line,
+            to_line: batch.to_line,
+            parts: parts_of(&batch.requests),
+        };
+        append(&mut tx, school, &event, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }
@@ -588,15 +669,152 @@ impl Logs for BackendStore {
             })
             .collect()
     }
+
+    async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings> {
+        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories
+             FROM log_settings WHERE school_id = $1",
+        )
+        .bind(school.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
+        let Some((routine, blocked, safeguarding, categories)) = row else {
+            return Ok(LogSettings::default());
+        };
+        let days = |d: i64| {
+            u32::try_from(d).map_err(|_| StoreError::Backend(format!("log retention {d}")))
+        };
+        Ok(LogSettings {
+            routine_days: days(routine)?,
+            blocked_days: days(blocked)?,
+            safeguarding_days: days(safeguarding)?,
+            safeguarding_categories: serde_json::from_str(&categories)
+                .map_err(|e| StoreError::Backend(format!("safeguarding categories: {e}")))?,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %head.school()))]
+    async fn set_log_settings(
+        &self,
+        head: &PolicyPublisher,
+        settings: &LogSettings,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        settings.check().map_err(StoreError::Refused)?;
+        let school = head.school();
+        let at = micros(at);
+        let categories = serde_json::to_string(&settings.safeguarding_categories)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut tx = self.write.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO log_settings (school_id, routine_days, blocked_days, safeguarding_days,
+                 safeguarding_categories, updated_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (school_id) DO UPDATE SET routine_days = excluded.routine_days,
+                 blocked_days = excluded.blocked_days,
+                 safeguarding_days = excluded.safeguarding_days,
+                 safeguarding_categories = excluded.safeguarding_categories,
+                 updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        )
+        .bind(school.0)
+        .bind(i64::from(settings.routine_days))
+        .bind(i64::from(settings.blocked_days))
+        .bind(i64::from(settings.safeguarding_days))
+        .bind(&categories)
+        .bind(head.by().0)
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let event = Event::LogSettingsChanged {
+            settings: settings.clone(),
+            by: head.by(),
+        };
+        append(&mut tx, school, &event, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %school, class = class.as_str()))]
+    async fn drop_log_partitions(
+        &self,
+        school: SchoolId,
+        class: LogClass,
+        keep_from: NaiveDate,
+        retention_days: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<LogPartition>> {
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        lock_key(&mut tx, &log_lock(school)).await?;
+        let expired: Vec<(NaiveDate, NaiveDate, String, i64)> = sqlx::query_as(
+            "SELECT period_start, period_end, table_name, row_count FROM log_partitions
+             WHERE school_id = $1 AND class = $2 AND period_end <= $3 ORDER BY period_start",
+        )
+        .bind(school.0)
+        .bind(class.as_str())
+        .bind(keep_from)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut dropped = Vec::with_capacity(expired.len());
+        for (start, end, table, rows) in expired {
+            sqlx::query(&format!("DROP TABLE {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            sqlx::query(
+                "DELETE FROM log_partitions WHERE school_id = $1 AND class = $2 AND period_start = $3",
+            )
+            .bind(school.0)
+            .bind(class.as_str())
+            .bind(start)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let rows = u64::try_from(rows).unwrap_or(0);
+            let event = Event::LogPartitionDropped {
+                class,
+                period_start: start,
+                period_end: end,
+                rows,
+                retention_days,
+            };
+            append(&mut tx, school, &event, at).await?;
+            dropped.push(LogPartition {
+                class,
+                period: Period { start, end },
+                rows,
+            });
+        }
+        sqlx::query("DELETE FROM log_daily WHERE school_id = $1 AND class = $2 AND day < $3")
+            .bind(school.0)
+            .bind(class.as_str())
+            .bind(keep_from)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if class == LogClass::Routine {
+            sqlx::query("DELETE FROM log_sites_daily WHERE school_id = $1 AND day < $2")
+                .bind(school.0)
+                .bind(keep_from)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(dropped)
+    }
 }
 
-/// The id of the school's device called `name`, added when new.
+/// The id and name of the school's device called `name`, added when new.
 async fn device_id(
     conn: &mut Conn,
     school: SchoolId,
     name: &str,
     at: DateTime<Utc>,
-) -> StoreResult<i64> {
+) -> StoreResult<(i64, String)> {
     let name = name.trim();
     if name.is_empty() {
         return Err(StoreError::Refused("a device needs a name".into()));
@@ -609,9 +827,9 @@ async fn device_id(
             .await
             .map_err(db)?
     {
-        return Ok(id);
+        return Ok((id, name.to_owned()));
     }
-    sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO devices (school_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(school.0)
@@ -619,5 +837,98 @@ async fn device_id(
     .bind(ts(at))
     .fetch_one(&mut *conn)
     .await
-    .map_err(db)
+    .map_err(db)?;
+    Ok((id, name.to_owned()))
+}
+
+/// The school's stored access-log detail, digested per recording entry and partition for
+/// `verify` (see `logs::check_log_evidence`): each partition read in line order per
+/// source, each row given to the `logs_loaded` entry whose lines hold it.
+pub(crate) async fn stored_parts(
+    conn: &mut Conn,
+    school: SchoolId,
+    entries: &[undersign_core::ledger::LedgerEntry],
+) -> StoreResult<Vec<StoredPart>> {
+    let sources: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, source FROM log_sources WHERE school_id = $1",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .into_iter()
+    .collect();
+    // Per source, its entries' ranges in line order.
+    let mut ranges: HashMap<String, Vec<(u64, u64, i64)>> = HashMap::new();
+    for r in loaded_ranges(entries) {
+        ranges
+            .entry(r.source)
+            .or_default()
+            .push((r.from_line, r.to_line, r.seq));
+    }
+    for list in ranges.values_mut() {
+        list.sort_unstable();
+    }
+    let entry_of = |source_id: i64, line: u64| -> Option<i64> {
+        let list = ranges.get(sources.get(&source_id)?)?;
+        let i = list.partition_point(|(from, _, _)| *from < line);
+        let (from, to, seq) = *list.get(i.checked_sub(1)?)?;
+        (from < line && line <= to).then_some(seq)
+    };
+    let tables: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+        "SELECT class, period_start, table_name FROM log_partitions
+         WHERE school_id = $1 ORDER BY period_start, class",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut out = Vec::new();
+    for (class, period_start, table) in tables {
+        let class = LogClass::parse(&class)
+            .ok_or_else(|| StoreError::Backend(format!("log partition class {class:?}")))?;
+        if !table_exists(conn, &table).await? {
+            // Its recorded rows are reported missing (or purged, if an entry says so).
+            continue;
+        }
+        let rows: Vec<(i64, DetailRow)> = sqlx::query_as::<_, SourcedRow>(&format!(
+            "SELECT source_id, line, at, client, proxy_user, method, url, host, squid_code,
+                    status, bytes, elapsed_ms, content_type, outcome, rule, category, statement,
+                    person_id, device_id, via
+             FROM {table} WHERE school_id = $1 ORDER BY source_id, line"
+        ))
+        .bind(school.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| (r.source_id, r.row))
+        .collect();
+        let mut parts: BTreeMap<Option<i64>, PartDigest> = BTreeMap::new();
+        for (source_id, row) in rows {
+            let request = row.into_request(class)?;
+            parts
+                .entry(entry_of(source_id, request.line))
+                .or_default()
+                .add(&request);
+        }
+        for (entry, digest) in parts {
+            let (rows, sha256) = digest.finish();
+            out.push(StoredPart {
+                entry,
+                class,
+                period_start,
+                rows,
+                sha256,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct SourcedRow {
+    source_id: i64,
+    #[sqlx(flatten)]
+    row: DetailRow,
 }

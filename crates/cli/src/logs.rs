@@ -132,7 +132,18 @@ async fn owner(store: &dyn Store, school: Option<&str>) -> anyhow::Result<WebRul
     Ok(WebRulesOwner::for_operator(school.id))
 }
 
-fn classifier(c: &Classification) -> anyhow::Result<Classifier> {
+/// The classifier for a school: its rules file, and as safeguarding the categories named
+/// on the command line and those the school has set.
+async fn classifier(
+    store: &dyn Store,
+    owner: &WebRulesOwner,
+    c: &Classification,
+) -> anyhow::Result<Classifier> {
+    let mut safeguarding = store
+        .log_settings(owner.school())
+        .await?
+        .safeguarding_categories;
+    safeguarding.extend(c.safeguarding.iter().cloned());
     let rules = match &c.rules {
         Some(path) => Some(
             undersign_filter::rules::RuleSet::load(path)
@@ -140,7 +151,7 @@ fn classifier(c: &Classification) -> anyhow::Result<Classifier> {
         ),
         None => None,
     };
-    Ok(Classifier::new(rules, &c.safeguarding))
+    Ok(Classifier::new(rules, &safeguarding))
 }
 
 fn print_report(what: &str, r: &Report) {
@@ -162,7 +173,8 @@ fn print_report(what: &str, r: &Report) {
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db.database_url).await?;
     let owner = owner(store.as_ref(), args.classification.school.as_deref()).await?;
-    let mut loader = Loader::new(store.as_ref(), owner, classifier(&args.classification)?).await?;
+    let classifier = classifier(store.as_ref(), &owner, &args.classification).await?;
+    let mut loader = Loader::new(store.as_ref(), owner, classifier).await?;
     let total: u64 = args
         .files
         .iter()
@@ -215,7 +227,8 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let owner = owner(store.as_ref(), args.classification.school.as_deref()).await?;
     let journal = Journal::open(&args.journal)
         .with_context(|| format!("cannot open the journal {}", args.journal.display()))?;
-    let mut loader = Loader::new(store.as_ref(), owner, classifier(&args.classification)?).await?;
+    let classifier = classifier(store.as_ref(), &owner, &args.classification).await?;
+    let mut loader = Loader::new(store.as_ref(), owner, classifier).await?;
     let report = loader.load_journal(&journal).await?;
     print_report(&args.journal.display().to_string(), &report);
     Ok(())
@@ -304,7 +317,8 @@ async fn load_rounds(
 ) -> anyhow::Result<()> {
     let store = open_store_as_is(url).await?;
     let owner = owner(store.as_ref(), c.school.as_deref()).await?;
-    let mut loader = Loader::new(store.as_ref(), owner, classifier(c)?).await?;
+    let classifier = classifier(store.as_ref(), &owner, c).await?;
+    let mut loader = Loader::new(store.as_ref(), owner, classifier).await?;
     let mut register_read = tokio::time::Instant::now();
     loop {
         if register_read.elapsed() >= REGISTER_EVERY {

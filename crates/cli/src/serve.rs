@@ -133,10 +133,11 @@ async fn visitor_housekeeping(store: Arc<dyn Store>) {
         match undersign_core::use_cases::housekeeping(store.as_ref(), undersign_core::time::now())
             .await
         {
-            Ok(r) if r.auto_signed_out + r.purged > 0 => tracing::info!(
+            Ok(r) if r.auto_signed_out + r.purged + r.log_partitions_dropped > 0 => tracing::info!(
                 auto_signed_out = r.auto_signed_out,
                 purged = r.purged,
-                "visitor housekeeping"
+                log_partitions_dropped = r.log_partitions_dropped,
+                "housekeeping"
             ),
             Ok(_) => {}
             Err(e) => tracing::error!("visitor housekeeping failed: {e}"),

@@ -12,6 +12,7 @@ use undersign_core::evidence::cross_check;
 use undersign_core::ledger::{
     check_witness, verify_chain, verify_checkpoints, verifying_key_from_hex,
 };
+use undersign_core::logs::check_log_evidence;
 use undersign_core::school::School;
 use undersign_core::store::Store;
 
@@ -204,6 +205,7 @@ pub async fn verify_school(
     findings.extend(
         cross_check(entries, &snapshot.rows)
             .iter()
+            .chain(&check_log_evidence(entries, &snapshot.log_parts))
             .map(ToString::to_string),
     );
     if !findings.is_empty() {

@@ -45,6 +45,7 @@ impl Actor {
     pub fn web_rules_owner(&self) -> Option<WebRulesOwner> {
         self.has(Role::NetworkManager).then_some(WebRulesOwner {
             school: self.school,
+            by: Some(self.person),
         })
     }
 
@@ -316,16 +317,21 @@ impl OrganisationViewer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebRulesOwner {
     school: SchoolId,
+    by: Option<PersonId>,
 }
 
 impl WebRulesOwner {
     /// For the command line only (`undersign logs …`): the operator of the server, who
     /// already holds the database, keeps the device register and loads the logs.
     pub fn for_operator(school: SchoolId) -> Self {
-        Self { school }
+        Self { school, by: None }
     }
     pub fn school(&self) -> SchoolId {
         self.school
+    }
+    /// The network manager acting, or `None` for the command line.
+    pub fn by(&self) -> Option<PersonId> {
+        self.by
     }
 }
 

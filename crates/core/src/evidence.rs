@@ -30,6 +30,8 @@ pub struct EvidenceSnapshot {
     pub entries: Vec<LedgerEntry>,
     pub checkpoints: Vec<Checkpoint>,
     pub rows: Vec<EvidenceRow>,
+    /// The access log's stored detail, digested per recording entry and partition.
+    pub log_parts: Vec<crate::logs::StoredPart>,
 }
 
 /// A stored row as the store read it.
@@ -95,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 8] = [
+pub const EVIDENCE_TABLES: [&str; 11] = [
     "schools",
     "people",
     "policy_versions",
@@ -104,6 +106,9 @@ pub const EVIDENCE_TABLES: [&str; 8] = [
     "declines",
     "kiosks",
     "visits",
+    "device_addresses",
+    "device_holders",
+    "log_settings",
 ];
 
 type Key = (&'static str, i64);
@@ -384,6 +389,63 @@ fn implied(
                 )
             })
             .collect(),
+        Event::DeviceAddressed {
+            span,
+            device,
+            address,
+            source,
+            from,
+            until,
+            ..
+        } => vec![(
+            ("device_addresses", *span),
+            vec![
+                ("device_id", json!(device)),
+                ("address", json!(address)),
+                ("source", json!(source)),
+                ("from_at", json!(from)),
+                ("until_at", json!(until)),
+            ],
+        )],
+        Event::DeviceAddressEnded { span, until, .. } => {
+            vec![(
+                ("device_addresses", *span),
+                vec![("until_at", json!(until))],
+            )]
+        }
+        Event::DeviceHeld {
+            span,
+            device,
+            person,
+            from,
+            ..
+        } => vec![(
+            ("device_holders", *span),
+            vec![
+                ("device_id", json!(device)),
+                ("person_id", json!(person)),
+                ("from_at", json!(from)),
+                ("until_at", Value::Null),
+            ],
+        )],
+        Event::DeviceHolderEnded { span, until, .. } => {
+            vec![(("device_holders", *span), vec![("until_at", json!(until))])]
+        }
+        // The access log's detail is checked by `logs::check_log_evidence`.
+        Event::LogsLoaded { .. } | Event::LogPartitionDropped { .. } => Vec::new(),
+        Event::LogSettingsChanged { settings, by } => vec![(
+            ("log_settings", entry.school.0),
+            vec![
+                ("routine_days", json!(settings.routine_days)),
+                ("blocked_days", json!(settings.blocked_days)),
+                ("safeguarding_days", json!(settings.safeguarding_days)),
+                (
+                    "safeguarding_categories",
+                    json!(settings.safeguarding_categories),
+                ),
+                ("updated_by", json!(by)),
+            ],
+        )],
     }
 }
 

@@ -14,8 +14,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{
-    DeclineId, KioskId, PersonId, PolicyId, SchoolId, SignatureId, VersionId, VisitId,
+    DeclineId, DeviceId, KioskId, PersonId, PolicyId, SchoolId, SignatureId, VersionId, VisitId,
 };
+use crate::logs::{LoadedPart, LogClass, LogSettings};
 use crate::person::{Audience, Role};
 use crate::policy::ChangeKind;
 use crate::signing::{AcknowledgedReference, AuthMethod};
@@ -142,6 +143,61 @@ pub enum Event {
         visits: Vec<VisitId>,
         retention_days: i64,
     },
+    /// A device had an address from `from` (until `until`, for a DHCP lease; otherwise
+    /// until a [`Event::DeviceAddressEnded`]). Attribution of the access log reads these.
+    DeviceAddressed {
+        span: i64,
+        device: DeviceId,
+        device_name: String,
+        address: String,
+        source: String,
+        from: String,
+        until: Option<String>,
+        by: Option<PersonId>,
+    },
+    /// A device's open address span ended.
+    DeviceAddressEnded {
+        span: i64,
+        until: String,
+        by: Option<PersonId>,
+    },
+    /// A device was held by `person` (nobody when `None`) from `from`.
+    DeviceHeld {
+        span: i64,
+        device: DeviceId,
+        device_name: String,
+        person: Option<PersonId>,
+        from: String,
+        by: Option<PersonId>,
+    },
+    /// A device's open holder span ended.
+    DeviceHolderEnded {
+        span: i64,
+        until: String,
+        by: Option<PersonId>,
+    },
+    /// Lines `from_line + 1 ..= to_line` of a log source were stored: per partition, how
+    /// many requests and the SHA-256 of their canonical form in line order
+    /// ([`crate::logs::LoggedRequest::canonical`]).
+    LogsLoaded {
+        source: String,
+        from_line: u64,
+        to_line: u64,
+        parts: Vec<LoadedPart>,
+    },
+    /// The school's access-log settings were changed.
+    LogSettingsChanged {
+        settings: LogSettings,
+        by: PersonId,
+    },
+    /// A log partition was dropped whole at the end of its class's retention.
+    LogPartitionDropped {
+        class: LogClass,
+        period_start: chrono::NaiveDate,
+        period_end: chrono::NaiveDate,
+        rows: u64,
+        retention_days: u32,
+    },
 }
 
 /// The visitor AUP as signed at a visit, without anything personal (the typed name and
@@ -172,6 +228,13 @@ impl Event {
             Event::VisitorDataPurged { .. } => "visitor_data_purged",
             Event::PasswordResetSent { .. } => "password_reset_sent",
             Event::PasswordChanged { .. } => "password_changed",
+            Event::DeviceAddressed { .. } => "device_addressed",
+            Event::DeviceAddressEnded { .. } => "device_address_ended",
+            Event::DeviceHeld { .. } => "device_held",
+            Event::DeviceHolderEnded { .. } => "device_holder_ended",
+            Event::LogsLoaded { .. } => "logs_loaded",
+            Event::LogPartitionDropped { .. } => "log_partition_dropped",
+            Event::LogSettingsChanged { .. } => "log_settings_changed",
         }
     }
 }

@@ -73,11 +73,14 @@ pub struct HousekeepingReport {
     pub purged: usize,
     /// Login sessions deleted because they expired or sat idle.
     pub sessions_purged: u64,
+    /// Access-log partitions dropped at the end of their retention.
+    pub log_partitions_dropped: usize,
 }
 
 /// The periodic job: deletes expired and idle login sessions; then in every school,
-/// signs out (and flags) visitors still on site from an earlier day, and removes visitor
-/// personal data older than the school's retention period. Safe to run often and from several servers (each step is one transaction that
+/// signs out (and flags) visitors still on site from an earlier day, removes visitor
+/// personal data older than the school's retention period, and drops the access log's
+/// partitions past their class's retention. Safe to run often and from several servers (each step is one transaction that
 /// only touches rows still needing it).
 pub async fn housekeeping(
     store: &dyn Store,
@@ -97,6 +100,20 @@ pub async fn housekeeping(
             .purge_visitor_data(school.id, purge_before, now)
             .await?
             .len();
+        // The access log, by whole partitions (UTC days, as they are stored).
+        let logs = store.log_settings(school.id).await?;
+        for class in crate::logs::LogClass::ALL {
+            report.log_partitions_dropped += store
+                .drop_log_partitions(
+                    school.id,
+                    class,
+                    logs.keep_from(class, now.date_naive()),
+                    logs.retention_days(class),
+                    now,
+                )
+                .await?
+                .len();
+        }
     }
     Ok(report)
 }

@@ -163,3 +163,17 @@ CREATE TABLE log_safeguarding (
     device_id     BIGINT,
     via           TEXT NOT NULL
 ) PARTITION BY LIST (school_id);
+
+-- How long each class of request is kept, and which categories count as safeguarding
+-- (JSON list of category names, besides the rules' illegal-content categories). A school
+-- without a row has the defaults of `logs::LogSettings`.
+CREATE TABLE log_settings (
+    school_id                 BIGINT PRIMARY KEY REFERENCES schools (id),
+    routine_days              BIGINT NOT NULL CHECK (routine_days BETWEEN 1 AND 3650),
+    blocked_days              BIGINT NOT NULL CHECK (blocked_days BETWEEN 1 AND 3650),
+    safeguarding_days         BIGINT NOT NULL CHECK (safeguarding_days BETWEEN 1 AND 36500),
+    safeguarding_categories   TEXT NOT NULL,
+    updated_by                BIGINT NOT NULL,
+    updated_at                TIMESTAMPTZ NOT NULL,
+    FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id)
+);

@@ -115,3 +115,13 @@ pub(crate) async fn create_log_partition(
     .map_err(db)?;
     Ok(())
 }
+
+/// Whether a table exists (a log partition may have been dropped behind Undersign's back).
+pub(crate) async fn table_exists(conn: &mut Conn, table: &str) -> StoreResult<bool> {
+    let found: Option<String> = sqlx::query_scalar("SELECT CAST(to_regclass($1) AS TEXT)")
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(found.is_some())
+}

@@ -90,3 +90,17 @@ CREATE TABLE log_sites_daily (
     bytes       INTEGER NOT NULL,
     PRIMARY KEY (school_id, day, host)
 );
+
+-- How long each class of request is kept, and which categories count as safeguarding
+-- (JSON list of category names, besides the rules' illegal-content categories). A school
+-- without a row has the defaults of `logs::LogSettings`.
+CREATE TABLE log_settings (
+    school_id                 INTEGER PRIMARY KEY REFERENCES schools (id),
+    routine_days              INTEGER NOT NULL CHECK (routine_days BETWEEN 1 AND 3650),
+    blocked_days              INTEGER NOT NULL CHECK (blocked_days BETWEEN 1 AND 3650),
+    safeguarding_days         INTEGER NOT NULL CHECK (safeguarding_days BETWEEN 1 AND 36500),
+    safeguarding_categories   TEXT NOT NULL,
+    updated_by                INTEGER NOT NULL,
+    updated_at                TEXT NOT NULL,
+    FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id)
+);

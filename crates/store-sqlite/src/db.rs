@@ -159,3 +159,14 @@ pub(crate) async fn create_log_partition(
     .map_err(db)?;
     Ok(())
 }
+
+/// Whether a table exists (a log partition may have been dropped behind Undersign's back).
+pub(crate) async fn table_exists(conn: &mut Conn, table: &str) -> StoreResult<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1")
+            .bind(table)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    Ok(found.is_some())
+}

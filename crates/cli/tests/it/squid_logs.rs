@@ -327,6 +327,14 @@ fn exercise(
             .count();
         assert_eq!(from_laptop, 4, "{rows:#?}");
     }
+    // Everything stored is on the record: verify finds nothing wrong.
+    let out = run(&["verify", "--database-url", db_url]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !said.contains("BROKEN") && out.status.code() == Some(3),
+        "verify: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut cache_log = String::new();
     let _ = std::fs::File::open(dir.join("logs/cache.log"))
         .and_then(|mut f| f.read_to_string(&mut cache_log));

@@ -6,9 +6,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::net::IpAddr;
 
 use super::StoreResult;
-use crate::access::WebRulesOwner;
+use crate::access::{PolicyPublisher, WebRulesOwner};
+use crate::ids::SchoolId;
 use crate::ids::{DeviceId, PersonId};
-use crate::logs::{LogBatch, LogClass, LoggedRequest, Period, Register};
+use crate::logs::{LogBatch, LogClass, LogSettings, LoggedRequest, Period, Register};
 
 /// One device as the register should hold it from a moment on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,4 +87,27 @@ pub trait Logs: Send + Sync {
 
     /// The school's partitions, oldest first, with their row counts.
     async fn log_partitions(&self, owner: &WebRulesOwner) -> StoreResult<Vec<LogPartition>>;
+
+    /// The school's retention and safeguarding categories (the defaults until set).
+    async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings>;
+
+    /// Sets them (the headteacher), with its ledger entry. `Refused` if out of bounds.
+    async fn set_log_settings(
+        &self,
+        head: &PolicyPublisher,
+        settings: &LogSettings,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Drops whole every partition of `class` that ends on or before `keep_from`, each
+    /// with its `log_partition_dropped` entry, and the daily totals of that class before
+    /// `keep_from`, in one transaction. Returns what was dropped.
+    async fn drop_log_partitions(
+        &self,
+        school: SchoolId,
+        class: LogClass,
+        keep_from: NaiveDate,
+        retention_days: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<LogPartition>>;
 }

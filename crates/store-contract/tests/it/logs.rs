@@ -305,3 +305,185 @@ async fn a_batch_is_refused_whole_when_its_source_has_moved_on(db: TestDb) {
     assert_eq!(s.logged_requests(&theirs, day, day).await.unwrap().len(), 1);
     assert_eq!(s.logged_requests(&o, day, day).await.unwrap().len(), 1);
 }
+
+/// What `verify` would say of the school's evidence (rows and access log), as text.
+async fn findings(
+    s: &dyn undersign_core::store::Store,
+    school: undersign_core::SchoolId,
+) -> Vec<String> {
+    let snapshot = s.evidence_snapshot(school).await.unwrap();
+    undersign_core::evidence::cross_check(&snapshot.entries, &snapshot.rows)
+        .iter()
+        .chain(&undersign_core::logs::check_log_evidence(
+            &snapshot.entries,
+            &snapshot.log_parts,
+        ))
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A school with a device register and a day of three requests loaded.
+async fn school_with_a_log(
+    db: &TestDb,
+    slug: &str,
+) -> (undersign_test_kit::Seed, std::path::PathBuf) {
+    let s = &*db.store;
+    let seed = seed_school(s, slug).await;
+    let o = owner(&seed);
+    s.record_devices(
+        &o,
+        &[DeviceRecord {
+            name: "LT-07".into(),
+            address: Some("10.0.0.7".parse().unwrap()),
+            holder: Some(Holder::Person(seed.staff.id)),
+        }],
+        at(0, 0),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("access.log");
+    std::fs::write(
+        &path,
+        [
+            native(at(1, 0), "10.0.0.7", "-", "TCP_MISS/200", "http://a.test/1"),
+            native(
+                at(2, 0),
+                "10.0.0.7",
+                "-",
+                "TCP_DENIED/403",
+                "http://b.test/2",
+            ),
+            native(at(3, 0), "10.0.0.7", "-", "TCP_MISS/200", "http://a.test/3"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    load_file(s, o, &path).await;
+    (seed, path)
+}
+
+#[db_test]
+async fn the_log_and_the_device_register_are_evidence_that_verify_checks(db: TestDb) {
+    let s = &*db.store;
+    let (seed, _) = school_with_a_log(&db, "log-evidence").await;
+    let school = seed.school.id;
+    assert_eq!(findings(s, school).await, Vec::<String>::new());
+    let table = format!("log_routine_s{school}_20261123");
+
+    // An administrator edits a stored request.
+    db.exec(&format!(
+        "UPDATE {table} SET url = 'http://innocent.test/' WHERE line = 3"
+    ))
+    .await;
+    let found = findings(s, school).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("the routine log of 2026-11-23") && found[0].contains("changed"),
+        "{found:?}"
+    );
+    // … or deletes one, or adds one.
+    db.exec(&format!("DELETE FROM {table} WHERE line = 3"))
+        .await;
+    assert!(findings(s, school).await[0].contains("1 rows now, 2 recorded"));
+    db.exec(&format!(
+        "INSERT INTO {table} SELECT school_id, source_id, 99, at, client, proxy_user, method, url, host, \
+         squid_code, status, bytes, elapsed_ms, content_type, outcome, rule, category, statement, \
+         person_id, device_id, via FROM {table} WHERE line = 1"
+    ))
+    .await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.contains("no ledger entry records")),
+    );
+    // Dropping a partition outside retention is named too.
+    db.exec(&format!("DROP TABLE log_blocked_s{school}_20261101"))
+        .await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.contains("the blocked log of 2026-11-01") && f.contains("are gone")),
+    );
+
+    // Reassigning the laptop in the register behind Undersign's back is named.
+    db.drop_immutability_triggers("device_holders").await;
+    db.exec(&format!(
+        "UPDATE device_holders SET person_id = {} WHERE school_id = {school}",
+        seed.teacher.id
+    ))
+    .await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.starts_with("device_holders row") && f.contains("person_id")),
+    );
+}
+
+#[db_test]
+async fn retention_drops_whole_partitions_on_the_record_and_verify_still_holds(db: TestDb) {
+    let s = &*db.store;
+    let (seed, _) = school_with_a_log(&db, "log-retention").await;
+    let school = seed.school.id;
+    let head = seed.publisher();
+    let too_short = undersign_core::logs::LogSettings {
+        routine_days: 30,
+        blocked_days: 10,
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.set_log_settings(&head, &too_short, at(0, 0)).await,
+        Err(StoreError::Refused(_))
+    ));
+    let settings = undersign_core::logs::LogSettings {
+        routine_days: 7,
+        blocked_days: 60,
+        safeguarding_days: 365,
+        safeguarding_categories: vec!["selfharm".into()],
+    };
+    s.set_log_settings(&head, &settings, at(0, 0))
+        .await
+        .unwrap();
+    assert_eq!(s.log_settings(school).await.unwrap(), settings);
+
+    // A week later the routine day is still kept; eight days later it goes, whole.
+    let day = at(0, 0).date_naive();
+    let keep = |days: u64| settings.keep_from(LogClass::Routine, day + chrono::Days::new(days));
+    assert!(
+        s.drop_log_partitions(school, LogClass::Routine, keep(7), 7, at(0, 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dropped = s
+        .drop_log_partitions(school, LogClass::Routine, keep(8), 7, at(0, 0))
+        .await
+        .unwrap();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!((dropped[0].period.start, dropped[0].rows), (day, 2));
+    let o = owner(&seed);
+    let left: Vec<LogClass> = s
+        .log_partitions(&o)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.class)
+        .collect();
+    assert_eq!(
+        left,
+        [LogClass::Blocked],
+        "the blocked month is kept longer"
+    );
+    let stored = s.logged_requests(&o, day, day).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let entries = s.ledger_entries(school).await.unwrap();
+    assert_eq!(entries.last().unwrap().kind, "log_partition_dropped");
+    assert_eq!(
+        findings(s, school).await,
+        Vec::<String>::new(),
+        "a recorded purge is no finding"
+    );
+}
