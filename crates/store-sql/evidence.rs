@@ -48,7 +48,75 @@ pub(crate) async fn evidence_rows(
     visits(conn, school, &mut rows).await?;
     devices(conn, school, &mut rows).await?;
     log_settings(conn, school, &mut rows).await?;
+    disclosures(conn, school, &mut rows).await?;
     Ok(rows)
+}
+
+#[derive(sqlx::FromRow)]
+struct DisclosureRow {
+    id: i64,
+    subject_id: i64,
+    requested_by: i64,
+    requested_at: DateTime<Utc>,
+    from_day: chrono::NaiveDate,
+    to_day: chrono::NaiveDate,
+    reason: String,
+    state: String,
+    decided_by: Option<i64>,
+    decided_at: Option<DateTime<Utc>>,
+    decision_note: Option<String>,
+    open_until: Option<DateTime<Utc>>,
+    notice_from: Option<chrono::NaiveDate>,
+    notice_reason: Option<String>,
+}
+
+/// Requests for people's logs and every reading of one.
+async fn disclosures(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Vec<DisclosureRow> = sqlx::query_as(
+        "SELECT id, subject_id, requested_by, requested_at, from_day, to_day, reason, state,
+                decided_by, decided_at, decision_note, open_until, notice_from, notice_reason
+         FROM disclosures WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|d| {
+        EvidenceRow::new("disclosures", d.id)
+            .with("subject_id", d.subject_id)
+            .with("requested_by", d.requested_by)
+            .with("requested_at", at(d.requested_at))
+            .with("from_day", json!(d.from_day))
+            .with("to_day", json!(d.to_day))
+            .with("reason", d.reason)
+            .with("state", d.state)
+            .with("decided_by", d.decided_by)
+            .with("decided_at", at_opt(d.decided_at))
+            .with("decision_note", d.decision_note)
+            .with("open_until", at_opt(d.open_until))
+            .with("notice_from", json!(d.notice_from))
+            .with("notice_reason", d.notice_reason)
+    }));
+    let views: Vec<(i64, i64, i64, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT id, disclosure_id, viewed_by, viewed_at, what
+         FROM disclosure_views WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(views.into_iter().map(|(id, disclosure, by, when, what)| {
+        EvidenceRow::new("disclosure_views", id)
+            .with("disclosure_id", disclosure)
+            .with("viewed_by", by)
+            .with("viewed_at", at(when))
+            .with("what", what)
+    }));
+    Ok(())
 }
 
 async fn log_settings(
@@ -56,22 +124,24 @@ async fn log_settings(
     school: SchoolId,
     out: &mut Vec<EvidenceRow>,
 ) -> StoreResult<()> {
-    let found: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories, updated_by
+    let found: Option<(i64, i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories, updated_by,
+                head_requests_decider
          FROM log_settings WHERE school_id = $1",
     )
     .bind(school.0)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    if let Some((routine, blocked, safeguarding, categories, by)) = found {
+    if let Some((routine, blocked, safeguarding, categories, by, decider)) = found {
         out.push(
             EvidenceRow::new("log_settings", school.0)
                 .with("routine_days", routine)
                 .with("blocked_days", blocked)
                 .with("safeguarding_days", safeguarding)
                 .with("safeguarding_categories", json_column(&categories))
-                .with("updated_by", by),
+                .with("updated_by", by)
+                .with("head_requests_decider", decider),
         );
     }
     Ok(())

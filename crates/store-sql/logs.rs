@@ -12,6 +12,7 @@ use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use undersign_core::access::{PolicyPublisher, WebRulesOwner};
+use undersign_core::disclosure::{BlockedRequest, DayCount, PersonLog, SiteCount};
 use undersign_core::ledger::Event;
 use undersign_core::logs::{
     LogBatch, LogClass, LogSettings, LoggedRequest, Outcome, PartDigest, Period, Register, Span,
@@ -671,15 +672,16 @@ impl Logs for BackendStore {
     }
 
     async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings> {
-        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
-            "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories
+        let row: Option<(i64, i64, i64, String, Option<i64>)> = sqlx::query_as(
+            "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories,
+                    head_requests_decider
              FROM log_settings WHERE school_id = $1",
         )
         .bind(school.0)
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        let Some((routine, blocked, safeguarding, categories)) = row else {
+        let Some((routine, blocked, safeguarding, categories, decider)) = row else {
             return Ok(LogSettings::default());
         };
         let days = |d: i64| {
@@ -691,6 +693,7 @@ impl Logs for BackendStore {
             safeguarding_days: days(safeguarding)?,
             safeguarding_categories: serde_json::from_str(&categories)
                 .map_err(|e| StoreError::Backend(format!("safeguarding categories: {e}")))?,
+            head_requests_decider: decider.map(PersonId),
         })
     }
 
@@ -703,18 +706,33 @@ impl Logs for BackendStore {
     ) -> StoreResult<()> {
         settings.check().map_err(StoreError::Refused)?;
         let school = head.school();
+        if let Some(decider) = settings.head_requests_decider {
+            let person = undersign_core::store::People::person(self, school, decider)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            if person
+                .roles
+                .contains(&undersign_core::person::Role::Headteacher)
+            {
+                return Err(StoreError::Refused(
+                    "the headteacher's requests must be decided by someone other than a headteacher"
+                        .into(),
+                ));
+            }
+        }
         let at = micros(at);
         let categories = serde_json::to_string(&settings.safeguarding_categories)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut tx = self.write.begin().await.map_err(db)?;
         sqlx::query(
             "INSERT INTO log_settings (school_id, routine_days, blocked_days, safeguarding_days,
-                 safeguarding_categories, updated_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 safeguarding_categories, updated_by, updated_at, head_requests_decider)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (school_id) DO UPDATE SET routine_days = excluded.routine_days,
                  blocked_days = excluded.blocked_days,
                  safeguarding_days = excluded.safeguarding_days,
                  safeguarding_categories = excluded.safeguarding_categories,
+                 head_requests_decider = excluded.head_requests_decider,
                  updated_by = excluded.updated_by, updated_at = excluded.updated_at",
         )
         .bind(school.0)
@@ -724,6 +742,7 @@ impl Logs for BackendStore {
         .bind(&categories)
         .bind(head.by().0)
         .bind(ts(at))
+        .bind(settings.head_requests_decider.map(|p| p.0))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -931,4 +950,119 @@ struct SourcedRow {
     source_id: i64,
     #[sqlx(flatten)]
     row: DetailRow,
+}
+
+/// A person's log over the days `from..=to`, for a disclosure: per day and category from
+/// the daily totals; the sites and every denied request from the detail.
+pub(crate) async fn person_log(
+    conn: &mut Conn,
+    school: SchoolId,
+    person: PersonId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<PersonLog> {
+    let until = to.succ_opt().unwrap_or(to);
+    let days: Vec<(NaiveDate, String, i64, i64)> = sqlx::query_as(
+        "SELECT day, category, CAST(SUM(requests) AS BIGINT), CAST(SUM(denied) AS BIGINT)
+         FROM log_daily
+         WHERE school_id = $1 AND person_id = $2 AND day >= $3 AND day <= $4
+         GROUP BY day, category ORDER BY day, category",
+    )
+    .bind(school.0)
+    .bind(person.0)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM log_partitions
+         WHERE school_id = $1 AND period_start < $2 AND period_end > $3 ORDER BY period_start",
+    )
+    .bind(school.0)
+    .bind(until)
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = until.and_time(chrono::NaiveTime::MIN).and_utc();
+    let mut sites: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut blocked = Vec::new();
+    for table in tables {
+        if !table_exists(conn, &table).await? {
+            continue;
+        }
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT host, COUNT(*), SUM(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END)
+             FROM {table} WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4
+             GROUP BY host"
+        ))
+        .bind(school.0)
+        .bind(person.0)
+        .bind(ts(start))
+        .bind(ts(end))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for (host, n, denied) in rows {
+            let e = sites.entry(host).or_default();
+            e.0 += u64::try_from(n).unwrap_or(0);
+            e.1 += u64::try_from(denied).unwrap_or(0);
+        }
+        let denied: Vec<BlockedRow> = sqlx::query_as(&format!(
+            "SELECT at, url, rule, category FROM {table}
+                 WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4
+                   AND outcome = 'denied'
+                 ORDER BY at"
+        ))
+        .bind(school.0)
+        .bind(person.0)
+        .bind(ts(start))
+        .bind(ts(end))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        blocked.extend(denied.into_iter().map(|r| BlockedRequest {
+            at: r.at,
+            url: r.url,
+            rule: r.rule,
+            category: r.category,
+        }));
+    }
+    blocked.sort_by_key(|b| b.at);
+    let mut sites: Vec<SiteCount> = sites
+        .into_iter()
+        .map(|(host, (requests, denied))| SiteCount {
+            host,
+            requests,
+            denied,
+        })
+        .collect();
+    sites.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.host.cmp(&b.host))
+    });
+    Ok(PersonLog {
+        days: days
+            .into_iter()
+            .map(|(day, category, n, d)| DayCount {
+                day,
+                category,
+                requests: u64::try_from(n).unwrap_or(0),
+                denied: u64::try_from(d).unwrap_or(0),
+            })
+            .collect(),
+        sites,
+        blocked,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct BlockedRow {
+    at: DateTime<Utc>,
+    url: String,
+    rule: Option<String>,
+    category: Option<String>,
 }

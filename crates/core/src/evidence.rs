@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 11] = [
+pub const EVIDENCE_TABLES: [&str; 13] = [
     "schools",
     "people",
     "policy_versions",
@@ -109,6 +109,8 @@ pub const EVIDENCE_TABLES: [&str; 11] = [
     "device_addresses",
     "device_holders",
     "log_settings",
+    "disclosures",
+    "disclosure_views",
 ];
 
 type Key = (&'static str, i64);
@@ -433,6 +435,76 @@ fn implied(
         }
         // The access log's detail is checked by `logs::check_log_evidence`.
         Event::LogsLoaded { .. } | Event::LogPartitionDropped { .. } => Vec::new(),
+        Event::DisclosureRequested {
+            disclosure,
+            subject,
+            requested_by,
+            from,
+            to,
+            reason,
+        } => vec![(
+            ("disclosures", disclosure.0),
+            vec![
+                ("subject_id", json!(subject)),
+                ("requested_by", json!(requested_by)),
+                ("requested_at", at.clone()),
+                ("from_day", json!(from)),
+                ("to_day", json!(to)),
+                ("reason", json!(reason)),
+                ("state", json!("requested")),
+                ("decided_by", Value::Null),
+                ("decided_at", Value::Null),
+                ("decision_note", Value::Null),
+                ("open_until", Value::Null),
+                ("notice_from", Value::Null),
+                ("notice_reason", Value::Null),
+            ],
+        )],
+        Event::DisclosureWithdrawn { disclosure, .. } => vec![(
+            ("disclosures", disclosure.0),
+            vec![("state", json!("withdrawn"))],
+        )],
+        Event::DisclosureDecided {
+            disclosure,
+            by,
+            approved,
+            note,
+            open_until,
+            notice_from,
+            notice_reason,
+        } => vec![(
+            ("disclosures", disclosure.0),
+            vec![
+                (
+                    "state",
+                    json!(if *approved { "approved" } else { "declined" }),
+                ),
+                ("decided_by", json!(by)),
+                ("decided_at", at.clone()),
+                ("decision_note", json!(note)),
+                ("open_until", json!(open_until)),
+                ("notice_from", json!(notice_from)),
+                ("notice_reason", json!(notice_reason)),
+            ],
+        )],
+        Event::DisclosureViewed {
+            disclosure,
+            view,
+            by,
+            what,
+        } => vec![(
+            ("disclosure_views", *view),
+            vec![
+                ("disclosure_id", json!(disclosure)),
+                ("viewed_by", json!(by)),
+                ("viewed_at", at.clone()),
+                ("what", json!(what)),
+            ],
+        )],
+        Event::DisclosureExpired { disclosure } => vec![(
+            ("disclosures", disclosure.0),
+            vec![("state", json!("expired"))],
+        )],
         Event::LogSettingsChanged { settings, by } => vec![(
             ("log_settings", entry.school.0),
             vec![
@@ -444,6 +516,10 @@ fn implied(
                     json!(settings.safeguarding_categories),
                 ),
                 ("updated_by", json!(by)),
+                (
+                    "head_requests_decider",
+                    json!(settings.head_requests_decider),
+                ),
             ],
         )],
     }

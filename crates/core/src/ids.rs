@@ -48,4 +48,6 @@ id_type!(
     VisitId,
     /// A computer, laptop or tablet in the network manager's device register.
     DeviceId,
+    /// A request to see a person's Internet log.
+    DisclosureId,
 );

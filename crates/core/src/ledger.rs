@@ -14,7 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{
-    DeclineId, DeviceId, KioskId, PersonId, PolicyId, SchoolId, SignatureId, VersionId, VisitId,
+    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, SchoolId, SignatureId,
+    VersionId, VisitId,
 };
 use crate::logs::{LoadedPart, LogClass, LogSettings};
 use crate::person::{Audience, Role};
@@ -185,6 +186,41 @@ pub enum Event {
         to_line: u64,
         parts: Vec<LoadedPart>,
     },
+    /// Someone asked to see a person's Internet log.
+    DisclosureRequested {
+        disclosure: DisclosureId,
+        subject: PersonId,
+        requested_by: PersonId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        reason: String,
+    },
+    /// The requester withdrew the request before it was decided.
+    DisclosureWithdrawn {
+        disclosure: DisclosureId,
+        by: PersonId,
+    },
+    /// The request was approved (read-only until `open_until`) or declined.
+    DisclosureDecided {
+        disclosure: DisclosureId,
+        by: PersonId,
+        approved: bool,
+        note: String,
+        open_until: Option<String>,
+        notice_from: Option<chrono::NaiveDate>,
+        notice_reason: Option<String>,
+    },
+    /// The requester read an approved disclosure (`what`: `page` or `csv`).
+    DisclosureViewed {
+        disclosure: DisclosureId,
+        view: i64,
+        by: PersonId,
+        what: String,
+    },
+    /// An approved disclosure can no longer be read.
+    DisclosureExpired {
+        disclosure: DisclosureId,
+    },
     /// The school's access-log settings were changed.
     LogSettingsChanged {
         settings: LogSettings,
@@ -235,6 +271,11 @@ impl Event {
             Event::LogsLoaded { .. } => "logs_loaded",
             Event::LogPartitionDropped { .. } => "log_partition_dropped",
             Event::LogSettingsChanged { .. } => "log_settings_changed",
+            Event::DisclosureRequested { .. } => "disclosure_requested",
+            Event::DisclosureWithdrawn { .. } => "disclosure_withdrawn",
+            Event::DisclosureDecided { .. } => "disclosure_decided",
+            Event::DisclosureViewed { .. } => "disclosure_viewed",
+            Event::DisclosureExpired { .. } => "disclosure_expired",
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod access;
 pub mod block_reports;
 pub mod chasing;
 pub mod compliance;
+pub mod disclosure;
 pub mod evidence;
 pub mod ids;
 pub mod ledger;

@@ -779,6 +779,10 @@ pub struct LogSettings {
     pub blocked_days: u32,
     pub safeguarding_days: u32,
     pub safeguarding_categories: Vec<String>,
+    /// Who decides the headteacher's own requests for someone's log (the chair of
+    /// governors, say); until someone is named, such requests cannot be decided.
+    #[serde(default)]
+    pub head_requests_decider: Option<crate::ids::PersonId>,
 }
 
 impl Default for LogSettings {
@@ -788,6 +792,7 @@ impl Default for LogSettings {
             blocked_days: LogClass::Blocked.default_retention_days(),
             safeguarding_days: LogClass::Safeguarding.default_retention_days(),
             safeguarding_categories: Vec::new(),
+            head_requests_decider: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 mod block_reports;
 mod chasing;
 mod compliance;
+mod disclosures;
 mod kiosks;
 mod ledger;
 mod login_links;
@@ -29,6 +30,7 @@ mod visits;
 pub use block_reports::BlockReports;
 pub use chasing::Chasing;
 pub use compliance::Compliance;
+pub use disclosures::{Disclosures, Reading};
 pub use kiosks::Kiosks;
 pub use ledger::Ledger;
 pub use login_links::{LinkUse, LoginLinks};
@@ -75,6 +77,7 @@ pub trait Store:
     + Outbox
     + LoginLinks
     + Logs
+    + Disclosures
     + Send
     + Sync
 {

@@ -75,6 +75,8 @@ pub struct HousekeepingReport {
     pub sessions_purged: u64,
     /// Access-log partitions dropped at the end of their retention.
     pub log_partitions_dropped: usize,
+    /// Approved disclosures of a person's log that reached the end of their time.
+    pub disclosures_expired: usize,
 }
 
 /// The periodic job: deletes expired and idle login sessions; then in every school,
@@ -100,6 +102,7 @@ pub async fn housekeeping(
             .purge_visitor_data(school.id, purge_before, now)
             .await?
             .len();
+        report.disclosures_expired += store.expire_disclosures(school.id, now).await?;
         // The access log, by whole partitions (UTC days, as they are stored).
         let logs = store.log_settings(school.id).await?;
         for class in crate::logs::LogClass::ALL {

@@ -21,6 +21,8 @@ mod chasing;
 mod codec;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
+#[path = "../../store-sql/disclosures.rs"]
+mod disclosures;
 #[path = "../../store-sql/evidence.rs"]
 mod evidence;
 #[path = "../../store-sql/group_commit.rs"]

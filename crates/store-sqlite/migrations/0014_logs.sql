@@ -100,7 +100,51 @@ CREATE TABLE log_settings (
     blocked_days              INTEGER NOT NULL CHECK (blocked_days BETWEEN 1 AND 3650),
     safeguarding_days         INTEGER NOT NULL CHECK (safeguarding_days BETWEEN 1 AND 36500),
     safeguarding_categories   TEXT NOT NULL,
+    -- who decides the headteacher's own requests for someone's log (the chair of
+    -- governors, say); never the headteacher
+    head_requests_decider     INTEGER,
     updated_by                INTEGER NOT NULL,
     updated_at                TEXT NOT NULL,
-    FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id)
+    FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id),
+    FOREIGN KEY (school_id, head_requests_decider) REFERENCES people (school_id, id)
 );
+
+-- Requests to see a person's log (docs/logs.md, "Disclosure"): by their line manager or
+-- the headteacher, decided by the headteacher (or, for the headteacher's own requests, the
+-- person named in log_settings), read-only until open_until, every view recorded.
+CREATE TABLE disclosures (
+    id             INTEGER PRIMARY KEY,
+    school_id      INTEGER NOT NULL,
+    subject_id     INTEGER NOT NULL,
+    requested_by   INTEGER NOT NULL,
+    requested_at   TEXT NOT NULL,
+    from_day       TEXT NOT NULL,
+    to_day         TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('requested', 'approved', 'declined', 'withdrawn', 'expired')),
+    decided_by     INTEGER,
+    decided_at     TEXT,
+    decision_note  TEXT,
+    open_until     TEXT,
+    notice_from    TEXT,
+    notice_reason  TEXT,
+    CONSTRAINT disclosures_school_id_id_key UNIQUE (school_id, id),
+    CHECK (subject_id <> requested_by),
+    CHECK (decided_by IS NULL OR decided_by <> requested_by),
+    FOREIGN KEY (school_id, subject_id) REFERENCES people (school_id, id),
+    FOREIGN KEY (school_id, requested_by) REFERENCES people (school_id, id),
+    FOREIGN KEY (school_id, decided_by) REFERENCES people (school_id, id)
+);
+CREATE INDEX disclosures_subject_idx ON disclosures (school_id, subject_id);
+
+CREATE TABLE disclosure_views (
+    id             INTEGER PRIMARY KEY,
+    school_id      INTEGER NOT NULL,
+    disclosure_id  INTEGER NOT NULL,
+    viewed_by      INTEGER NOT NULL,
+    viewed_at      TEXT NOT NULL,
+    what           TEXT NOT NULL CHECK (what IN ('page', 'csv')),
+    FOREIGN KEY (school_id, disclosure_id) REFERENCES disclosures (school_id, id),
+    FOREIGN KEY (school_id, viewed_by) REFERENCES people (school_id, id)
+);
+CREATE INDEX disclosure_views_idx ON disclosure_views (school_id, disclosure_id);

@@ -443,6 +443,7 @@ async fn retention_drops_whole_partitions_on_the_record_and_verify_still_holds(d
         blocked_days: 60,
         safeguarding_days: 365,
         safeguarding_categories: vec!["selfharm".into()],
+        head_requests_decider: Some(seed.governor.id),
     };
     s.set_log_settings(&head, &settings, at(0, 0))
         .await
