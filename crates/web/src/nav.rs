@@ -16,6 +16,7 @@ pub struct Nav {
     pub can_see_organisation: bool,
     pub can_work_reception: bool,
     pub can_manage_kiosks: bool,
+    pub can_decide_disclosures: bool,
 }
 
 impl Nav {
@@ -35,6 +36,7 @@ impl Nav {
             can_see_organisation: user.actor.organisation_viewer().is_some(),
             can_work_reception: user.actor.reception().is_some(),
             can_manage_kiosks: user.actor.kiosk_admin().is_some(),
+            can_decide_disclosures: user.actor.has(undersign_core::person::Role::Headteacher),
         }
     }
 }

@@ -5,6 +5,7 @@ mod assets;
 mod block_reports;
 mod chasing;
 mod compliance;
+mod disclosures;
 pub(crate) mod documents;
 mod kiosk;
 mod login;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(reception::router())
         .merge(verify::router())
         .merge(documents::router())
+        .merge(disclosures::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

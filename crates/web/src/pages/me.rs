@@ -47,6 +47,19 @@ struct MeView {
     name: String,
     to_sign: Vec<ToSign>,
     signed: Vec<Signed>,
+    disclosures: Vec<MyDisclosure>,
+}
+
+/// A disclosure of my Internet log, as I am told of it.
+struct MyDisclosure {
+    reference: String,
+    requester: String,
+    requested: String,
+    range: String,
+    reason: String,
+    state: &'static str,
+    decision: Option<String>,
+    views: Vec<String>,
 }
 
 async fn my_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
@@ -77,11 +90,51 @@ async fn my_page(State(state): State<AppState>, user: CurrentUser) -> AppResult<
             signed: when(s.signed_at, tz),
         })
         .collect();
+    let today = undersign_core::time::now()
+        .with_timezone(&tz.tz())
+        .date_naive();
+    let disclosures = state
+        .store
+        .disclosures_about_me(&user.actor, today)
+        .await?
+        .into_iter()
+        .map(|d| MyDisclosure {
+            reference: d.reference(),
+            requester: d.requester_name.clone(),
+            requested: when(d.requested_at, tz),
+            range: if d.from == d.to {
+                d.from.to_string()
+            } else {
+                format!("{} to {}", d.from, d.to)
+            },
+            reason: d.reason.clone(),
+            state: d.state.as_str(),
+            decision: d.decider_name.clone().map(|name| {
+                format!(
+                    "{} by {name}{}",
+                    if d.open_until.is_some() {
+                        "Approved"
+                    } else {
+                        "Declined"
+                    },
+                    d.decided_at
+                        .map(|t| format!(", {}", when(t, tz)))
+                        .unwrap_or_default()
+                )
+            }),
+            views: d
+                .views
+                .iter()
+                .map(|(t, who)| format!("{}: {who}", when(*t, tz)))
+                .collect(),
+        })
+        .collect();
     Ok(page(&MeView {
         nav: Nav::for_user(&user),
         name: user.person.full_name.to_string(),
         to_sign,
         signed,
+        disclosures,
     })?
     .into_response())
 }

@@ -96,6 +96,16 @@ fn same_person_form(_: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
     ]
 }
 
+fn disclosure_form(_: &Person, s: &SchoolSeed) -> Vec<(&'static str, String)> {
+    let today = undersign_core::time::now().date_naive().to_string();
+    vec![
+        ("subject", s.people[&Role::Governor].id.to_string()),
+        ("from", today.clone()),
+        ("to", today),
+        ("reason", "A concern raised by a parent".into()),
+    ]
+}
+
 fn routes() -> Vec<Route> {
     use Who::*;
     let r = |method: Method, path, who, form| Route {
@@ -416,6 +426,41 @@ fn routes() -> Vec<Route> {
             Roles(RECEPTION),
             none,
         ),
+        // Anyone may open the page and ask; the store refuses (409) whoever is not the
+        // person's line manager or the headteacher. A disclosure's record is the
+        // requester's and the deciders' (here the headteacher asked, so only they see it).
+        r(Method::GET, "/disclosures", LoggedIn, none),
+        r(Method::POST, "/disclosures", LoggedIn, disclosure_form),
+        r(
+            Method::GET,
+            "/disclosures/{disclosure}",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/disclosures/{disclosure}/decision",
+            Roles(PUBLISHER),
+            |_, _| vec![("decision", "decline".into()), ("note", "no".into())],
+        ),
+        r(
+            Method::POST,
+            "/disclosures/{disclosure}/read",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/disclosures/{disclosure}/log.csv",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/disclosures/{disclosure}/withdraw",
+            Roles(PUBLISHER),
+            none,
+        ),
         // Last: logging out ends the session the rows above use, and logging in again
         // replaces it.
         r(Method::POST, "/logout", LoggedIn, none),
@@ -439,6 +484,7 @@ fn fill(path: &str, s: &SchoolSeed) -> String {
         .replace("{kiosk}", &s.kiosk.to_string())
         .replace("{token}", "not-a-token")
         .replace("{visit}", &s.visit.to_string())
+        .replace("{disclosure}", &s.disclosure.to_string())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@ mod access;
 mod block_reports;
 mod chasing;
 mod compliance;
+mod disclosures;
 mod documents;
 mod errors;
 mod forms;

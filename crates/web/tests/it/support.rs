@@ -48,6 +48,8 @@ pub struct SchoolSeed {
     pub kiosk: KioskId,
     /// A visitor on site, signed in with help at reception, likewise.
     pub visit: VisitId,
+    /// The headteacher's request for the staff member's Internet log, likewise.
+    pub disclosure: undersign_core::DisclosureId,
 }
 
 pub struct TestApp {
@@ -268,6 +270,7 @@ async fn seed_school(
     SchoolSeed {
         kiosk: KioskId(0),
         visit: VisitId(0),
+        disclosure: undersign_core::DisclosureId(0),
         school: school.id,
         people,
         policy: policy.id,
@@ -346,6 +349,23 @@ async fn seed_reception(store: &dyn Store, seed: &mut SchoolSeed) {
                 new_code: undersign_core::visits::VisitorCode::from_random([7; 8]),
                 salt: [7; 16],
             },
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let today = time::now().date_naive();
+    seed.disclosure = store
+        .request_disclosure(
+            &head_actor,
+            undersign_core::disclosure::NewDisclosure::parse(
+                seed.people[&Role::Staff].id,
+                today,
+                today,
+                "A concern raised by the network manager",
+                today,
+            )
+            .unwrap(),
             time::now(),
         )
         .await
