@@ -72,7 +72,7 @@ async function waitForHealth(baseURL, child, deadline) {
 /**
  * Starts a demo server of its own (with `smtp: 'HOST:PORT'`, delivering its mail there).
  * Resolves to
- * `{ baseURL, accounts, account(role, n), stop() }`; `stop` kills the server and removes
+ * `{ baseURL, databaseURL, accounts, account(role, n), stop() }`; `stop` kills the server and removes
  * its data directory.
  */
 export async function startDemo({ timeoutMs = 60_000, smtp } = {}) {
@@ -153,6 +153,8 @@ export async function startDemo({ timeoutMs = 60_000, smtp } = {}) {
     }
     return {
       baseURL,
+      /** The demo's database, for `undersign` commands run beside the server. */
+      databaseURL,
       accounts,
       /** The n-th (0-based) account whose role is `role`, e.g. account('Staff', 1). */
       account(role, n = 0) {
