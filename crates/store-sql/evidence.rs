@@ -49,7 +49,55 @@ pub(crate) async fn evidence_rows(
     devices(conn, school, &mut rows).await?;
     log_settings(conn, school, &mut rows).await?;
     disclosures(conn, school, &mut rows).await?;
+    safeguarding_alerts(conn, school, &mut rows).await?;
     Ok(rows)
+}
+
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    id: i64,
+    raised_at: DateTime<Utc>,
+    request_at: DateTime<Utc>,
+    category: String,
+    url: String,
+    client: String,
+    person_id: Option<i64>,
+    device_id: Option<i64>,
+    closed_by: Option<i64>,
+    closed_at: Option<DateTime<Utc>>,
+    action: Option<String>,
+    outcome: Option<String>,
+}
+
+async fn safeguarding_alerts(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let found: Vec<AlertRow> = sqlx::query_as(
+        "SELECT id, raised_at, request_at, category, url, client, person_id, device_id,
+                closed_by, closed_at, action, outcome
+         FROM safeguarding_alerts WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|a| {
+        EvidenceRow::new("safeguarding_alerts", a.id)
+            .with("raised_at", at(a.raised_at))
+            .with("category", a.category)
+            .with("request_at", at(a.request_at))
+            .with("url", a.url)
+            .with("client", a.client)
+            .with("person_id", a.person_id)
+            .with("device_id", a.device_id)
+            .with("closed_by", a.closed_by)
+            .with("closed_at", at_opt(a.closed_at))
+            .with("action", a.action)
+            .with("outcome", a.outcome)
+    }));
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

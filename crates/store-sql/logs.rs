@@ -592,7 +592,8 @@ impl Logs for BackendStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        // Last, so that the school's ledger lock is held only for the append and commit.
+        // Last, so that the school's ledger lock is held only for the appends and commit.
+        crate::safeguarding::raise_alerts(&mut tx, school, &batch.requests, now).await?;
         let event = Event::LogsLoaded {
             source: batch.source.clone(),
             from_line: batch.from_line,

@@ -86,6 +86,15 @@ impl Actor {
         })
     }
 
+    /// The designated safeguarding lead acts on safeguarding alerts from the access log
+    /// and records what was done.
+    pub fn safeguarding_lead(&self) -> Option<SafeguardingLead> {
+        self.has(Role::Dsl).then_some(SafeguardingLead {
+            school: self.school,
+            by: self.person,
+        })
+    }
+
     /// The school administrator and the headteacher register and revoke kiosks and set
     /// the visitor rules (re-signing interval, retention).
     pub fn kiosk_admin(&self) -> Option<KioskAdmin> {
@@ -105,6 +114,22 @@ pub struct Reception {
 }
 
 impl Reception {
+    pub fn school(&self) -> SchoolId {
+        self.school
+    }
+    pub fn by(&self) -> PersonId {
+        self.by
+    }
+}
+
+/// Acts on the safeguarding alerts of one school (the DSL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafeguardingLead {
+    school: SchoolId,
+    by: PersonId,
+}
+
+impl SafeguardingLead {
     pub fn school(&self) -> SchoolId {
         self.school
     }

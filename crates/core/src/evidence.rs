@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 13] = [
+pub const EVIDENCE_TABLES: [&str; 14] = [
     "schools",
     "people",
     "policy_versions",
@@ -111,6 +111,7 @@ pub const EVIDENCE_TABLES: [&str; 13] = [
     "log_settings",
     "disclosures",
     "disclosure_views",
+    "safeguarding_alerts",
 ];
 
 type Key = (&'static str, i64);
@@ -504,6 +505,44 @@ fn implied(
         Event::DisclosureExpired { disclosure } => vec![(
             ("disclosures", disclosure.0),
             vec![("state", json!("expired"))],
+        )],
+        Event::SafeguardingAlertRaised {
+            alert,
+            category,
+            request_at,
+            url,
+            client,
+            person,
+            device,
+        } => vec![(
+            ("safeguarding_alerts", alert.0),
+            vec![
+                ("raised_at", at.clone()),
+                ("category", json!(category)),
+                ("request_at", json!(request_at)),
+                ("url", json!(url)),
+                ("client", json!(client)),
+                ("person_id", json!(person)),
+                ("device_id", json!(device)),
+                ("closed_by", Value::Null),
+                ("closed_at", Value::Null),
+                ("action", Value::Null),
+                ("outcome", Value::Null),
+            ],
+        )],
+        Event::SafeguardingAlertClosed {
+            alert,
+            by,
+            action,
+            outcome,
+        } => vec![(
+            ("safeguarding_alerts", alert.0),
+            vec![
+                ("closed_by", json!(by)),
+                ("closed_at", at.clone()),
+                ("action", json!(action)),
+                ("outcome", json!(outcome)),
+            ],
         )],
         Event::LogSettingsChanged { settings, by } => vec![(
             ("log_settings", entry.school.0),

@@ -50,4 +50,6 @@ id_type!(
     DeviceId,
     /// A request to see a person's Internet log.
     DisclosureId,
+    /// A safeguarding alert raised by the access log.
+    SafeguardingAlertId,
 );

@@ -14,8 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{
-    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, SchoolId, SignatureId,
-    VersionId, VisitId,
+    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, SafeguardingAlertId, SchoolId,
+    SignatureId, VersionId, VisitId,
 };
 use crate::logs::{LoadedPart, LogClass, LogSettings};
 use crate::person::{Audience, Role};
@@ -221,6 +221,23 @@ pub enum Event {
     DisclosureExpired {
         disclosure: DisclosureId,
     },
+    /// A request in a safeguarding category raised an alert for the DSL.
+    SafeguardingAlertRaised {
+        alert: SafeguardingAlertId,
+        category: String,
+        request_at: String,
+        url: String,
+        client: String,
+        person: Option<PersonId>,
+        device: Option<DeviceId>,
+    },
+    /// The DSL recorded what was done and the outcome, and closed the alert.
+    SafeguardingAlertClosed {
+        alert: SafeguardingAlertId,
+        by: PersonId,
+        action: String,
+        outcome: String,
+    },
     /// The school's access-log settings were changed.
     LogSettingsChanged {
         settings: LogSettings,
@@ -271,6 +288,8 @@ impl Event {
             Event::LogsLoaded { .. } => "logs_loaded",
             Event::LogPartitionDropped { .. } => "log_partition_dropped",
             Event::LogSettingsChanged { .. } => "log_settings_changed",
+            Event::SafeguardingAlertRaised { .. } => "safeguarding_alert_raised",
+            Event::SafeguardingAlertClosed { .. } => "safeguarding_alert_closed",
             Event::DisclosureRequested { .. } => "disclosure_requested",
             Event::DisclosureWithdrawn { .. } => "disclosure_withdrawn",
             Event::DisclosureDecided { .. } => "disclosure_decided",

@@ -45,6 +45,7 @@ pub mod policy;
 pub mod receipt;
 pub mod redline;
 pub mod roster;
+pub mod safeguarding;
 pub mod school;
 pub mod signing;
 pub mod store;

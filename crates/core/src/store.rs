@@ -22,6 +22,7 @@ mod outbox;
 mod people;
 mod policies;
 mod roster;
+mod safeguarding;
 mod schools;
 mod sessions;
 mod signing;
@@ -39,6 +40,7 @@ pub use outbox::Outbox;
 pub use people::{LoginAccount, People};
 pub use policies::{Policies, PolicySummary};
 pub use roster::{RosterImport, RosterOutcome};
+pub use safeguarding::Safeguarding;
 pub use schools::Schools;
 pub use sessions::{SESSION_IDLE, SessionRecord, Sessions};
 pub use signing::Signing;
@@ -78,6 +80,7 @@ pub trait Store:
     + LoginLinks
     + Logs
     + Disclosures
+    + Safeguarding
     + Send
     + Sync
 {

@@ -148,3 +148,26 @@ CREATE TABLE disclosure_views (
     FOREIGN KEY (school_id, viewed_by) REFERENCES people (school_id, id)
 );
 CREATE INDEX disclosure_views_idx ON disclosure_views (school_id, disclosure_id);
+
+-- Safeguarding alerts for the DSL: one per subject (person, else device, else address),
+-- category and day while open; closed with what was done and the outcome.
+CREATE TABLE safeguarding_alerts (
+    id           INTEGER PRIMARY KEY,
+    school_id    INTEGER NOT NULL REFERENCES schools (id),
+    subject_key  TEXT NOT NULL,
+    day          TEXT NOT NULL,
+    raised_at    TEXT NOT NULL,
+    request_at   TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    client       TEXT NOT NULL,
+    person_id    INTEGER,
+    device_id    INTEGER,
+    closed_by    INTEGER,
+    closed_at    TEXT,
+    action       TEXT,
+    outcome      TEXT,
+    FOREIGN KEY (school_id, person_id) REFERENCES people (school_id, id),
+    FOREIGN KEY (school_id, closed_by) REFERENCES people (school_id, id)
+);
+CREATE INDEX safeguarding_alerts_open_idx ON safeguarding_alerts (school_id, subject_key, category, day);

@@ -43,6 +43,8 @@ mod people;
 mod policies;
 #[path = "../../store-sql/roster.rs"]
 mod roster;
+#[path = "../../store-sql/safeguarding.rs"]
+mod safeguarding;
 #[path = "../../store-sql/schools.rs"]
 mod schools;
 #[path = "../../store-sql/sessions.rs"]

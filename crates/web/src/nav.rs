@@ -17,6 +17,7 @@ pub struct Nav {
     pub can_work_reception: bool,
     pub can_manage_kiosks: bool,
     pub can_decide_disclosures: bool,
+    pub can_lead_safeguarding: bool,
 }
 
 impl Nav {
@@ -37,6 +38,7 @@ impl Nav {
             can_work_reception: user.actor.reception().is_some(),
             can_manage_kiosks: user.actor.kiosk_admin().is_some(),
             can_decide_disclosures: user.actor.has(undersign_core::person::Role::Headteacher),
+            can_lead_safeguarding: user.actor.safeguarding_lead().is_some(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod people;
 mod policies;
 mod reception;
 mod roster;
+mod safeguarding;
 mod signature_form;
 mod signing;
 mod verify;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(verify::router())
         .merge(documents::router())
         .merge(disclosures::router())
+        .merge(safeguarding::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

@@ -11,7 +11,7 @@ use rand::RngCore;
 use std::net::SocketAddr;
 use undersign_core::access::{
     Actor, ComplianceViewer, KioskAdmin, OrganisationViewer, PeopleAdmin, PolicyPublisher,
-    Reception, WebRulesOwner,
+    Reception, SafeguardingLead, WebRulesOwner,
 };
 use undersign_core::person::Person;
 use undersign_core::policy::sha256_hex;
@@ -279,6 +279,7 @@ capability! {
     KioskAdmin => kiosk_admin,
     Reception => reception,
     WebRulesOwner => web_rules_owner,
+    SafeguardingLead => safeguarding_lead,
 }
 
 /// The signed-in person with a capability their roles grant, for handlers that need one:

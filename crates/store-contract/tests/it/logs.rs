@@ -488,3 +488,127 @@ async fn retention_drops_whole_partitions_on_the_record_and_verify_still_holds(d
         "a recorded purge is no finding"
     );
 }
+
+#[db_test]
+async fn a_safeguarding_hit_alerts_the_dsl_once_and_closing_it_is_on_the_record(db: TestDb) {
+    use undersign_core::access::Actor;
+    use undersign_core::person::Role;
+    let s = &*db.store;
+    let seed = seed_school(s, "safeguarding").await;
+    let school = seed.school.id;
+    let dsl = crate::helpers::add(
+        s,
+        school,
+        "Dana Lead",
+        "dsl@safeguarding.test",
+        &[Role::Staff, Role::Dsl],
+    )
+    .await;
+    let o = owner(&seed);
+    s.record_devices(
+        &o,
+        &[DeviceRecord {
+            name: "LT-07".into(),
+            address: Some("10.0.0.7".parse().unwrap()),
+            holder: Some(Holder::Person(seed.staff.id)),
+        }],
+        at(0, 0),
+    )
+    .await
+    .unwrap();
+    // Three requests of one page in a safeguarding category, as the helper noted them,
+    // and one routine request.
+    let line = |min: i64, category: &str| {
+        let t = at(min, 0);
+        format!(
+            "{}.000 3 10.0.0.7 - TCP_DENIED/403 900 GET http://harm.test/{min} text/html rule=illegal-content category={category} statement=11\n",
+            t.timestamp()
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    std::fs::write(
+        &path,
+        [
+            line(1, "selfharm"),
+            line(1, "selfharm"),
+            line(2, "selfharm"),
+            native(at(3, 0), "10.0.0.7", "-", "TCP_MISS/200", "http://a.test/"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    load_file(s, o, &path).await;
+
+    let lead = Actor {
+        school,
+        person: dsl.id,
+        roles: dsl.roles.clone(),
+    }
+    .safeguarding_lead()
+    .unwrap();
+    let alerts = s.safeguarding_alerts(&lead).await.unwrap();
+    assert_eq!(alerts.len(), 1, "one page, one alert: {alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(
+        (
+            alert.category.as_str(),
+            alert.person,
+            alert.closed.is_none()
+        ),
+        ("selfharm", Some(seed.staff.id), true)
+    );
+    // The DSL is emailed, without a name or an address in the message.
+    let mails = s
+        .outbox_page(
+            &undersign_core::access::PeopleAdmin::for_operator(school),
+            0,
+            50,
+        )
+        .await
+        .unwrap();
+    let to_dsl: Vec<_> = mails
+        .mails
+        .iter()
+        .filter(|m| m.to_email.as_str() == "dsl@safeguarding.test")
+        .collect();
+    assert_eq!(to_dsl.len(), 1, "{mails:#?}");
+    assert!(to_dsl[0].subject.contains("selfharm"));
+
+    assert!(matches!(
+        s.close_safeguarding_alert(&lead, alert.id, "spoke", "ok", at(10, 0))
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    let closed = s
+        .close_safeguarding_alert(
+            &lead,
+            alert.id,
+            "Spoke with the member of staff and their line manager",
+            "Pastoral support arranged; no further action",
+            at(10, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.closed.as_ref().unwrap().by, dsl.id);
+    assert!(matches!(
+        s.close_safeguarding_alert(
+            &lead,
+            alert.id,
+            "again and again",
+            "again and again",
+            at(11, 0)
+        )
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(findings(s, school).await, Vec::<String>::new());
+    db.exec("UPDATE safeguarding_alerts SET outcome = 'nothing happened here'")
+        .await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.starts_with("safeguarding_alerts row") && f.contains("outcome")),
+    );
+}

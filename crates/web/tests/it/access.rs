@@ -429,6 +429,18 @@ fn routes() -> Vec<Route> {
         // Anyone may open the page and ask; the store refuses (409) whoever is not the
         // person's line manager or the headteacher. A disclosure's record is the
         // requester's and the deciders' (here the headteacher asked, so only they see it).
+        r(Method::GET, "/safeguarding", Roles(&[Role::Dsl]), none),
+        r(
+            Method::POST,
+            "/safeguarding/{alert}/close",
+            Roles(&[Role::Dsl]),
+            |_, _| {
+                vec![
+                    ("action", "Spoke with the member of staff".into()),
+                    ("outcome", "Support arranged, nothing further".into()),
+                ]
+            },
+        ),
         r(Method::GET, "/disclosures", LoggedIn, none),
         r(Method::POST, "/disclosures", LoggedIn, disclosure_form),
         r(
@@ -485,6 +497,7 @@ fn fill(path: &str, s: &SchoolSeed) -> String {
         .replace("{token}", "not-a-token")
         .replace("{visit}", &s.visit.to_string())
         .replace("{disclosure}", &s.disclosure.to_string())
+        .replace("{alert}", &s.alert.to_string())
 }
 
 #[derive(Debug, PartialEq, Eq)]

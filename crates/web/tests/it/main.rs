@@ -15,5 +15,6 @@ mod outbox;
 mod password_resets;
 mod policies;
 mod roster;
+mod safeguarding;
 mod staff_pages;
 mod support;

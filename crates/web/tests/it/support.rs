@@ -50,6 +50,8 @@ pub struct SchoolSeed {
     pub visit: VisitId,
     /// The headteacher's request for the staff member's Internet log, likewise.
     pub disclosure: undersign_core::DisclosureId,
+    /// A safeguarding alert about the staff member, likewise.
+    pub alert: undersign_core::SafeguardingAlertId,
 }
 
 pub struct TestApp {
@@ -271,6 +273,7 @@ async fn seed_school(
         kiosk: KioskId(0),
         visit: VisitId(0),
         disclosure: undersign_core::DisclosureId(0),
+        alert: undersign_core::SafeguardingAlertId(0),
         school: school.id,
         people,
         policy: policy.id,
@@ -371,6 +374,56 @@ async fn seed_reception(store: &dyn Store, seed: &mut SchoolSeed) {
         .await
         .unwrap()
         .id;
+    seed.alert = seed_alert(store, seed).await;
+}
+
+/// Stores one request of the staff member in a safeguarding category, which raises an
+/// alert for the DSL.
+async fn seed_alert(store: &dyn Store, seed: &SchoolSeed) -> undersign_core::SafeguardingAlertId {
+    use undersign_core::logs::{LogBatch, LogClass, LoggedRequest, Outcome, Via};
+    let request = LoggedRequest {
+        line: 1,
+        at: time::now(),
+        client: "10.0.0.9".parse().unwrap(),
+        proxy_user: None,
+        method: "GET".into(),
+        url: "http://harm.test/".into(),
+        host: "harm.test".into(),
+        squid_code: "TCP_DENIED".into(),
+        status: 403,
+        bytes: 100,
+        elapsed_ms: 1,
+        content_type: None,
+        outcome: Outcome::Denied,
+        rule: Some("illegal-content".into()),
+        category: Some("selfharm".into()),
+        statement: Some(11),
+        class: LogClass::Safeguarding,
+        person: Some(seed.people[&Role::Staff].id),
+        device: None,
+        via: Via::ProxyUser,
+    };
+    store
+        .load_logs(
+            &undersign_core::access::WebRulesOwner::for_operator(seed.school),
+            &LogBatch {
+                source: "file:seed".into(),
+                from_line: 0,
+                to_line: 1,
+                requests: vec![request],
+            },
+        )
+        .await
+        .unwrap();
+    let dsl = &seed.people[&Role::Dsl];
+    let lead = undersign_core::access::Actor {
+        school: seed.school,
+        person: dsl.id,
+        roles: dsl.roles.clone(),
+    }
+    .safeguarding_lead()
+    .unwrap();
+    store.safeguarding_alerts(&lead).await.unwrap()[0].id
 }
 
 impl TestApp {
