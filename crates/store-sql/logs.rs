@@ -11,12 +11,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use undersign_core::access::{PolicyPublisher, WebRulesOwner};
+use undersign_core::access::{LogReportViewer, PolicyPublisher, WebRulesOwner};
 use undersign_core::disclosure::{BlockedRequest, DayCount, PersonLog, SiteCount};
 use undersign_core::ledger::Event;
 use undersign_core::logs::{
-    LogBatch, LogClass, LogSettings, LoggedRequest, Outcome, PartDigest, Period, Register, Span,
-    StoredPart, Via, loaded_ranges, parts_of,
+    LogBatch, LogClass, LogReport, LogSettings, LoggedRequest, Outcome, PartDigest, Period,
+    Register, Span, StoredPart, Via, loaded_ranges, parts_of,
 };
 use undersign_core::store::{
     DeviceRecord, Holder, Lease, LogPartition, Logs, StoreError, StoreResult,
@@ -670,6 +670,109 @@ impl Logs for BackendStore {
                 })
             })
             .collect()
+    }
+
+    async fn log_report(
+        &self,
+        viewer: &LogReportViewer,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: u32,
+    ) -> StoreResult<LogReport> {
+        let school = viewer.school();
+        let limit = i64::from(limit);
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let days: Vec<(NaiveDate, String, i64, i64)> = sqlx::query_as(
+            "SELECT day, category, CAST(SUM(requests) AS BIGINT), CAST(SUM(denied) AS BIGINT)
+             FROM log_daily WHERE school_id = $1 AND day >= $2 AND day <= $3
+             GROUP BY day, category ORDER BY day, category",
+        )
+        .bind(school.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let sites: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT host, CAST(SUM(denied) AS BIGINT) AS n FROM log_sites_daily
+             WHERE school_id = $1 AND day >= $2 AND day <= $3 AND denied > 0
+             GROUP BY host ORDER BY n DESC, host LIMIT $4",
+        )
+        .bind(school.0)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let devices: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT d.name, CAST(SUM(l.requests) AS BIGINT) AS n, CAST(SUM(l.denied) AS BIGINT)
+             FROM log_daily l JOIN devices d ON d.school_id = l.school_id AND d.id = l.device_id
+             WHERE l.school_id = $1 AND l.day >= $2 AND l.day <= $3
+             GROUP BY d.name ORDER BY n DESC, d.name LIMIT $4",
+        )
+        .bind(school.0)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        // The register of decisions: the blocked partitions (a month each) in the range.
+        let until = to.succ_opt().unwrap_or(to);
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name FROM log_partitions
+             WHERE school_id = $1 AND class <> 'routine' AND period_start < $2 AND period_end > $3",
+        )
+        .bind(school.0)
+        .bind(until)
+        .bind(from)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let (start, end) = (
+            from.and_time(chrono::NaiveTime::MIN).and_utc(),
+            until.and_time(chrono::NaiveTime::MIN).and_utc(),
+        );
+        let mut rules: HashMap<(String, String), u64> = HashMap::new();
+        for table in tables {
+            if !table_exists(&mut conn, &table).await? {
+                continue;
+            }
+            let found: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(&format!(
+                "SELECT rule, category, COUNT(*) FROM {table}
+                 WHERE school_id = $1 AND outcome = 'denied' AND at >= $2 AND at < $3
+                 GROUP BY rule, category"
+            ))
+            .bind(school.0)
+            .bind(ts(start))
+            .bind(ts(end))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+            for (rule, category, n) in found {
+                *rules
+                    .entry((rule.unwrap_or_default(), category.unwrap_or_default()))
+                    .or_default() += count(n);
+            }
+        }
+        let mut rules: Vec<(String, String, u64)> =
+            rules.into_iter().map(|((r, c), n)| (r, c, n)).collect();
+        rules.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        rules.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(LogReport {
+            days: days
+                .into_iter()
+                .map(|(d, c, n, x)| (d, c, count(n), count(x)))
+                .collect(),
+            blocked_sites: sites.into_iter().map(|(h, n)| (h, count(n))).collect(),
+            rules,
+            devices: devices
+                .into_iter()
+                .map(|(d, n, x)| (d, count(n), count(x)))
+                .collect(),
+        })
     }
 
     async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings> {

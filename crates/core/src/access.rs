@@ -86,6 +86,15 @@ impl Actor {
         })
     }
 
+    /// The network manager and the DSL see the access log's pseudonymous reports: counts
+    /// by category, site, rule and device, never a person.
+    pub fn log_report_viewer(&self) -> Option<LogReportViewer> {
+        self.has_any(&[Role::NetworkManager, Role::Dsl])
+            .then_some(LogReportViewer {
+                school: self.school,
+            })
+    }
+
     /// The designated safeguarding lead acts on safeguarding alerts from the access log
     /// and records what was done.
     pub fn safeguarding_lead(&self) -> Option<SafeguardingLead> {
@@ -119,6 +128,18 @@ impl Reception {
     }
     pub fn by(&self) -> PersonId {
         self.by
+    }
+}
+
+/// Sees the pseudonymous access-log reports of one school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogReportViewer {
+    school: SchoolId,
+}
+
+impl LogReportViewer {
+    pub fn school(&self) -> SchoolId {
+        self.school
     }
 }
 

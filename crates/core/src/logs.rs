@@ -833,3 +833,17 @@ impl LogSettings {
         today - chrono::Days::new(u64::from(self.retention_days(class)))
     }
 }
+
+/// The pseudonymous report of a school's access log over some days: counts by day and
+/// category, blocked sites, the rules that denied, and devices. It names nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogReport {
+    /// Per day and category (empty: none): requests, of which denied.
+    pub days: Vec<(NaiveDate, String, u64, u64)>,
+    /// The most blocked sites: host, denied requests.
+    pub blocked_sites: Vec<(String, u64)>,
+    /// The filtering decisions register: rule, category, denied requests.
+    pub rules: Vec<(String, String, u64)>,
+    /// Devices by requests: device name, requests, denied.
+    pub devices: Vec<(String, u64, u64)>,
+}

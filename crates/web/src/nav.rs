@@ -18,6 +18,7 @@ pub struct Nav {
     pub can_manage_kiosks: bool,
     pub can_decide_disclosures: bool,
     pub can_lead_safeguarding: bool,
+    pub can_see_log_reports: bool,
 }
 
 impl Nav {
@@ -39,6 +40,7 @@ impl Nav {
             can_manage_kiosks: user.actor.kiosk_admin().is_some(),
             can_decide_disclosures: user.actor.has(undersign_core::person::Role::Headteacher),
             can_lead_safeguarding: user.actor.safeguarding_lead().is_some(),
+            can_see_log_reports: user.actor.log_report_viewer().is_some(),
         }
     }
 }

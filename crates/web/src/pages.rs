@@ -10,6 +10,7 @@ pub(crate) mod documents;
 mod kiosk;
 mod login;
 mod login_link;
+mod logs;
 mod me;
 mod outbox;
 mod password;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(documents::router())
         .merge(disclosures::router())
         .merge(safeguarding::router())
+        .merge(logs::router())
 }
 
 /// One line of an error summary: the field's element id and the message.

@@ -10,8 +10,8 @@ use chrono::{Duration, Utc};
 use rand::RngCore;
 use std::net::SocketAddr;
 use undersign_core::access::{
-    Actor, ComplianceViewer, KioskAdmin, OrganisationViewer, PeopleAdmin, PolicyPublisher,
-    Reception, SafeguardingLead, WebRulesOwner,
+    Actor, ComplianceViewer, KioskAdmin, LogReportViewer, OrganisationViewer, PeopleAdmin,
+    PolicyPublisher, Reception, SafeguardingLead, WebRulesOwner,
 };
 use undersign_core::person::Person;
 use undersign_core::policy::sha256_hex;
@@ -280,6 +280,7 @@ capability! {
     Reception => reception,
     WebRulesOwner => web_rules_owner,
     SafeguardingLead => safeguarding_lead,
+    LogReportViewer => log_report_viewer,
 }
 
 /// The signed-in person with a capability their roles grant, for handlers that need one:

@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::net::IpAddr;
 
 use super::StoreResult;
-use crate::access::{PolicyPublisher, WebRulesOwner};
+use crate::access::{LogReportViewer, PolicyPublisher, WebRulesOwner};
 use crate::ids::SchoolId;
 use crate::ids::{DeviceId, PersonId};
-use crate::logs::{LogBatch, LogClass, LogSettings, LoggedRequest, Period, Register};
+use crate::logs::{LogBatch, LogClass, LogReport, LogSettings, LoggedRequest, Period, Register};
 
 /// One device as the register should hold it from a moment on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,16 @@ pub trait Logs: Send + Sync {
 
     /// The school's partitions, oldest first, with their row counts.
     async fn log_partitions(&self, owner: &WebRulesOwner) -> StoreResult<Vec<LogPartition>>;
+
+    /// The pseudonymous report over the days `from..=to` (at most `limit` rows of each
+    /// list but the days).
+    async fn log_report(
+        &self,
+        viewer: &LogReportViewer,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: u32,
+    ) -> StoreResult<LogReport>;
 
     /// The school's retention and safeguarding categories (the defaults until set).
     async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings>;

@@ -612,3 +612,37 @@ async fn a_safeguarding_hit_alerts_the_dsl_once_and_closing_it_is_on_the_record(
             .any(|f| f.starts_with("safeguarding_alerts row") && f.contains("outcome")),
     );
 }
+
+#[db_test]
+async fn the_pseudonymous_report_counts_by_day_site_rule_and_device(db: TestDb) {
+    use undersign_core::access::Actor;
+    use undersign_core::person::Role;
+    let s = &*db.store;
+    let (seed, _) = school_with_a_log(&db, "log-report").await;
+    let viewer = Actor {
+        school: seed.school.id,
+        person: seed.staff.id,
+        roles: [Role::NetworkManager].into(),
+    }
+    .log_report_viewer()
+    .unwrap();
+    let day = at(0, 0).date_naive();
+    let report = s.log_report(&viewer, day, day, 10).await.unwrap();
+    let total: u64 = report.days.iter().map(|d| d.2).sum();
+    let denied: u64 = report.days.iter().map(|d| d.3).sum();
+    assert_eq!((total, denied), (3, 1));
+    assert_eq!(report.blocked_sites, [("b.test".to_owned(), 1)]);
+    assert_eq!(
+        report.rules,
+        [(String::new(), String::new(), 1)],
+        "no rules file, no rule"
+    );
+    assert_eq!(report.devices, [("LT-07".to_owned(), 3, 1)]);
+    let other_day = day.pred_opt().unwrap();
+    assert_eq!(
+        s.log_report(&viewer, other_day, other_day, 10)
+            .await
+            .unwrap(),
+        Default::default()
+    );
+}

@@ -429,6 +429,22 @@ fn routes() -> Vec<Route> {
         // Anyone may open the page and ask; the store refuses (409) whoever is not the
         // person's line manager or the headteacher. A disclosure's record is the
         // requester's and the deciders' (here the headteacher asked, so only they see it).
+        r(
+            Method::GET,
+            "/logs/reports",
+            Roles(&[Role::NetworkManager, Role::Dsl]),
+            none,
+        ),
+        r(Method::GET, "/logs/settings", Roles(PUBLISHER), none),
+        r(Method::POST, "/logs/settings", Roles(PUBLISHER), |_, _| {
+            vec![
+                ("routine_days", "90".into()),
+                ("blocked_days", "365".into()),
+                ("safeguarding_days", "2190".into()),
+                ("categories", "selfharm".into()),
+                ("decider", "".into()),
+            ]
+        }),
         r(Method::GET, "/safeguarding", Roles(&[Role::Dsl]), none),
         r(
             Method::POST,

@@ -57,3 +57,60 @@ async fn the_dsl_sees_who_and_closes_an_alert_with_what_was_done() {
             .contains("Safeguarding alerts")
     );
 }
+
+#[tokio::test]
+async fn the_reports_count_without_naming_and_the_head_sets_retention() {
+    let app = TestApp::with_reception().await;
+    let staff = app.a.people[&Role::Staff].clone();
+    let nm = app.login(&app.a.people[&Role::NetworkManager]).await;
+    let report = app.get("/logs/reports", &nm).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.body.contains("harm.test"), "{}", report.body);
+    assert!(report.body.contains("illegal-content"));
+    assert!(
+        !report.body.contains(staff.full_name.as_str()),
+        "the report names nobody"
+    );
+    assert!(!report.body.contains(staff.email.as_str()));
+
+    let head = app.login(&app.a.people[&Role::Headteacher]).await;
+    let bad = app
+        .post(
+            "/logs/settings",
+            &head,
+            &[
+                ("routine_days", "400".into()),
+                ("blocked_days", "30".into()),
+                ("safeguarding_days", "x".into()),
+                ("categories", "self harm!".into()),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.select_text(".error-summary a").len(), 2, "{}", bad.body);
+    let governor = app.a.people[&Role::Governor].id.to_string();
+    let saved = app
+        .post(
+            "/logs/settings",
+            &head,
+            &[
+                ("routine_days", "30".into()),
+                ("blocked_days", "180".into()),
+                ("safeguarding_days", "2190".into()),
+                ("categories", "selfharm, Extremism".into()),
+                ("decider", governor.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let s = app.store.log_settings(app.a.school).await.unwrap();
+    assert_eq!(
+        (s.routine_days, s.blocked_days, s.safeguarding_days),
+        (30, 180, 2190)
+    );
+    assert_eq!(s.safeguarding_categories, ["selfharm", "extremism"]);
+    assert_eq!(
+        s.head_requests_decider.map(|p| p.to_string()),
+        Some(governor)
+    );
+}
