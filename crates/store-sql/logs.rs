@@ -1056,8 +1056,9 @@ struct SourcedRow {
     row: DetailRow,
 }
 
-/// A person's log over the days `from..=to`, for a disclosure: per day and category from
-/// the daily totals; the sites and every denied request from the detail.
+/// A person's log over the days `from..=to`, for a disclosure: read from the detail
+/// (which `verify` checks row by row), never from the daily totals, so that what a
+/// disclosure shows is evidence.
 pub(crate) async fn person_log(
     conn: &mut Conn,
     school: SchoolId,
@@ -1066,19 +1067,6 @@ pub(crate) async fn person_log(
     to: NaiveDate,
 ) -> StoreResult<PersonLog> {
     let until = to.succ_opt().unwrap_or(to);
-    let days: Vec<(NaiveDate, String, i64, i64)> = sqlx::query_as(
-        "SELECT day, category, CAST(SUM(requests) AS BIGINT), CAST(SUM(denied) AS BIGINT)
-         FROM log_daily
-         WHERE school_id = $1 AND person_id = $2 AND day >= $3 AND day <= $4
-         GROUP BY day, category ORDER BY day, category",
-    )
-    .bind(school.0)
-    .bind(person.0)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name FROM log_partitions
          WHERE school_id = $1 AND period_start < $2 AND period_end > $3 ORDER BY period_start",
@@ -1091,16 +1079,16 @@ pub(crate) async fn person_log(
     .map_err(db)?;
     let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
     let end = until.and_time(chrono::NaiveTime::MIN).and_utc();
+    let mut days: BTreeMap<(NaiveDate, String), (u64, u64)> = BTreeMap::new();
     let mut sites: HashMap<String, (u64, u64)> = HashMap::new();
     let mut blocked = Vec::new();
     for table in tables {
         if !table_exists(conn, &table).await? {
             continue;
         }
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-            "SELECT host, COUNT(*), SUM(CASE WHEN outcome = 'denied' THEN 1 ELSE 0 END)
-             FROM {table} WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4
-             GROUP BY host"
+        let rows: Vec<PersonRow> = sqlx::query_as(&format!(
+            "SELECT at, url, host, outcome, rule, category FROM {table}
+             WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4"
         ))
         .bind(school.0)
         .bind(person.0)
@@ -1109,30 +1097,25 @@ pub(crate) async fn person_log(
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        for (host, n, denied) in rows {
-            let e = sites.entry(host).or_default();
-            e.0 += u64::try_from(n).unwrap_or(0);
-            e.1 += u64::try_from(denied).unwrap_or(0);
+        for r in rows {
+            let denied = u64::from(r.outcome == "denied");
+            let day = days
+                .entry((r.at.date_naive(), r.category.clone().unwrap_or_default()))
+                .or_default();
+            day.0 += 1;
+            day.1 += denied;
+            let site = sites.entry(r.host).or_default();
+            site.0 += 1;
+            site.1 += denied;
+            if denied == 1 {
+                blocked.push(BlockedRequest {
+                    at: r.at,
+                    url: r.url,
+                    rule: r.rule,
+                    category: r.category,
+                });
+            }
         }
-        let denied: Vec<BlockedRow> = sqlx::query_as(&format!(
-            "SELECT at, url, rule, category FROM {table}
-                 WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4
-                   AND outcome = 'denied'
-                 ORDER BY at"
-        ))
-        .bind(school.0)
-        .bind(person.0)
-        .bind(ts(start))
-        .bind(ts(end))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        blocked.extend(denied.into_iter().map(|r| BlockedRequest {
-            at: r.at,
-            url: r.url,
-            rule: r.rule,
-            category: r.category,
-        }));
     }
     blocked.sort_by_key(|b| b.at);
     let mut sites: Vec<SiteCount> = sites
@@ -1151,11 +1134,11 @@ pub(crate) async fn person_log(
     Ok(PersonLog {
         days: days
             .into_iter()
-            .map(|(day, category, n, d)| DayCount {
+            .map(|((day, category), (requests, denied))| DayCount {
                 day,
                 category,
-                requests: u64::try_from(n).unwrap_or(0),
-                denied: u64::try_from(d).unwrap_or(0),
+                requests,
+                denied,
             })
             .collect(),
         sites,
@@ -1164,9 +1147,11 @@ pub(crate) async fn person_log(
 }
 
 #[derive(sqlx::FromRow)]
-struct BlockedRow {
+struct PersonRow {
     at: DateTime<Utc>,
     url: String,
+    host: String,
+    outcome: String,
     rule: Option<String>,
     category: Option<String>,
 }
