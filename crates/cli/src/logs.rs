@@ -47,6 +47,8 @@ pub enum LogsCommand {
     Load(LoadArgs),
     /// Bring the device register up to date from a CSV (device, address, holder).
     Devices(DevicesArgs),
+    /// Record who had which address from ISC dhcpd's lease file (dhcpd.leases).
+    Leases(DevicesArgs),
 }
 
 /// Which school, and how to classify.
@@ -106,7 +108,8 @@ pub struct DevicesArgs {
     /// The school's short name; may be left out when there is only one school.
     #[arg(long)]
     pub school: Option<String>,
-    /// CSV with a header row: `device` (required), `address`, `holder` (an email).
+    /// For `devices`: a CSV with a header row: `device` (required), `address`, `holder`
+    /// (an email). For `leases`: ISC dhcpd's lease file.
     pub file: PathBuf,
 }
 
@@ -117,6 +120,7 @@ pub async fn run(cmd: LogsCommand) -> ExitCode {
         LogsCommand::Ingest(args) => ingest(args).await,
         LogsCommand::Load(args) => load(args).await,
         LogsCommand::Devices(args) => return devices(args).await,
+        LogsCommand::Leases(args) => return leases(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -336,6 +340,44 @@ async fn load_rounds(
                 loader.load_journal(journal).await?;
                 return Ok(());
             }
+        }
+    }
+}
+
+async fn leases(args: DevicesArgs) -> ExitCode {
+    let result = async {
+        let text = std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?;
+        let leases = match undersign_core::logs::parse_isc_leases(&text) {
+            Ok(l) => l,
+            Err(errors) => {
+                eprintln!(
+                    "{} cannot be read; nothing was recorded. These leases are malformed:",
+                    args.file.display()
+                );
+                for e in errors {
+                    eprintln!("  {e}");
+                }
+                return Ok(false);
+            }
+        };
+        let store = open_store(&args.db.database_url).await?;
+        let owner = owner(store.as_ref(), args.school.as_deref()).await?;
+        let added = store.record_leases(&owner, &leases).await?;
+        eprintln!(
+            "{}: {} leases read, {added} new",
+            args.file.display(),
+            leases.len()
+        );
+        anyhow::Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
         }
     }
 }

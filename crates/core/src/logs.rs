@@ -847,3 +847,122 @@ pub struct LogReport {
     /// Devices by requests: device name, requests, denied.
     pub devices: Vec<(String, u64, u64)>,
 }
+
+/// Reads ISC dhcpd's lease file (`/var/lib/dhcp/dhcpd.leases`): every `lease ADDRESS { … }`
+/// block with its `starts` and `ends` (UTC, as dhcpd writes them) becomes a lease of the
+/// device named by its `client-hostname`, else its `hardware ethernet` address. Blocks
+/// without both times are skipped (`abandoned`, `free` with `ends never` …); a block that
+/// cannot be read is an error naming its line.
+pub fn parse_isc_leases(text: &str) -> Result<Vec<crate::store::Lease>, Vec<DeviceCsvError>> {
+    let err = |line: usize, field: &str, message: String| DeviceCsvError {
+        line,
+        field: field.to_owned(),
+        message,
+    };
+    let time = |words: &[&str]| -> Option<DateTime<chrono::Utc>> {
+        // `starts 1 2026/11/23 07:30:00;`
+        let date = words.get(2)?;
+        let clock = words.get(3)?.trim_end_matches(';');
+        chrono::NaiveDateTime::parse_from_str(&format!("{date} {clock}"), "%Y/%m/%d %H:%M:%S")
+            .ok()
+            .map(|t| t.and_utc())
+    };
+    let mut leases = Vec::new();
+    let mut errors = Vec::new();
+    let mut open: Option<(usize, IpAddr)> = None;
+    let (mut starts, mut ends, mut host, mut mac) = (None, None, None, None);
+    for (i, raw) in text.lines().enumerate() {
+        let number = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match (open, words.first().copied()) {
+            (None, Some("lease")) => {
+                match words.get(1).and_then(|a| a.parse::<IpAddr>().ok()) {
+                    Some(ip) if words.get(2) == Some(&"{") => open = Some((number, ip)),
+                    _ => errors.push(err(
+                        number,
+                        "lease",
+                        format!("expected `lease ADDRESS {{`, found {line:?}"),
+                    )),
+                }
+                (starts, ends, host, mac) = (None, None, None, None);
+            }
+            (None, _) => {}
+            (Some(_), Some("starts")) => starts = time(&words),
+            (Some(_), Some("ends")) => ends = time(&words),
+            (Some(_), Some("client-hostname")) => {
+                host = words
+                    .get(1)
+                    .map(|h| h.trim_end_matches(';').trim_matches('"').to_owned())
+            }
+            (Some(_), Some("hardware")) => {
+                mac = words.get(2).map(|m| m.trim_end_matches(';').to_lowercase())
+            }
+            (Some((start_line, ip)), Some("}")) => {
+                open = None;
+                let device = host.take().filter(|h| !h.is_empty()).or(mac.take());
+                match (starts, ends, device) {
+                    (Some(from), Some(until), Some(device)) if from < until => {
+                        leases.push(crate::store::Lease {
+                            device,
+                            address: ip,
+                            from,
+                            until,
+                        })
+                    }
+                    (Some(_), Some(_), None) => errors.push(err(
+                        start_line,
+                        "lease",
+                        "the lease names no host name and no hardware address".into(),
+                    )),
+                    _ => {}
+                }
+            }
+            (Some(_), _) => {}
+        }
+    }
+    if let Some((line, _)) = open {
+        errors.push(err(
+            line,
+            "lease",
+            "the lease block is never closed with `}`".into(),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(leases)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::*;
+
+    #[test]
+    fn isc_leases_name_the_device_by_host_name_else_hardware_address() {
+        let text = "# dhcpd.leases\nlease 10.0.0.5 {\n  starts 1 2026/11/23 07:30:00;\n  ends 1 2026/11/23 19:30:00;\n  hardware ethernet AA:BB:CC:00:11:22;\n  client-hostname \"LT-07\";\n}\nlease 10.0.0.6 {\n  starts 1 2026/11/23 08:00:00;\n  ends 1 2026/11/23 20:00:00;\n  hardware ethernet aa:bb:cc:00:11:33;\n}\nlease 10.0.0.7 {\n  starts 1 2026/11/23 08:00:00;\n  ends never;\n  binding state free;\n}\n";
+        let leases = parse_isc_leases(text).unwrap();
+        let names: Vec<(&str, String)> = leases
+            .iter()
+            .map(|l| (l.device.as_str(), l.address.to_string()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("LT-07", "10.0.0.5".into()),
+                ("aa:bb:cc:00:11:33", "10.0.0.6".into())
+            ]
+        );
+        assert_eq!(leases[0].from.to_rfc3339(), "2026-11-23T07:30:00+00:00");
+        let bad = parse_isc_leases(
+            "lease 10.0.0.999 {\n}\nlease 10.0.0.8 {\n starts 1 2026/11/23 08:00:00;\n",
+        )
+        .unwrap_err();
+        let lines: Vec<usize> = bad.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3]);
+    }
+}

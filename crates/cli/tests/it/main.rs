@@ -7,6 +7,7 @@ mod chasing;
 mod commands;
 mod crash;
 mod import;
+mod logs;
 mod mail;
 mod receipt;
 mod squid;
