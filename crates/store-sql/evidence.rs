@@ -172,16 +172,16 @@ async fn log_settings(
     school: SchoolId,
     out: &mut Vec<EvidenceRow>,
 ) -> StoreResult<()> {
-    let found: Option<(i64, i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
+    let found: Option<(i64, i64, i64, String, i64, Option<i64>, bool)> = sqlx::query_as(
         "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories, updated_by,
-                head_requests_decider
+                head_requests_decider, search_terms
          FROM log_settings WHERE school_id = $1",
     )
     .bind(school.0)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    if let Some((routine, blocked, safeguarding, categories, by, decider)) = found {
+    if let Some((routine, blocked, safeguarding, categories, by, decider, search_terms)) = found {
         out.push(
             EvidenceRow::new("log_settings", school.0)
                 .with("routine_days", routine)
@@ -189,7 +189,8 @@ async fn log_settings(
                 .with("safeguarding_days", safeguarding)
                 .with("safeguarding_categories", json_column(&categories))
                 .with("updated_by", by)
-                .with("head_requests_decider", decider),
+                .with("head_requests_decider", decider)
+                .with("search_terms", search_terms),
         );
     }
     Ok(())

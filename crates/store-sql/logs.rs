@@ -30,12 +30,12 @@ use crate::db::{Conn, create_log_partition, lock_key, table_exists, ts};
 use crate::errors::db;
 use crate::ledger::append;
 
-/// Rows per INSERT: 21 columns stay well under both databases' bound-parameter limits.
+/// Rows per INSERT: 22 columns stay well under both databases' bound-parameter limits.
 const ROWS_PER_INSERT: usize = 1000;
 
 const DETAIL_COLUMNS: &str = "school_id, source_id, line, at, client, proxy_user, method, url, \
      host, squid_code, status, bytes, elapsed_ms, content_type, outcome, rule, category, \
-     statement, person_id, device_id, via";
+     statement, person_id, device_id, via, search";
 
 fn table_name(school: SchoolId, class: LogClass, period: Period) -> String {
     format!("log_{}_s{}_{}", class.as_str(), school.0, period.tag())
@@ -131,6 +131,7 @@ struct DetailRow {
     person_id: Option<i64>,
     device_id: Option<i64>,
     via: String,
+    search: Option<String>,
 }
 
 impl DetailRow {
@@ -157,6 +158,7 @@ impl DetailRow {
             person: self.person_id.map(PersonId),
             device: self.device_id.map(DeviceId),
             via: Via::parse(&self.via).ok_or_else(|| bad("via"))?,
+            search: self.search,
         })
     }
 }
@@ -505,7 +507,8 @@ impl Logs for BackendStore {
                         .push_bind(r.statement)
                         .push_bind(r.person.map(|p| p.0))
                         .push_bind(r.device.map(|d| d.0))
-                        .push_bind(r.via.as_str());
+                        .push_bind(r.via.as_str())
+                        .push_bind(r.search.as_deref());
                 });
                 q.build().execute(&mut *tx).await.map_err(db)?;
             }
@@ -634,7 +637,7 @@ impl Logs for BackendStore {
             let rows: Vec<DetailRow> = sqlx::query_as(&format!(
                 "SELECT line, at, client, proxy_user, method, url, host, squid_code, status,
                         bytes, elapsed_ms, content_type, outcome, rule, category, statement,
-                        person_id, device_id, via
+                        person_id, device_id, via, search
                  FROM {table} WHERE school_id = $1 AND at >= $2 AND at < $3"
             ))
             .bind(school.0)
@@ -776,16 +779,16 @@ impl Logs for BackendStore {
     }
 
     async fn log_settings(&self, school: SchoolId) -> StoreResult<LogSettings> {
-        let row: Option<(i64, i64, i64, String, Option<i64>)> = sqlx::query_as(
+        let row: Option<(i64, i64, i64, String, Option<i64>, bool)> = sqlx::query_as(
             "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories,
-                    head_requests_decider
+                    head_requests_decider, search_terms
              FROM log_settings WHERE school_id = $1",
         )
         .bind(school.0)
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        let Some((routine, blocked, safeguarding, categories, decider)) = row else {
+        let Some((routine, blocked, safeguarding, categories, decider, search_terms)) = row else {
             return Ok(LogSettings::default());
         };
         let days = |d: i64| {
@@ -798,6 +801,7 @@ impl Logs for BackendStore {
             safeguarding_categories: serde_json::from_str(&categories)
                 .map_err(|e| StoreError::Backend(format!("safeguarding categories: {e}")))?,
             head_requests_decider: decider.map(PersonId),
+            search_terms,
         })
     }
 
@@ -830,13 +834,15 @@ impl Logs for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         sqlx::query(
             "INSERT INTO log_settings (school_id, routine_days, blocked_days, safeguarding_days,
-                 safeguarding_categories, updated_by, updated_at, head_requests_decider)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 safeguarding_categories, updated_by, updated_at, head_requests_decider,
+                 search_terms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (school_id) DO UPDATE SET routine_days = excluded.routine_days,
                  blocked_days = excluded.blocked_days,
                  safeguarding_days = excluded.safeguarding_days,
                  safeguarding_categories = excluded.safeguarding_categories,
                  head_requests_decider = excluded.head_requests_decider,
+                 search_terms = excluded.search_terms,
                  updated_by = excluded.updated_by, updated_at = excluded.updated_at",
         )
         .bind(school.0)
@@ -847,6 +853,7 @@ impl Logs for BackendStore {
         .bind(head.by().0)
         .bind(ts(at))
         .bind(settings.head_requests_decider.map(|p| p.0))
+        .bind(settings.search_terms)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1017,7 +1024,7 @@ pub(crate) async fn stored_parts(
         let rows: Vec<(i64, DetailRow)> = sqlx::query_as::<_, SourcedRow>(&format!(
             "SELECT source_id, line, at, client, proxy_user, method, url, host, squid_code,
                     status, bytes, elapsed_ms, content_type, outcome, rule, category, statement,
-                    person_id, device_id, via
+                    person_id, device_id, via, search
              FROM {table} WHERE school_id = $1 ORDER BY source_id, line"
         ))
         .bind(school.0)
@@ -1082,12 +1089,13 @@ pub(crate) async fn person_log(
     let mut days: BTreeMap<(NaiveDate, String), (u64, u64)> = BTreeMap::new();
     let mut sites: HashMap<String, (u64, u64)> = HashMap::new();
     let mut blocked = Vec::new();
+    let mut searches = Vec::new();
     for table in tables {
         if !table_exists(conn, &table).await? {
             continue;
         }
         let rows: Vec<PersonRow> = sqlx::query_as(&format!(
-            "SELECT at, url, host, outcome, rule, category FROM {table}
+            "SELECT at, url, host, outcome, rule, category, search FROM {table}
              WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4"
         ))
         .bind(school.0)
@@ -1104,6 +1112,9 @@ pub(crate) async fn person_log(
                 .or_default();
             day.0 += 1;
             day.1 += denied;
+            if let Some(term) = &r.search {
+                searches.push((r.at, term.clone()));
+            }
             let site = sites.entry(r.host).or_default();
             site.0 += 1;
             site.1 += denied;
@@ -1118,6 +1129,7 @@ pub(crate) async fn person_log(
         }
     }
     blocked.sort_by_key(|b| b.at);
+    searches.sort();
     let mut sites: Vec<SiteCount> = sites
         .into_iter()
         .map(|(host, (requests, denied))| SiteCount {
@@ -1132,6 +1144,7 @@ pub(crate) async fn person_log(
             .then_with(|| a.host.cmp(&b.host))
     });
     Ok(PersonLog {
+        searches,
         days: days
             .into_iter()
             .map(|((day, category), (requests, denied))| DayCount {
@@ -1154,4 +1167,5 @@ struct PersonRow {
     outcome: String,
     rule: Option<String>,
     category: Option<String>,
+    search: Option<String>,
 }

@@ -143,10 +143,8 @@ async fn classifier(
     owner: &WebRulesOwner,
     c: &Classification,
 ) -> anyhow::Result<Classifier> {
-    let mut safeguarding = store
-        .log_settings(owner.school())
-        .await?
-        .safeguarding_categories;
+    let settings = store.log_settings(owner.school()).await?;
+    let mut safeguarding = settings.safeguarding_categories;
     safeguarding.extend(c.safeguarding.iter().cloned());
     let rules = match &c.rules {
         Some(path) => Some(
@@ -155,7 +153,7 @@ async fn classifier(
         ),
         None => None,
     };
-    Ok(Classifier::new(rules, &safeguarding))
+    Ok(Classifier::new(rules, &safeguarding).with_search_terms(settings.search_terms))
 }
 
 fn print_report(what: &str, r: &Report) {

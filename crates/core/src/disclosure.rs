@@ -237,6 +237,8 @@ pub struct PersonLog {
     pub sites: Vec<SiteCount>,
     /// Every denied request, oldest first.
     pub blocked: Vec<BlockedRequest>,
+    /// What was searched for, oldest first (only where the school keeps search terms).
+    pub searches: Vec<(DateTime<Utc>, String)>,
 }
 
 /// Requests on one day in one category (empty: none), of which denied.

@@ -25,6 +25,8 @@ pub struct Classifier {
     safeguarding: HashSet<String>,
     target: Target,
     periods: PeriodCache,
+    /// Keep search terms (the school's choice, off by default).
+    search_terms: bool,
 }
 
 impl Classifier {
@@ -41,7 +43,14 @@ impl Classifier {
             safeguarding: set,
             target: Target::default(),
             periods: PeriodCache::default(),
+            search_terms: false,
         }
+    }
+
+    /// Keeps the search terms of search engines' results pages.
+    pub fn with_search_terms(mut self, on: bool) -> Self {
+        self.search_terms = on;
+        self
     }
 
     fn is_safeguarding(&self, category: &str) -> bool {
@@ -126,6 +135,11 @@ impl Classifier {
             person: who.person,
             device: who.device,
             via: who.via,
+            search: if self.search_terms {
+                undersign_core::logs::search_term(line.url)
+            } else {
+                None
+            },
         }
     }
 }

@@ -115,7 +115,8 @@ CREATE TABLE log_routine (
     statement     INTEGER,
     person_id     BIGINT,
     device_id     BIGINT,
-    via           TEXT NOT NULL
+    via           TEXT NOT NULL,
+    search        TEXT
 ) PARTITION BY LIST (school_id);
 CREATE TABLE log_blocked (
     school_id     BIGINT NOT NULL,
@@ -138,7 +139,8 @@ CREATE TABLE log_blocked (
     statement     INTEGER,
     person_id     BIGINT,
     device_id     BIGINT,
-    via           TEXT NOT NULL
+    via           TEXT NOT NULL,
+    search        TEXT
 ) PARTITION BY LIST (school_id);
 CREATE TABLE log_safeguarding (
     school_id     BIGINT NOT NULL,
@@ -161,7 +163,8 @@ CREATE TABLE log_safeguarding (
     statement     INTEGER,
     person_id     BIGINT,
     device_id     BIGINT,
-    via           TEXT NOT NULL
+    via           TEXT NOT NULL,
+    search        TEXT
 ) PARTITION BY LIST (school_id);
 
 -- How long each class of request is kept, and which categories count as safeguarding
@@ -176,6 +179,8 @@ CREATE TABLE log_settings (
     -- who decides the headteacher's own requests for someone's log (the chair of
     -- governors, say); never the headteacher
     head_requests_decider     BIGINT,
+    -- whether search terms are kept (off unless the school turns it on)
+    search_terms              BOOLEAN NOT NULL DEFAULT FALSE,
     updated_by                BIGINT NOT NULL,
     updated_at                TIMESTAMPTZ NOT NULL,
     FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id),

@@ -103,6 +103,8 @@ CREATE TABLE log_settings (
     -- who decides the headteacher's own requests for someone's log (the chair of
     -- governors, say); never the headteacher
     head_requests_decider     INTEGER,
+    -- whether search terms are kept (off unless the school turns it on)
+    search_terms              INTEGER NOT NULL DEFAULT 0,
     updated_by                INTEGER NOT NULL,
     updated_at                TEXT NOT NULL,
     FOREIGN KEY (school_id, updated_by) REFERENCES people (school_id, id),

@@ -145,7 +145,8 @@ pub(crate) async fn create_log_partition(
              statement     INTEGER,
              person_id     INTEGER,
              device_id     INTEGER,
-             via           TEXT NOT NULL
+             via           TEXT NOT NULL,
+             search        TEXT
          )"
     ))
     .execute(&mut *conn)

@@ -389,7 +389,7 @@ async fn the_log_and_the_device_register_are_evidence_that_verify_checks(db: Tes
     db.exec(&format!(
         "INSERT INTO {table} SELECT school_id, source_id, 99, at, client, proxy_user, method, url, host, \
          squid_code, status, bytes, elapsed_ms, content_type, outcome, rule, category, statement, \
-         person_id, device_id, via FROM {table} WHERE line = 1"
+         person_id, device_id, via, search FROM {table} WHERE line = 1"
     ))
     .await;
     assert!(
@@ -444,6 +444,7 @@ async fn retention_drops_whole_partitions_on_the_record_and_verify_still_holds(d
         safeguarding_days: 365,
         safeguarding_categories: vec!["selfharm".into()],
         head_requests_decider: Some(seed.governor.id),
+        search_terms: true,
     };
     s.set_log_settings(&head, &settings, at(0, 0))
         .await
@@ -645,4 +646,63 @@ async fn the_pseudonymous_report_counts_by_day_site_rule_and_device(db: TestDb) 
             .unwrap(),
         Default::default()
     );
+}
+
+#[db_test]
+async fn search_terms_are_kept_only_where_the_school_turned_them_on(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "searches").await;
+    let o = owner(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    std::fs::write(
+        &path,
+        [
+            native(
+                at(1, 0),
+                "10.0.0.1",
+                "-",
+                "TCP_MISS/200",
+                "http://www.google.co.uk/search?q=fractions+year+5",
+            ),
+            native(
+                at(2, 0),
+                "10.0.0.1",
+                "-",
+                "TCP_MISS/200",
+                "http://www.bbc.co.uk/search?q=not+an+engine",
+            ),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let source = file_source(&path).unwrap().unwrap();
+    for on in [false, true] {
+        let school_owner = if on {
+            let other = seed_school(s, "searches-on").await;
+            owner(&other)
+        } else {
+            o
+        };
+        let mut loader = Loader::new(
+            s,
+            school_owner,
+            Classifier::new(None, &[]).with_search_terms(on),
+        )
+        .await
+        .unwrap();
+        let mut lines = LineReader::new(open_file(&path, Arc::default()).unwrap(), true);
+        loader
+            .load(&source, "access.log", &mut lines, |_| {})
+            .await
+            .unwrap();
+        let day = at(0, 0).date_naive();
+        let stored = s.logged_requests(&school_owner, day, day).await.unwrap();
+        let terms: Vec<Option<String>> = stored.iter().map(|r| r.search.clone()).collect();
+        if on {
+            assert_eq!(terms, [Some("fractions year 5".into()), None]);
+        } else {
+            assert_eq!(terms, [None, None]);
+        }
+    }
 }

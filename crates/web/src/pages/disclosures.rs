@@ -384,6 +384,7 @@ struct LogView {
     open_until: String,
     log: PersonLog,
     blocked: Vec<(String, String, String, String)>,
+    searches: Vec<(String, String)>,
 }
 
 async fn read(
@@ -416,6 +417,11 @@ async fn read(
                     b.category.clone().unwrap_or_default(),
                 )
             })
+            .collect(),
+        searches: log
+            .searches
+            .iter()
+            .map(|(t, term)| (when(*t, tz), term.clone()))
             .collect(),
         log,
     };
@@ -466,6 +472,13 @@ async fn export_csv(
             field(&s.host),
             s.requests,
             s.denied
+        ));
+    }
+    for (at, term) in &log.searches {
+        out.push_str(&format!(
+            "{reference},search,{},,{},,1,0\n",
+            undersign_core::time::rfc3339(*at),
+            field(term)
         ));
     }
     for b in &log.blocked {

@@ -139,6 +139,7 @@ struct SettingsView {
     blocked_days: String,
     safeguarding_days: String,
     categories: String,
+    search_terms: bool,
     people: Vec<Choice>,
     errors: Vec<FieldError>,
 }
@@ -167,6 +168,7 @@ async fn settings_view(
         blocked_days: shown.blocked_days.chars().take(6).collect(),
         safeguarding_days: shown.safeguarding_days.chars().take(6).collect(),
         categories: shown.categories.chars().take(1000).collect(),
+        search_terms: shown.search_terms == "on",
         people,
         errors,
     })
@@ -186,6 +188,9 @@ struct SettingsForm {
     categories: String,
     #[serde(default)]
     decider: String,
+    /// `on` when the box is ticked.
+    #[serde(default)]
+    search_terms: String,
 }
 
 async fn settings(
@@ -264,6 +269,7 @@ async fn save_settings(
         safeguarding_days,
         safeguarding_categories: categories,
         head_requests_decider: decider,
+        search_terms: form.search_terms == "on",
     };
     if errors.is_empty()
         && let Err(message) = settings.check()

@@ -33,6 +33,7 @@ async fn a_blocked_request(app: &TestApp, person: undersign_core::PersonId) {
         person: Some(person),
         device: None,
         via: Via::DeviceHolder,
+        search: Some("how to get round the school filter".into()),
     };
     app.store
         .load_logs(
@@ -146,6 +147,7 @@ async fn a_line_manager_asks_the_head_approves_the_manager_reads_and_the_person_
         csv.body
     );
     assert!(csv.body.contains("blocked,"), "{}", csv.body);
+    assert!(csv.body.contains(",search,"), "{}", csv.body);
 
     // The person's own page lists the request, the decision and both looks.
     let me = app.get("/me", &s).await;

@@ -402,6 +402,7 @@ async fn seed_alert(store: &dyn Store, seed: &SchoolSeed) -> undersign_core::Saf
         person: Some(seed.people[&Role::Staff].id),
         device: None,
         via: Via::ProxyUser,
+        search: None,
     };
     store
         .load_logs(
