@@ -996,13 +996,13 @@ pub fn search_term(url: &str) -> Option<String> {
         .to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host);
     let (path, query) = path.split_once('?')?;
-    let key = if host.starts_with("google.") && path == "/search"
-        || host == "bing.com" && path == "/search"
+    let results = path == "/search";
+    let key = if (host.starts_with("google.") || host == "bing.com" || host == "ecosia.org")
+        && results
         || host == "duckduckgo.com" && (path == "/" || path == "/html/")
-        || host == "ecosia.org" && path == "/search"
     {
         "q"
-    } else if host == "search.yahoo.com" && path == "/search" {
+    } else if host == "search.yahoo.com" && results {
         "p"
     } else if (host == "youtube.com" || host == "m.youtube.com") && path == "/results" {
         "search_query"
