@@ -167,12 +167,23 @@ async fn disclosures(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct LogSettingsRow {
+    routine_days: i64,
+    blocked_days: i64,
+    safeguarding_days: i64,
+    safeguarding_categories: String,
+    updated_by: i64,
+    head_requests_decider: Option<i64>,
+    search_terms: bool,
+}
+
 async fn log_settings(
     conn: &mut Conn,
     school: SchoolId,
     out: &mut Vec<EvidenceRow>,
 ) -> StoreResult<()> {
-    let found: Option<(i64, i64, i64, String, i64, Option<i64>, bool)> = sqlx::query_as(
+    let found: Option<LogSettingsRow> = sqlx::query_as(
         "SELECT routine_days, blocked_days, safeguarding_days, safeguarding_categories, updated_by,
                 head_requests_decider, search_terms
          FROM log_settings WHERE school_id = $1",
@@ -181,16 +192,19 @@ async fn log_settings(
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    if let Some((routine, blocked, safeguarding, categories, by, decider, search_terms)) = found {
+    if let Some(r) = found {
         out.push(
             EvidenceRow::new("log_settings", school.0)
-                .with("routine_days", routine)
-                .with("blocked_days", blocked)
-                .with("safeguarding_days", safeguarding)
-                .with("safeguarding_categories", json_column(&categories))
-                .with("updated_by", by)
-                .with("head_requests_decider", decider)
-                .with("search_terms", search_terms),
+                .with("routine_days", r.routine_days)
+                .with("blocked_days", r.blocked_days)
+                .with("safeguarding_days", r.safeguarding_days)
+                .with(
+                    "safeguarding_categories",
+                    json_column(&r.safeguarding_categories),
+                )
+                .with("updated_by", r.updated_by)
+                .with("head_requests_decider", r.head_requests_decider)
+                .with("search_terms", r.search_terms),
         );
     }
     Ok(())
