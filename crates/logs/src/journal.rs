@@ -70,6 +70,23 @@ impl Journal {
         &self.dir
     }
 
+    /// Takes the journal's loading lock, if no other process holds it: two loaders of one
+    /// journal (a daemon restarted by `squid -k reconfigure` while the old one finishes)
+    /// take turns instead of racing for the same lines and segments. `None` when another
+    /// holds it; the lock is released when the returned file is dropped.
+    pub fn try_lock_loading(&self) -> io::Result<Option<File>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("load.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     /// The store's name for a segment's lines.
     pub fn source(&self, segment: &Segment) -> String {
         format!("journal:{}/{}", self.id, segment.number)
@@ -245,6 +262,14 @@ mod tests {
             .map(|s| s.number)
             .collect();
         assert_eq!(numbers, [1, 2, 3]);
+        let held = journal.try_lock_loading().unwrap();
+        assert!(held.is_some());
+        assert!(
+            journal.try_lock_loading().unwrap().is_none(),
+            "one loader at a time"
+        );
+        drop(held);
+        assert!(journal.try_lock_loading().unwrap().is_some());
         let again = Journal::open(dir.path()).unwrap();
         assert_eq!(
             again.source(&journal.segments().unwrap()[0]),

@@ -183,9 +183,19 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
     }
 
     /// Stores every segment of `journal` not yet stored, and deletes the closed ones that
-    /// are stored whole. The open (last) segment's unfinished line is left for later.
+    /// are stored whole. The open (last) segment's unfinished line is left for later. When
+    /// another process is loading the journal, does nothing this time.
     pub async fn load_journal(&mut self, journal: &Journal) -> Result<Report, LoadError> {
         let mut report = Report::default();
+        let Some(_lock) = journal
+            .try_lock_loading()
+            .map_err(|error| LoadError::Read {
+                file: journal.dir().display().to_string(),
+                error,
+            })?
+        else {
+            return Ok(report);
+        };
         let segments = journal.segments().map_err(|error| LoadError::Read {
             file: journal.dir().display().to_string(),
             error,
