@@ -110,4 +110,36 @@ describe('disclosure of a member of staff’s Internet log', () => {
     await assertNoSeriousA11yViolations(person, 'the person’s own page');
     assertNoPageErrors(person);
   });
+
+  it('shows the network manager counts without names, and the head the log settings', async () => {
+    const networkManager = server.account('Network manager');
+    const staff = server.account('Staff', 0);
+    const nm = await newPage(browser, server.baseURL);
+    await login(nm, networkManager);
+    await nm.getByRole('link', { name: 'Internet use' }).click();
+    await nm.getByRole('heading', { name: 'Internet use reports' }).waitFor();
+    const text = await nm.locator('main').textContent();
+    assert.match(text, /www\.facebook\.com/, 'the blocked site is counted');
+    assert.doesNotMatch(text, new RegExp(staff.name), 'nobody is named');
+    assert.doesNotMatch(text, new RegExp(staff.email.replace('.', '\\.')), 'no address names anyone');
+    await assertNoSeriousA11yViolations(nm, 'the Internet use reports');
+    assertNoPageErrors(nm);
+
+    const head = await newPage(browser, server.baseURL);
+    await login(head, server.account('Headteacher'));
+    await head.getByRole('link', { name: 'Log settings' }).click();
+    await head.getByRole('heading', { name: 'Internet log settings' }).waitFor();
+    await assertNoSeriousA11yViolations(head, 'the log settings');
+    await head.getByLabel('Keep blocked attempts for (days)').fill('30');
+    await head.getByRole('button', { name: 'Save the settings' }).click();
+    await head.locator('#error-summary').waitFor();
+    await assertNoSeriousA11yViolations(head, 'the log settings with an error');
+    await head.getByLabel('Keep blocked attempts for (days)').fill('365');
+    await head.getByLabel('Keep what people search for on the main search engines').check();
+    await head.getByRole('button', { name: 'Save the settings' }).click();
+    // Saved: the page comes back from the redirect without the error.
+    await head.locator('#error-summary').waitFor({ state: 'detached' });
+    assert.ok(await head.getByLabel('Keep what people search for on the main search engines').isChecked());
+    assertNoPageErrors(head);
+  });
 });

@@ -207,6 +207,11 @@ async fn settings(
             .head_requests_decider
             .map(|p| p.to_string())
             .unwrap_or_default(),
+        search_terms: if s.search_terms {
+            "on".into()
+        } else {
+            String::new()
+        },
         ..SettingsForm::default()
     };
     Ok(page(&settings_view(&state, &user, &shown, Vec::new()).await?)?.into_response())

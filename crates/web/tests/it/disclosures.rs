@@ -137,6 +137,7 @@ async fn a_line_manager_asks_the_head_approves_the_manager_reads_and_the_person_
         "{}",
         read.body
     );
+    assert!(read.body.contains("how to get round the school filter"));
     assert_eq!(read.headers["cache-control"], "no-store");
     let csv = app.post(&format!("{at}/log.csv"), &m, &[]).await;
     assert_eq!(csv.status, StatusCode::OK);

@@ -99,6 +99,7 @@ async fn the_reports_count_without_naming_and_the_head_sets_retention() {
                 ("safeguarding_days", "2190".into()),
                 ("categories", "selfharm, Extremism".into()),
                 ("decider", governor.clone()),
+                ("search_terms", "on".into()),
             ],
         )
         .await;
@@ -112,5 +113,12 @@ async fn the_reports_count_without_naming_and_the_head_sets_retention() {
     assert_eq!(
         s.head_requests_decider.map(|p| p.to_string()),
         Some(governor)
+    );
+    assert!(s.search_terms);
+    let shown = app.get("/logs/settings", &head).await;
+    assert!(
+        shown.body.contains(r#"value="on" checked"#),
+        "{}",
+        shown.body
     );
 }
