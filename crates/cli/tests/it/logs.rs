@@ -2,7 +2,21 @@
 
 use undersign_test_kit::db_test;
 
+use std::path::Path;
+use std::process::Output;
+
 use crate::support::{TestDb, run, seed, stderr};
+
+/// `undersign logs COMMAND --database-url … FILE`.
+fn logs(db: &TestDb, command: &str, file: &Path) -> Output {
+    run(&[
+        "logs",
+        command,
+        "--database-url",
+        &db.url,
+        file.to_str().unwrap(),
+    ])
+}
 
 #[db_test]
 async fn ingest_reports_malformed_lines_by_file_and_line_and_stores_each_line_once(db: TestDb) {
@@ -54,13 +68,7 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
         "device,address,holder\nLT-01,10.0.0.999,\nLT-02,10.0.0.2,nobody@nowhere.test\n",
     )
     .unwrap();
-    let refused = run(&[
-        "logs",
-        "devices",
-        "--database-url",
-        &db.url,
-        csv.to_str().unwrap(),
-    ]);
+    let refused = logs(&db, "devices", &csv);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         stderr(&refused).contains("line 2, address: not an IP address"),
@@ -72,13 +80,7 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
         "device,address,holder\nLT-02,10.0.0.2,nobody@nowhere.test\n",
     )
     .unwrap();
-    let unknown = run(&[
-        "logs",
-        "devices",
-        "--database-url",
-        &db.url,
-        csv.to_str().unwrap(),
-    ]);
+    let unknown = logs(&db, "devices", &csv);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
         stderr(&unknown).contains("line 2, holder: nobody in the school"),
@@ -91,13 +93,7 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
         format!("device,address,holder\nLT-02,10.0.0.2,{email}\n"),
     )
     .unwrap();
-    let ok = run(&[
-        "logs",
-        "devices",
-        "--database-url",
-        &db.url,
-        csv.to_str().unwrap(),
-    ]);
+    let ok = logs(&db, "devices", &csv);
     assert!(ok.status.success(), "{}", stderr(&ok));
 
     let leases = dir.path().join("dhcpd.leases");
@@ -106,25 +102,13 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
         "lease 10.0.0.40 {\n  starts 1 2026/11/23 07:30:00;\n  ends 1 2026/11/23 19:30:00;\n  hardware ethernet aa:bb:cc:00:11:22;\n  client-hostname \"LT-02\";\n}\n",
     )
     .unwrap();
-    let first = run(&[
-        "logs",
-        "leases",
-        "--database-url",
-        &db.url,
-        leases.to_str().unwrap(),
-    ]);
+    let first = logs(&db, "leases", &leases);
     assert!(
         stderr(&first).contains("1 leases read, 1 new"),
         "{}",
         stderr(&first)
     );
-    let again = run(&[
-        "logs",
-        "leases",
-        "--database-url",
-        &db.url,
-        leases.to_str().unwrap(),
-    ]);
+    let again = logs(&db, "leases", &leases);
     assert!(
         stderr(&again).contains("1 leases read, 0 new"),
         "{}",
@@ -135,13 +119,7 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
         "lease 10.0.0.41 {\n  starts 1 2026/11/23 07:30:00;\n",
     )
     .unwrap();
-    let broken = run(&[
-        "logs",
-        "leases",
-        "--database-url",
-        &db.url,
-        leases.to_str().unwrap(),
-    ]);
+    let broken = logs(&db, "leases", &leases);
     assert_eq!(broken.status.code(), Some(1));
     assert!(
         stderr(&broken).contains("line 1, lease"),

@@ -387,18 +387,30 @@ struct LogView {
     searches: Vec<(String, String)>,
 }
 
+/// The log of disclosure `id`, read (and recorded) by `user` as `reading`; 404 for
+/// someone who may not see the disclosure at all.
+async fn read_log(
+    state: &AppState,
+    user: &CurrentUser,
+    id: DisclosureId,
+    csrf_token: &str,
+    reading: Reading,
+) -> AppResult<(Disclosure, PersonLog)> {
+    user.check_csrf(csrf_token)?;
+    state.store.disclosure(&user.actor, id).await?;
+    Ok(state
+        .store
+        .read_disclosure(&user.actor, id, reading, undersign_core::time::now())
+        .await?)
+}
+
 async fn read(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<DisclosureId>,
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
-    user.check_csrf(&form.csrf_token)?;
-    state.store.disclosure(&user.actor, id).await?;
-    let (d, log) = state
-        .store
-        .read_disclosure(&user.actor, id, Reading::Page, undersign_core::time::now())
-        .await?;
+    let (d, log) = read_log(&state, &user, id, &form.csrf_token, Reading::Page).await?;
     let tz = &user.school.timezone;
     let view = LogView {
         nav: Nav::for_user(&user),
@@ -448,12 +460,7 @@ async fn export_csv(
     Path(id): Path<DisclosureId>,
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<Response> {
-    user.check_csrf(&form.csrf_token)?;
-    state.store.disclosure(&user.actor, id).await?;
-    let (d, log) = state
-        .store
-        .read_disclosure(&user.actor, id, Reading::Csv, undersign_core::time::now())
-        .await?;
+    let (d, log) = read_log(&state, &user, id, &form.csrf_token, Reading::Csv).await?;
     let reference = d.reference();
     let mut out =
         String::from("reference,section,day_or_time,category,site_or_url,rule,requests,denied\n");
