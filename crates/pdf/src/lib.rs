@@ -13,11 +13,13 @@
 
 pub mod blocks;
 pub mod compliance;
+pub mod disclosure;
 pub mod evidence;
 mod receipt;
 mod world;
 
 pub use compliance::{ChainStatus, CheckpointInfo, ComplianceReport, compliance_report};
+pub use disclosure::disclosure_log;
 pub use evidence::{EvidencePack, PersonEvent, SignedVersion, evidence_pack};
 pub use receipt::{ReceiptShows, ShownMark, receipt, receipt_for_site, visit_receipt_for_site};
 

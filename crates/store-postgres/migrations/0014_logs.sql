@@ -221,7 +221,7 @@ CREATE TABLE disclosure_views (
     disclosure_id  BIGINT NOT NULL,
     viewed_by      BIGINT NOT NULL,
     viewed_at      TIMESTAMPTZ NOT NULL,
-    what           TEXT NOT NULL CHECK (what IN ('page', 'csv')),
+    what           TEXT NOT NULL CHECK (what IN ('page', 'csv', 'pdf')),
     FOREIGN KEY (school_id, disclosure_id) REFERENCES disclosures (school_id, id),
     FOREIGN KEY (school_id, viewed_by) REFERENCES people (school_id, id)
 );

@@ -145,7 +145,7 @@ CREATE TABLE disclosure_views (
     disclosure_id  INTEGER NOT NULL,
     viewed_by      INTEGER NOT NULL,
     viewed_at      TEXT NOT NULL,
-    what           TEXT NOT NULL CHECK (what IN ('page', 'csv')),
+    what           TEXT NOT NULL CHECK (what IN ('page', 'csv', 'pdf')),
     FOREIGN KEY (school_id, disclosure_id) REFERENCES disclosures (school_id, id),
     FOREIGN KEY (school_id, viewed_by) REFERENCES people (school_id, id)
 );

@@ -15,6 +15,8 @@ pub enum Reading {
     Page,
     /// Exported as CSV.
     Csv,
+    /// Exported as PDF.
+    Pdf,
 }
 
 impl Reading {
@@ -22,6 +24,7 @@ impl Reading {
         match self {
             Self::Page => "page",
             Self::Csv => "csv",
+            Self::Pdf => "pdf",
         }
     }
 }

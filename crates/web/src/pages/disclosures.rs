@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/disclosures/{id}/withdraw", post(withdraw))
         .route("/disclosures/{id}/read", post(read))
         .route("/disclosures/{id}/log.csv", post(export_csv))
+        .route("/disclosures/{id}/log.pdf", post(export_pdf))
 }
 
 struct Row {
@@ -507,4 +508,26 @@ async fn export_csv(
         out,
     )
         .into_response())
+}
+
+async fn export_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<DisclosureId>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<Response> {
+    let (d, log) = read_log(&state, &user, id, &form.csrf_token, Reading::Pdf).await?;
+    let (school, zone) = (user.school.name.clone(), user.school.timezone);
+    let reference = d.reference();
+    let now = undersign_core::time::now();
+    let bytes = super::documents::typeset(move || {
+        undersign_pdf::disclosure_log(&school, zone, &d, &log, now)
+    })
+    .await?;
+    let mut response = super::documents::pdf(bytes, &format!("{reference}.pdf"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }

@@ -48,7 +48,7 @@ pub fn router() -> Router<AppState> {
 static TYPESETTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Runs a typesetting job on the blocking pool, at most [`TYPESETTING`] at a time.
-async fn typeset<F>(job: F) -> AppResult<Vec<u8>>
+pub(crate) async fn typeset<F>(job: F) -> AppResult<Vec<u8>>
 where
     F: FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
 {
@@ -62,7 +62,7 @@ where
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-fn pdf(bytes: Vec<u8>, filename: &str) -> Response {
+pub(crate) fn pdf(bytes: Vec<u8>, filename: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),

@@ -485,6 +485,12 @@ fn routes() -> Vec<Route> {
         ),
         r(
             Method::POST,
+            "/disclosures/{disclosure}/log.pdf",
+            Roles(PUBLISHER),
+            none,
+        ),
+        r(
+            Method::POST,
             "/disclosures/{disclosure}/withdraw",
             Roles(PUBLISHER),
             none,

@@ -149,11 +149,22 @@ async fn a_line_manager_asks_the_head_approves_the_manager_reads_and_the_person_
     );
     assert!(csv.body.contains("blocked,"), "{}", csv.body);
     assert!(csv.body.contains(",search,"), "{}", csv.body);
+    let pdf = app.post(&format!("{at}/log.pdf"), &m, &[]).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    if let Some(text) = crate::documents::text_of(&pdf.bytes) {
+        assert!(text.contains(&format!("Disclosure {reference}")), "{text}");
+        assert!(text.contains("www.facebook.com"), "{text}");
+        assert!(
+            text.contains("how to get round the school filter"),
+            "{text}"
+        );
+    }
 
     // The person's own page lists the request, the decision and both looks.
     let me = app.get("/me", &s).await;
     assert!(me.body.contains(&reference), "{}", me.body);
     let looks = me.select_text("section[aria-labelledby=my-log] li li");
-    assert_eq!(looks.len(), 2, "{looks:?}");
+    assert_eq!(looks.len(), 3, "the page, the CSV and the PDF: {looks:?}");
     assert!(looks.iter().all(|l| l.contains(manager.full_name.as_str())));
 }

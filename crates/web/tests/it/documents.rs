@@ -16,7 +16,7 @@ fn assert_pdf(reply: &Reply) {
 
 /// The text of a PDF, as `pdftotext` reads it; `None` (the text checks are skipped, said
 /// loudly) where poppler-utils is not installed, except in CI.
-fn text_of(pdf: &[u8]) -> Option<String> {
+pub(crate) fn text_of(pdf: &[u8]) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doc.pdf");
     std::fs::write(&path, pdf).unwrap();
