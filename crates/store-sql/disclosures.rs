@@ -115,17 +115,19 @@ impl BackendStore {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Whether `by` may see the record of `d` (not the log): its requester, a
-    /// headteacher, or the person named to decide the headteacher's requests.
-    async fn may_see(&self, by: &Actor, d: &Disclosure) -> StoreResult<bool> {
-        if d.requested_by == by.person || by.has(Role::Headteacher) {
-            return Ok(true);
-        }
+    /// Whether `by` is the person the school named to decide the headteacher's requests.
+    async fn is_named_decider(&self, by: &Actor) -> StoreResult<bool> {
         let named = Logs::log_settings(self, by.school)
             .await?
             .head_requests_decider;
         Ok(named == Some(by.person))
     }
+}
+
+/// Whether `by` may see the record of `d` (not the log): its requester, a headteacher, or
+/// (`named_decider`) the person named to decide the headteacher's requests.
+fn may_see(by: &Actor, d: &Disclosure, named_decider: bool) -> bool {
+    d.requested_by == by.person || by.has(Role::Headteacher) || named_decider
 }
 
 #[async_trait]
@@ -356,7 +358,7 @@ impl Disclosures for BackendStore {
     async fn disclosure(&self, by: &Actor, id: DisclosureId) -> StoreResult<Disclosure> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         let d = load(&mut conn, by.school, id).await?;
-        if self.may_see(by, &d).await? {
+        if may_see(by, &d, self.is_named_decider(by).await?) {
             Ok(d)
         } else {
             Err(StoreError::NotFound)
@@ -372,13 +374,12 @@ impl Disclosures for BackendStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        let mut out = Vec::new();
-        for d in with_views(&mut conn, by.school, rows).await? {
-            if self.may_see(by, &d).await? {
-                out.push(d);
-            }
-        }
-        Ok(out)
+        let named = self.is_named_decider(by).await?;
+        Ok(with_views(&mut conn, by.school, rows)
+            .await?
+            .into_iter()
+            .filter(|d| may_see(by, d, named))
+            .collect())
     }
 
     async fn disclosures_about_me(
