@@ -1,10 +1,11 @@
 //! The device register and Squid's access log.
 //!
-//! Detail rows go to one table per school, class and period (`log_<class>_s<school>_<tag>`,
+//! Detail goes to one table per school, class and period (`log_<class>_s<school>_<tag>`,
 //! created by the store's `db::create_log_partition` and listed in `log_partitions`), so
-//! that retention drops a whole table. A batch's rows, the daily totals and the source's
-//! cursor are written in one transaction under the school's log lock: a batch is stored
-//! once or not at all, and two loaders of one school take turns.
+//! that retention drops a whole table. A table's rows are blocks of requests
+//! (`logs::LogBlock`): one per batch, day, person and device. A batch's blocks, the daily
+//! totals and the source's cursor are written in one transaction under the school's log
+//! lock: a batch is stored once or not at all, and two loaders of one school take turns.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,8 +16,8 @@ use undersign_core::access::{LogReportViewer, PolicyPublisher, WebRulesOwner};
 use undersign_core::disclosure::{BlockedRequest, DayCount, PersonLog, SiteCount};
 use undersign_core::ledger::Event;
 use undersign_core::logs::{
-    LogBatch, LogClass, LogReport, LogSettings, LoggedRequest, Outcome, PartDigest, Period,
-    Register, Span, StoredPart, Via, loaded_ranges, parts_of,
+    LogBatch, LogBlock, LogClass, LogReport, LogSettings, LoggedRequest, Outcome, PartDigest,
+    Period, Register, Span, StoredPart, loaded_ranges, parts_of,
 };
 use undersign_core::store::{
     DeviceRecord, Holder, Lease, LogPartition, Logs, StoreError, StoreResult,
@@ -30,12 +31,16 @@ use crate::db::{Conn, create_log_partition, lock_key, table_exists, ts};
 use crate::errors::db;
 use crate::ledger::append;
 
-/// Rows per INSERT: 22 columns stay well under both databases' bound-parameter limits.
+/// Rows per INSERT of the totals: 9 columns stay well under both databases'
+/// bound-parameter limits.
 const ROWS_PER_INSERT: usize = 1000;
 
-const DETAIL_COLUMNS: &str = "school_id, source_id, line, at, client, proxy_user, method, url, \
-     host, squid_code, status, bytes, elapsed_ms, content_type, outcome, rule, category, \
-     statement, person_id, device_id, via, search";
+/// Blocks per INSERT (each a few kilobytes; 9 columns).
+const BLOCKS_PER_INSERT: usize = 200;
+
+/// A partition table's columns (see `db::create_log_partition`).
+const BLOCK_COLUMNS: &str =
+    "school_id, source_id, day, person_id, device_id, first_line, last_line, requests, data";
 
 fn table_name(school: SchoolId, class: LogClass, period: Period) -> String {
     format!("log_{}_s{}_{}", class.as_str(), school.0, period.tag())
@@ -111,74 +116,47 @@ async fn close_unless_same(
 }
 
 #[derive(sqlx::FromRow)]
-struct DetailRow {
-    line: i64,
-    at: DateTime<Utc>,
-    client: String,
-    proxy_user: Option<String>,
-    method: String,
-    url: String,
-    host: String,
-    squid_code: String,
-    status: i32,
-    bytes: i64,
-    elapsed_ms: i64,
-    content_type: Option<String>,
-    outcome: String,
-    rule: Option<String>,
-    category: Option<String>,
-    statement: Option<i32>,
+struct BlockRow {
+    day: NaiveDate,
     person_id: Option<i64>,
     device_id: Option<i64>,
-    via: String,
-    search: Option<String>,
+    first_line: i64,
+    last_line: i64,
+    requests: i64,
+    data: Vec<u8>,
 }
 
-impl DetailRow {
-    fn into_request(self, class: LogClass) -> StoreResult<LoggedRequest> {
-        let bad = |what: &str| StoreError::Backend(format!("stored log row: bad {what}"));
-        Ok(LoggedRequest {
-            line: u64::try_from(self.line).map_err(|_| bad("line"))?,
-            at: self.at,
-            client: self.client.parse().map_err(|_| bad("client"))?,
-            proxy_user: self.proxy_user,
-            method: self.method,
-            url: self.url,
-            host: self.host,
-            squid_code: self.squid_code,
-            status: u16::try_from(self.status).map_err(|_| bad("status"))?,
-            bytes: u64::try_from(self.bytes).map_err(|_| bad("bytes"))?,
-            elapsed_ms: u32::try_from(self.elapsed_ms).map_err(|_| bad("elapsed_ms"))?,
-            content_type: self.content_type,
-            outcome: Outcome::parse(&self.outcome).ok_or_else(|| bad("outcome"))?,
-            rule: self.rule,
-            category: self.category,
-            statement: self.statement,
+impl BlockRow {
+    fn into_block(self, class: LogClass) -> LogBlock {
+        let count = |n: i64| u64::try_from(n).unwrap_or(u64::MAX);
+        LogBlock {
             class,
+            day: self.day,
             person: self.person_id.map(PersonId),
             device: self.device_id.map(DeviceId),
-            via: Via::parse(&self.via).ok_or_else(|| bad("via"))?,
-            search: self.search,
-        })
+            first_line: count(self.first_line),
+            last_line: count(self.last_line),
+            rows: count(self.requests),
+            data: self.data,
+        }
     }
 }
 
-/// Totals of one batch for the daily tables.
-#[derive(Default)]
-struct Totals {
-    requests: i64,
-    denied: i64,
-    bytes: i64,
+/// The requests of stored blocks.
+fn decode(blocks: Vec<BlockRow>, class: LogClass) -> StoreResult<Vec<LoggedRequest>> {
+    let mut out = Vec::new();
+    for row in blocks {
+        out.extend(
+            row.into_block(class)
+                .decode()
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        );
+    }
+    Ok(out)
 }
 
-impl Totals {
-    fn add(&mut self, r: &LoggedRequest) {
-        self.requests += 1;
-        self.denied += i64::from(r.outcome == Outcome::Denied);
-        self.bytes = self
-            .bytes
-            .saturating_add(i64::try_from(r.bytes).unwrap_or(i64::MAX));
-    }
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -396,7 +374,7 @@ impl Logs for BackendStore {
         Ok(lines.and_then(|l| u64::try_from(l).ok()).unwrap_or(0))
     }
 
-    #[tracing::instrument(skip_all, fields(school = %owner.school(), source = %batch.source, rows = batch.requests.len()))]
+    #[tracing::instrument(skip_all, fields(school = %owner.school(), source = %batch.source, blocks = batch.blocks.len()))]
     async fn load_logs(&self, owner: &WebRulesOwner, batch: &LogBatch) -> StoreResult<()> {
         let school = owner.school();
         let now = micros(Utc::now());
@@ -440,15 +418,12 @@ impl Logs for BackendStore {
             }
         };
 
-        // The batch's rows by partition, each in line order.
-        let mut parts: BTreeMap<(LogClass, Period), Vec<&LoggedRequest>> = BTreeMap::new();
-        for r in &batch.requests {
-            parts
-                .entry((r.class, r.class.period(r.day())))
-                .or_default()
-                .push(r);
+        // The batch's blocks by partition.
+        let mut parts: BTreeMap<(LogClass, Period), Vec<&LogBlock>> = BTreeMap::new();
+        for b in &batch.blocks {
+            parts.entry((b.class, b.period())).or_default().push(b);
         }
-        for ((class, period), rows) in &parts {
+        for ((class, period), blocks) in &parts {
             let table = table_name(school, *class, *period);
             let known: Option<String> = sqlx::query_scalar(
                 "SELECT table_name FROM log_partitions
@@ -484,39 +459,27 @@ impl Logs for BackendStore {
                 .await
                 .map_err(db)?;
             }
-            for chunk in rows.chunks(ROWS_PER_INSERT) {
-                let mut q = QueryBuilder::new(format!("INSERT INTO {table} ({DETAIL_COLUMNS}) "));
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(school.0)
+            for chunk in blocks.chunks(BLOCKS_PER_INSERT) {
+                let mut q = QueryBuilder::new(format!("INSERT INTO {table} ({BLOCK_COLUMNS}) "));
+                q.push_values(chunk, |mut row, b| {
+                    row.push_bind(school.0)
                         .push_bind(source_id)
-                        .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
-                        .push_bind(ts(micros(r.at)))
-                        .push_bind(r.client.to_string())
-                        .push_bind(r.proxy_user.as_deref())
-                        .push_bind(r.method.as_str())
-                        .push_bind(r.url.as_str())
-                        .push_bind(r.host.as_str())
-                        .push_bind(r.squid_code.as_str())
-                        .push_bind(i32::from(r.status))
-                        .push_bind(i64::try_from(r.bytes).unwrap_or(i64::MAX))
-                        .push_bind(i64::from(r.elapsed_ms))
-                        .push_bind(r.content_type.as_deref())
-                        .push_bind(r.outcome.as_str())
-                        .push_bind(r.rule.as_deref())
-                        .push_bind(r.category.as_deref())
-                        .push_bind(r.statement)
-                        .push_bind(r.person.map(|p| p.0))
-                        .push_bind(r.device.map(|d| d.0))
-                        .push_bind(r.via.as_str())
-                        .push_bind(r.search.as_deref());
+                        .push_bind(b.day)
+                        .push_bind(b.person.map(|p| p.0))
+                        .push_bind(b.device.map(|d| d.0))
+                        .push_bind(big(b.first_line))
+                        .push_bind(big(b.last_line))
+                        .push_bind(big(b.rows))
+                        .push_bind(b.data.as_slice());
                 });
                 q.build().execute(&mut *tx).await.map_err(db)?;
             }
+            let rows: u64 = blocks.iter().map(|b| b.rows).sum();
             sqlx::query(
                 "UPDATE log_partitions SET row_count = row_count + $1
                  WHERE school_id = $2 AND class = $3 AND period_start = $4",
             )
-            .bind(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+            .bind(big(rows))
             .bind(school.0)
             .bind(class.as_str())
             .bind(period.start)
@@ -525,39 +488,22 @@ impl Logs for BackendStore {
             .map_err(db)?;
         }
 
-        let mut daily: HashMap<(NaiveDate, i64, i64, &str, LogClass), Totals> = HashMap::new();
-        let mut sites: HashMap<(NaiveDate, &str), Totals> = HashMap::new();
-        for r in &batch.requests {
-            let key = (
-                r.day(),
-                r.person.map_or(0, |p| p.0),
-                r.device.map_or(0, |d| d.0),
-                r.category.as_deref().unwrap_or(""),
-                r.class,
-            );
-            daily.entry(key).or_default().add(r);
-            sites.entry((r.day(), r.host.as_str())).or_default().add(r);
-        }
-        let daily: Vec<_> = daily.into_iter().collect();
-        for chunk in daily.chunks(ROWS_PER_INSERT) {
+        for chunk in batch.daily.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::new(
                 "INSERT INTO log_daily (school_id, day, person_id, device_id, category, class, \
                  requests, denied, bytes) ",
             );
-            q.push_values(
-                chunk,
-                |mut b, ((day, person, device, category, class), t)| {
-                    b.push_bind(school.0)
-                        .push_bind(*day)
-                        .push_bind(*person)
-                        .push_bind(*device)
-                        .push_bind(*category)
-                        .push_bind(class.as_str())
-                        .push_bind(t.requests)
-                        .push_bind(t.denied)
-                        .push_bind(t.bytes);
-                },
-            );
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(school.0)
+                    .push_bind(d.day)
+                    .push_bind(d.person.map_or(0, |p| p.0))
+                    .push_bind(d.device.map_or(0, |d| d.0))
+                    .push_bind(d.category.as_str())
+                    .push_bind(d.class.as_str())
+                    .push_bind(big(d.totals.requests))
+                    .push_bind(big(d.totals.denied))
+                    .push_bind(big(d.totals.bytes));
+            });
             q.push(
                 " ON CONFLICT (school_id, day, person_id, device_id, category, class) DO UPDATE SET \
                  requests = log_daily.requests + excluded.requests, \
@@ -566,18 +512,17 @@ impl Logs for BackendStore {
             );
             q.build().execute(&mut *tx).await.map_err(db)?;
         }
-        let sites: Vec<_> = sites.into_iter().collect();
-        for chunk in sites.chunks(ROWS_PER_INSERT) {
+        for chunk in batch.sites.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::new(
                 "INSERT INTO log_sites_daily (school_id, day, host, requests, denied, bytes) ",
             );
-            q.push_values(chunk, |mut b, ((day, host), t)| {
+            q.push_values(chunk, |mut b, site| {
                 b.push_bind(school.0)
-                    .push_bind(*day)
-                    .push_bind(*host)
-                    .push_bind(t.requests)
-                    .push_bind(t.denied)
-                    .push_bind(t.bytes);
+                    .push_bind(site.day)
+                    .push_bind(site.host.as_str())
+                    .push_bind(big(site.totals.requests))
+                    .push_bind(big(site.totals.denied))
+                    .push_bind(big(site.totals.bytes));
             });
             q.push(
                 " ON CONFLICT (school_id, day, host) DO UPDATE SET \
@@ -596,12 +541,12 @@ impl Logs for BackendStore {
             .await
             .map_err(db)?;
         // Last, so that the school's ledger lock is held only for the appends and commit.
-        crate::safeguarding::raise_alerts(&mut tx, school, &batch.requests, now).await?;
+        crate::safeguarding::raise_alerts(&mut tx, school, &batch.alerts, now).await?;
         let event = Event::LogsLoaded {
             source: batch.source.clone(),
             from_line: batch.from_line,
             to_line: batch.to_line,
-            parts: parts_of(&batch.requests),
+            parts: parts_of(&batch.blocks),
         };
         append(&mut tx, school, &event, now).await?;
         tx.commit().await.map_err(db)?;
@@ -628,27 +573,23 @@ impl Logs for BackendStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
-        let end = until.and_time(chrono::NaiveTime::MIN).and_utc();
         let mut out = Vec::new();
         for (class, table) in tables {
             let class = LogClass::parse(&class)
                 .ok_or_else(|| StoreError::Backend(format!("log partition class {class:?}")))?;
-            let rows: Vec<DetailRow> = sqlx::query_as(&format!(
-                "SELECT line, at, client, proxy_user, method, url, host, squid_code, status,
-                        bytes, elapsed_ms, content_type, outcome, rule, category, statement,
-                        person_id, device_id, via, search
-                 FROM {table} WHERE school_id = $1 AND at >= $2 AND at < $3"
+            if !table_exists(&mut conn, &table).await? {
+                continue;
+            }
+            let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
+                "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1 AND day >= $2 AND day <= $3"
             ))
             .bind(school.0)
-            .bind(ts(start))
-            .bind(ts(end))
+            .bind(from)
+            .bind(to)
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-            for row in rows {
-                out.push(row.into_request(class)?);
-            }
+            out.extend(decode(blocks, class)?);
         }
         out.sort_by(|a, b| a.at.cmp(&b.at).then(a.line.cmp(&b.line)));
         Ok(out)
@@ -724,8 +665,8 @@ impl Logs for BackendStore {
         .map_err(db)?;
         // The register of decisions: the blocked partitions (a month each) in the range.
         let until = to.succ_opt().unwrap_or(to);
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name FROM log_partitions
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT class, table_name FROM log_partitions
              WHERE school_id = $1 AND class <> 'routine' AND period_start < $2 AND period_end > $3",
         )
         .bind(school.0)
@@ -734,30 +675,28 @@ impl Logs for BackendStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        let (start, end) = (
-            from.and_time(chrono::NaiveTime::MIN).and_utc(),
-            until.and_time(chrono::NaiveTime::MIN).and_utc(),
-        );
         let mut rules: HashMap<(String, String), u64> = HashMap::new();
-        for table in tables {
+        for (class, table) in tables {
+            let class = LogClass::parse(&class)
+                .ok_or_else(|| StoreError::Backend(format!("log partition class {class:?}")))?;
             if !table_exists(&mut conn, &table).await? {
                 continue;
             }
-            let found: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(&format!(
-                "SELECT rule, category, COUNT(*) FROM {table}
-                 WHERE school_id = $1 AND outcome = 'denied' AND at >= $2 AND at < $3
-                 GROUP BY rule, category"
+            let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
+                "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1 AND day >= $2 AND day <= $3"
             ))
             .bind(school.0)
-            .bind(ts(start))
-            .bind(ts(end))
+            .bind(from)
+            .bind(to)
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-            for (rule, category, n) in found {
-                *rules
-                    .entry((rule.unwrap_or_default(), category.unwrap_or_default()))
-                    .or_default() += count(n);
+            for r in decode(blocks, class)? {
+                if r.outcome == Outcome::Denied {
+                    *rules
+                        .entry((r.rule.unwrap_or_default(), r.category.unwrap_or_default()))
+                        .or_default() += 1;
+                }
             }
         }
         let mut rules: Vec<(String, String, u64)> =
@@ -972,8 +911,8 @@ async fn device_id(
 }
 
 /// The school's stored access-log detail, digested per recording entry and partition for
-/// `verify` (see `logs::check_log_evidence`): each partition read in line order per
-/// source, each row given to the `logs_loaded` entry whose lines hold it.
+/// `verify` (see `logs::check_log_evidence`): each block given to the `logs_loaded` entry
+/// whose lines hold it. Blocks are hashed as stored, not decoded.
 pub(crate) async fn stored_parts(
     conn: &mut Conn,
     school: SchoolId,
@@ -1021,26 +960,20 @@ pub(crate) async fn stored_parts(
             // Its recorded rows are reported missing (or purged, if an entry says so).
             continue;
         }
-        let rows: Vec<(i64, DetailRow)> = sqlx::query_as::<_, SourcedRow>(&format!(
-            "SELECT source_id, line, at, client, proxy_user, method, url, host, squid_code,
-                    status, bytes, elapsed_ms, content_type, outcome, rule, category, statement,
-                    person_id, device_id, via, search
-             FROM {table} WHERE school_id = $1 ORDER BY source_id, line"
+        let blocks: Vec<SourcedBlock> = sqlx::query_as(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1"
         ))
         .bind(school.0)
         .fetch_all(&mut *conn)
         .await
-        .map_err(db)?
-        .into_iter()
-        .map(|r| (r.source_id, r.row))
-        .collect();
+        .map_err(db)?;
         let mut parts: BTreeMap<Option<i64>, PartDigest> = BTreeMap::new();
-        for (source_id, row) in rows {
-            let request = row.into_request(class)?;
-            parts
-                .entry(entry_of(source_id, request.line))
-                .or_default()
-                .add(&request);
+        for SourcedBlock { source_id, block } in blocks {
+            let block = block.into_block(class);
+            // A block is one batch's, so all its lines are in one entry's range.
+            let first = entry_of(source_id, block.first_line);
+            let entry = first.filter(|_| entry_of(source_id, block.last_line) == first);
+            parts.entry(entry).or_default().add(&block);
         }
         for (entry, digest) in parts {
             let (rows, sha256) = digest.finish();
@@ -1057,14 +990,14 @@ pub(crate) async fn stored_parts(
 }
 
 #[derive(sqlx::FromRow)]
-struct SourcedRow {
+struct SourcedBlock {
     source_id: i64,
     #[sqlx(flatten)]
-    row: DetailRow,
+    block: BlockRow,
 }
 
 /// A person's log over the days `from..=to`, for a disclosure: read from the detail
-/// (which `verify` checks row by row), never from the daily totals, so that what a
+/// (which `verify` checks block by block), never from the daily totals, so that what a
 /// disclosure shows is evidence.
 pub(crate) async fn person_log(
     conn: &mut Conn,
@@ -1084,8 +1017,6 @@ pub(crate) async fn person_log(
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
-    let end = until.and_time(chrono::NaiveTime::MIN).and_utc();
     let mut days: BTreeMap<(NaiveDate, String), (u64, u64)> = BTreeMap::new();
     let mut sites: HashMap<String, (u64, u64)> = HashMap::new();
     let mut blocked = Vec::new();
@@ -1094,19 +1025,20 @@ pub(crate) async fn person_log(
         if !table_exists(conn, &table).await? {
             continue;
         }
-        let rows: Vec<PersonRow> = sqlx::query_as(&format!(
-            "SELECT at, url, host, outcome, rule, category, search FROM {table}
-             WHERE school_id = $1 AND person_id = $2 AND at >= $3 AND at < $4"
+        let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM {table}
+             WHERE school_id = $1 AND person_id = $2 AND day >= $3 AND day <= $4"
         ))
         .bind(school.0)
         .bind(person.0)
-        .bind(ts(start))
-        .bind(ts(end))
+        .bind(from)
+        .bind(to)
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        for r in rows {
-            let denied = u64::from(r.outcome == "denied");
+        // The class is the block's partition's; a person's log does not show it.
+        for r in decode(blocks, LogClass::Routine)? {
+            let denied = u64::from(r.outcome == Outcome::Denied);
             let day = days
                 .entry((r.at.date_naive(), r.category.clone().unwrap_or_default()))
                 .or_default();
@@ -1157,15 +1089,4 @@ pub(crate) async fn person_log(
         sites,
         blocked,
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct PersonRow {
-    at: DateTime<Utc>,
-    url: String,
-    host: String,
-    outcome: String,
-    rule: Option<String>,
-    category: Option<String>,
-    search: Option<String>,
 }

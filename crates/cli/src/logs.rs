@@ -206,9 +206,9 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let count = Arc::new(AtomicU64::new(0));
         let reader =
             open_file(path, Arc::clone(&count)).with_context(|| format!("cannot read {name}"))?;
-        let mut lines = LineReader::new(reader, true);
+        let lines = LineReader::new(reader, true);
         let report = loader
-            .load(&source, &name, &mut lines, |_| {
+            .load(&source, &name, lines, |_| {
                 bar.set_position(done_before + count.load(Ordering::Relaxed));
             })
             .await?;

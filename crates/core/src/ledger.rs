@@ -178,8 +178,8 @@ pub enum Event {
         by: Option<PersonId>,
     },
     /// Lines `from_line + 1 ..= to_line` of a log source were stored: per partition, how
-    /// many requests and the SHA-256 of their canonical form in line order
-    /// ([`crate::logs::LoggedRequest::canonical`]).
+    /// many requests and the digest of the blocks that hold them
+    /// ([`crate::logs::PartDigest`]).
     LogsLoaded {
         source: String,
         from_line: u64,

@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeviceId, PersonId};
 
+mod block;
 mod evidence;
 mod import;
 mod register;
 mod search;
 
+pub use block::{
+    BatchBuilder, BlockError, DailyTotal, LogBatch, LogBlock, LogTotals, NewRequest, SiteTotal,
+};
 pub use evidence::{
     LoadedPart, LoadedRange, PartDigest, StoredPart, check_log_evidence, loaded_ranges, parts_of,
 };
@@ -209,21 +213,6 @@ impl LoggedRequest {
     pub fn day(&self) -> NaiveDate {
         self.at.date_naive()
     }
-}
-
-/// Lines read from one source, to be stored together: the store checks that its cursor
-/// for `source` is `from_line`, stores the requests and moves the cursor to `to_line`, in
-/// one transaction, so that a batch is stored once or not at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogBatch {
-    /// The source's name: `file:<SHA-256 of its first line>` for a log file, whatever its
-    /// name or compression, or `journal:<journal id>/<segment>` for the daemon's journal.
-    pub source: String,
-    /// Lines of the source already stored before this batch.
-    pub from_line: u64,
-    /// Lines of the source stored after it (malformed lines are counted, not stored).
-    pub to_line: u64,
-    pub requests: Vec<LoggedRequest>,
 }
 
 /// A school's rules for its access log: retention per class, and the categories it counts

@@ -8,9 +8,10 @@
 //! safeguarding category is found even when another category decided.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use undersign_core::logs::{LogClass, LoggedRequest, Outcome, Register};
+use undersign_core::logs::{LogClass, LoggedRequest, NewRequest, Outcome, Register};
 use undersign_filter::engine::{Basis, PeriodCache, Request};
 use undersign_filter::rules::RuleSet;
 use undersign_filter::target::Target;
@@ -20,13 +21,17 @@ use crate::line::Line;
 /// Classifies lines: the web rules (if the school has them here) and the categories the
 /// school counts as safeguarding.
 pub struct Classifier {
-    rules: Option<RuleSet>,
+    rules: Option<Arc<RuleSet>>,
     /// Lower-case category names.
-    safeguarding: HashSet<String>,
+    safeguarding: Arc<HashSet<String>>,
     target: Target,
     periods: PeriodCache,
     /// Keep search terms (the school's choice, off by default).
     search_terms: bool,
+    /// The last request's search term, and its host when that is not UTF-8 (shown
+    /// with replacement characters).
+    search: Option<String>,
+    host: String,
 }
 
 impl Classifier {
@@ -39,11 +44,26 @@ impl Classifier {
             }
         }
         Self {
-            rules,
-            safeguarding: set,
+            rules: rules.map(Arc::new),
+            safeguarding: Arc::new(set),
             target: Target::default(),
             periods: PeriodCache::default(),
             search_terms: false,
+            search: None,
+            host: String::new(),
+        }
+    }
+
+    /// Another classifier with the same rules, for another thread.
+    pub fn worker(&self) -> Self {
+        Self {
+            rules: self.rules.clone(),
+            safeguarding: Arc::clone(&self.safeguarding),
+            target: Target::default(),
+            periods: PeriodCache::default(),
+            search_terms: self.search_terms,
+            search: None,
+            host: String::new(),
         }
     }
 
@@ -53,21 +73,23 @@ impl Classifier {
         self
     }
 
-    fn is_safeguarding(&self, category: &str) -> bool {
-        self.safeguarding.contains(category) || self.safeguarding.contains(&category.to_lowercase())
-    }
-
     /// The request `line` (line `number` of its source) as stored.
     pub fn request(&mut self, number: u64, line: &Line<'_>, register: &Register) -> LoggedRequest {
+        self.classify(number, line, register).to_owned()
+    }
+
+    /// The request `line` (line `number` of its source) as stored, borrowing its text from
+    /// the line and from the classifier.
+    pub fn classify<'a>(
+        &'a mut self,
+        number: u64,
+        line: &Line<'a>,
+        register: &Register,
+    ) -> NewRequest<'a> {
         let who = register.attribute(line.client, line.user, line.at);
         let parsed = self.target.parse_into(line.url.as_bytes()).is_ok();
-        let host = if parsed {
-            String::from_utf8_lossy(self.target.host()).into_owned()
-        } else {
-            String::new()
-        };
-        let mut rule = line.notes.and_then(|n| n.rule).map(str::to_owned);
-        let mut category = line.notes.and_then(|n| n.category).map(str::to_owned);
+        let mut rule = line.notes.and_then(|n| n.rule);
+        let mut category = line.notes.and_then(|n| n.category);
         let mut statement = line.notes.and_then(|n| n.statement);
         let mut safeguarding_hit = None;
         if let (Some(rules), true) = (&self.rules, parsed) {
@@ -78,27 +100,26 @@ impl Classifier {
             };
             let d = rules.decide(&req, line.at, &mut self.periods);
             if line.notes.is_none() {
-                rule = Some(rules.basis_name(d.basis).to_owned());
-                category = d.category.map(|c| rules.category_name(c).to_owned());
+                rule = Some(rules.basis_name(d.basis));
+                category = d.category.map(|c| rules.category_name(c));
                 statement = rules
                     .cited(&d)
                     .and_then(|s| i32::try_from(s.number.get()).ok());
                 if let Basis::Illegal(c) = d.basis {
-                    category = Some(rules.category_name(c).to_owned());
+                    category = Some(rules.category_name(c));
                 }
             }
             safeguarding_hit = d
                 .categories
                 .iter()
                 .map(|c| rules.category_name(c))
-                .find(|c| self.is_safeguarding(c))
-                .map(str::to_owned);
+                .find(|c| is_safeguarding(&self.safeguarding, c));
         }
         if safeguarding_hit.is_none()
-            && let Some(c) = category.as_deref()
-            && self.is_safeguarding(c)
+            && let Some(c) = category
+            && is_safeguarding(&self.safeguarding, c)
         {
-            safeguarding_hit = Some(c.to_owned());
+            safeguarding_hit = Some(c);
         }
         let outcome = if line.denied() {
             Outcome::Denied
@@ -114,19 +135,33 @@ impl Classifier {
             // The safeguarding category is the one reports and alerts name.
             category = Some(hit);
         }
-        LoggedRequest {
+        self.search = if self.search_terms {
+            undersign_core::logs::search_term(line.url)
+        } else {
+            None
+        };
+        let host_is_text = std::str::from_utf8(self.target.host()).is_ok();
+        if parsed && !host_is_text {
+            self.host = String::from_utf8_lossy(self.target.host()).into_owned();
+        }
+        let host = match (parsed, host_is_text) {
+            (false, _) => "",
+            (true, true) => std::str::from_utf8(self.target.host()).unwrap_or_default(),
+            (true, false) => &self.host,
+        };
+        NewRequest {
             line: number,
             at: micros(line.at),
             client: line.client,
-            proxy_user: line.user.map(str::to_owned),
-            method: line.method.to_owned(),
-            url: line.url.to_owned(),
+            proxy_user: line.user,
+            method: line.method,
+            url: line.url,
             host,
-            squid_code: line.squid_code.to_owned(),
+            squid_code: line.squid_code,
             status: line.status,
             bytes: line.bytes,
             elapsed_ms: line.elapsed_ms,
-            content_type: line.content_type.map(str::to_owned),
+            content_type: line.content_type,
             outcome,
             rule,
             category,
@@ -135,13 +170,13 @@ impl Classifier {
             person: who.person,
             device: who.device,
             via: who.via,
-            search: if self.search_terms {
-                undersign_core::logs::search_term(line.url)
-            } else {
-                None
-            },
+            search: self.search.as_deref(),
         }
     }
+}
+
+fn is_safeguarding(set: &HashSet<String>, category: &str) -> bool {
+    set.contains(category) || set.contains(&category.to_lowercase())
 }
 
 fn micros(at: DateTime<Utc>) -> DateTime<Utc> {

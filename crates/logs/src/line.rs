@@ -86,14 +86,25 @@ const MAX_FIELDS: usize = 16;
 pub fn parse(raw: &[u8]) -> Result<Line<'_>, LineError> {
     let text = std::str::from_utf8(raw)
         .map_err(|e| bad("line", format!("not UTF-8 at byte {}", e.valid_up_to() + 1)))?;
+    parse_str(text)
+}
+
+/// Parses one line (without its line ending) already known to be text.
+pub fn parse_str(text: &str) -> Result<Line<'_>, LineError> {
+    let raw = text.as_bytes();
     let mut fields = [""; MAX_FIELDS];
     let mut n = 0;
-    for f in text.split(' ').filter(|f| !f.is_empty()) {
-        if n == MAX_FIELDS {
-            return Err(bad("line", format!("more than {MAX_FIELDS} fields")));
+    let mut start = 0;
+    for end in memchr::memchr_iter(b' ', raw).chain([raw.len()]) {
+        if end > start {
+            if n == MAX_FIELDS {
+                return Err(bad("line", format!("more than {MAX_FIELDS} fields")));
+            }
+            // A space is one byte, so both ends are character boundaries.
+            fields[n] = text.get(start..end).unwrap_or_default();
+            n += 1;
         }
-        fields[n] = f;
-        n += 1;
+        start = end + 1;
     }
     let fields = &fields[..n];
     if n < 4 {

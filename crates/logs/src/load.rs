@@ -9,18 +9,22 @@
 
 use std::fmt;
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
 use undersign_core::access::WebRulesOwner;
-use undersign_core::logs::{LogBatch, LoggedRequest, Register};
+use undersign_core::logs::{BatchBuilder, LogBatch, Register};
 use undersign_core::store::{Logs, StoreError};
 
 use crate::classify::Classifier;
 use crate::journal::{Journal, Segment};
 use crate::line::{self, LineError};
-use crate::source::{LineReader, MAX_LINE, Next};
+use crate::source::{LineReader, MAX_LINE};
 
-/// Lines per batch (one transaction each).
-pub const BATCH_LINES: usize = 20_000;
+/// Lines per batch (one transaction each)…
+pub const BATCH_LINES: usize = 100_000;
+
+/// …or fewer, when their text reaches this size.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// Malformed lines reported in full; the rest are only counted.
 pub const REPORTED: usize = 100;
@@ -83,7 +87,7 @@ pub struct Loader<'a, S: Logs + ?Sized> {
     store: &'a S,
     owner: WebRulesOwner,
     classifier: Classifier,
-    register: Register,
+    register: Arc<Register>,
 }
 
 impl<'a, S: Logs + ?Sized> Loader<'a, S> {
@@ -93,7 +97,7 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
         owner: WebRulesOwner,
         classifier: Classifier,
     ) -> Result<Self, LoadError> {
-        let register = store.attribution_register(&owner).await?;
+        let register = Arc::new(store.attribution_register(&owner).await?);
         Ok(Self {
             store,
             owner,
@@ -104,80 +108,109 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
 
     /// Reads the device register again (it changes while a daemon runs for weeks).
     pub async fn refresh(&mut self) -> Result<(), LoadError> {
-        self.register = self.store.attribution_register(&self.owner).await?;
+        self.register = Arc::new(self.store.attribution_register(&self.owner).await?);
         Ok(())
     }
 
     /// Stores the lines of `reader` not yet stored under `source`. `file` names it in
     /// reports. `progress` is called after each batch.
-    pub async fn load<R: BufRead>(
+    ///
+    /// Reading, parsing and storing overlap: one thread reads lines into chunks of a
+    /// batch each, [`workers`] threads parse, attribute, classify and encode them, and
+    /// this task stores the batches in line order as they come.
+    pub async fn load<R: BufRead + Send + 'static>(
         &mut self,
         source: &str,
         file: &str,
-        reader: &mut LineReader<R>,
+        mut reader: LineReader<R>,
         mut progress: impl FnMut(&Report),
     ) -> Result<Report, LoadError> {
+        let cursor = self.store.log_cursor(&self.owner, source).await?;
+        let workers = workers();
+        let mut inputs = Vec::with_capacity(workers);
+        let mut outputs = Vec::with_capacity(workers);
+        // Chunks parsed come back to be filled again, rather than new memory each time.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Chunk>();
+        for _ in 0..workers {
+            let spare = spare_tx.clone();
+            let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(1);
+            let (built_tx, built_rx) = tokio::sync::mpsc::channel(1);
+            let classifier = self.classifier.worker();
+            let register = Arc::clone(&self.register);
+            let (source_name, file_name) = (source.to_owned(), file.to_owned());
+            std::thread::Builder::new()
+                .name("undersign-logs-parse".into())
+                .spawn(move || {
+                    build(
+                        chunk_rx,
+                        built_tx,
+                        &spare,
+                        classifier,
+                        &register,
+                        &source_name,
+                        &file_name,
+                    )
+                })
+                .map_err(|error| LoadError::Read {
+                    file: file.to_owned(),
+                    error,
+                })?;
+            inputs.push(chunk_tx);
+            outputs.push(built_rx);
+        }
+        let (skipped_tx, skipped_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("undersign-logs-read".into())
+            .spawn(move || {
+                let mut send = inputs.iter().cycle();
+                let skipped = skip(&mut reader, cursor);
+                let failed = skipped.is_err();
+                let _ = skipped_tx.send(skipped);
+                if failed {
+                    return;
+                }
+                loop {
+                    let Some(next) = send.next() else { return };
+                    let chunk = spare_rx.try_recv().unwrap_or_default();
+                    match read_chunk(&mut reader, chunk) {
+                        Ok(Some(chunk)) => {
+                            if next.send(Ok(chunk)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            let _ = next.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|error| LoadError::Read {
+                file: file.to_owned(),
+                error,
+            })?;
+
         let read_error = |error| LoadError::Read {
             file: file.to_owned(),
             error,
         };
         let mut report = Report::default();
-        let cursor = self.store.log_cursor(&self.owner, source).await?;
-        while reader.lines < cursor {
-            if reader.next_line().map_err(read_error)?.is_none() {
+        let already = skipped_rx
+            .await
+            .map_err(|_| read_error(io::Error::other("the reading thread stopped")))?
+            .map_err(read_error)?;
+        report.already = already;
+        report.lines = already;
+        for i in (0..workers).cycle() {
+            let Some(built) = outputs[i].recv().await else {
                 break;
-            }
-        }
-        report.already = reader.lines;
-        report.lines = reader.lines;
-        let mut from_line = reader.lines;
-        let mut batch: Vec<LoggedRequest> = Vec::with_capacity(BATCH_LINES);
-        loop {
-            // The number the next line will have.
-            let number = reader.lines + 1;
-            let done = match reader.next_line().map_err(read_error)? {
-                None => true,
-                Some(Next::TooLong) => {
-                    report.note_malformed(
-                        file,
-                        number,
-                        LineError {
-                            field: "line",
-                            problem: format!("longer than {MAX_LINE} bytes"),
-                        },
-                    );
-                    false
-                }
-                Some(Next::Line(raw)) => {
-                    match line::parse(raw) {
-                        Ok(l) => batch.push(self.classifier.request(number, &l, &self.register)),
-                        Err(e) => report.note_malformed(file, number, e),
-                    }
-                    false
-                }
             };
-            let lines = reader.lines - from_line;
-            if lines > 0 && (done || lines >= BATCH_LINES as u64) {
-                let stored = batch.len() as u64;
-                self.store
-                    .load_logs(
-                        &self.owner,
-                        &LogBatch {
-                            source: source.to_owned(),
-                            from_line,
-                            to_line: reader.lines,
-                            requests: std::mem::take(&mut batch),
-                        },
-                    )
-                    .await?;
-                report.stored += stored;
-                report.lines = reader.lines;
-                from_line = reader.lines;
-                progress(&report);
-            }
-            if done {
-                break;
-            }
+            let (batch, part) = built.map_err(read_error)?;
+            self.store.load_logs(&self.owner, &batch).await?;
+            report.add(part);
+            report.lines = batch.to_line;
+            progress(&report);
         }
         Ok(report)
     }
@@ -226,8 +259,8 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
             file: file.clone(),
             error,
         })?;
-        let mut reader = LineReader::new(io::BufReader::with_capacity(256 * 1024, opened), closed);
-        self.load(&journal.source(segment), &file, &mut reader, |_| {})
+        let reader = LineReader::new(io::BufReader::with_capacity(256 * 1024, opened), closed);
+        self.load(&journal.source(segment), &file, reader, |_| {})
             .await
     }
 }
@@ -243,4 +276,106 @@ impl Report {
             });
         }
     }
+}
+
+/// Threads that parse: one per core, at most four.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// The lines of one batch as read: their text, and where each ends (`None`: too long).
+#[derive(Default)]
+struct Chunk {
+    /// Lines of the source before it.
+    from_line: u64,
+    text: Vec<u8>,
+    ends: Vec<Option<usize>>,
+}
+
+/// Reads past the lines already stored; returns how many there were.
+fn skip<R: BufRead>(reader: &mut LineReader<R>, cursor: u64) -> io::Result<u64> {
+    while reader.lines < cursor {
+        if reader.next_line()?.is_none() {
+            break;
+        }
+    }
+    Ok(reader.lines)
+}
+
+/// The next batch's lines, or `None` at the end.
+fn read_chunk<R: BufRead>(
+    reader: &mut LineReader<R>,
+    mut chunk: Chunk,
+) -> io::Result<Option<Chunk>> {
+    chunk.from_line = reader.lines;
+    chunk.text.clear();
+    chunk.ends.clear();
+    reader.read_into(&mut chunk.text, &mut chunk.ends, BATCH_LINES, BATCH_BYTES)?;
+    Ok((!chunk.ends.is_empty()).then_some(chunk))
+}
+
+type Built = io::Result<(LogBatch, Report)>;
+
+/// A parsing thread: chunks in, batches out, until either side closes.
+fn build(
+    chunks: std::sync::mpsc::Receiver<io::Result<Chunk>>,
+    built: tokio::sync::mpsc::Sender<Built>,
+    spare: &std::sync::mpsc::Sender<Chunk>,
+    mut classifier: Classifier,
+    register: &Register,
+    source: &str,
+    file: &str,
+) {
+    while let Ok(chunk) = chunks.recv() {
+        let result = chunk.map(|c| {
+            let batch = build_batch(&c, &mut classifier, register, source, file);
+            let _ = spare.send(c);
+            batch
+        });
+        if built.blocking_send(result).is_err() {
+            return;
+        }
+    }
+}
+
+fn build_batch(
+    chunk: &Chunk,
+    classifier: &mut Classifier,
+    register: &Register,
+    source: &str,
+    file: &str,
+) -> (LogBatch, Report) {
+    let mut report = Report::default();
+    let mut batch = BatchBuilder::default();
+    let mut start = 0;
+    let mut number = chunk.from_line;
+    // Checked as UTF-8 once for the whole batch; line by line only if that fails.
+    let text = std::str::from_utf8(&chunk.text).ok();
+    for end in &chunk.ends {
+        number += 1;
+        let Some(end) = *end else {
+            report.note_malformed(
+                file,
+                number,
+                LineError {
+                    field: "line",
+                    problem: format!("longer than {MAX_LINE} bytes"),
+                },
+            );
+            continue;
+        };
+        let parsed = match text.and_then(|t| t.get(start..end)) {
+            Some(l) => line::parse_str(l),
+            None => line::parse(&chunk.text[start..end]),
+        };
+        match parsed {
+            Ok(l) => {
+                batch.push(&classifier.classify(number, &l, register));
+                report.stored += 1;
+            }
+            Err(e) => report.note_malformed(file, number, e),
+        }
+        start = end;
+    }
+    (batch.finish(source, chunk.from_line, number), report)
 }

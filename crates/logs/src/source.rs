@@ -96,6 +96,47 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+impl<R: BufRead> LineReader<R> {
+    /// Appends lines to `text`, each line's end (`None`: too long, skipped) to `ends`,
+    /// until `ends` holds `max_lines` or `text` `max_bytes`, or the input ends. Lines
+    /// are as [`LineReader::next_line`] gives them, copied once.
+    pub fn read_into(
+        &mut self,
+        text: &mut Vec<u8>,
+        ends: &mut Vec<Option<usize>>,
+        max_lines: usize,
+        max_bytes: usize,
+    ) -> io::Result<()> {
+        while ends.len() < max_lines && text.len() < max_bytes {
+            // The common case: a whole line is in the buffer already.
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(i) = memchr::memchr(b'\n', available)
+                && i <= MAX_LINE
+            {
+                let line = &available[..i];
+                text.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+                ends.push(Some(text.len()));
+                self.inner.consume(i + 1);
+                self.lines += 1;
+                continue;
+            }
+            match self.next_line()? {
+                None => break,
+                Some(Next::TooLong) => ends.push(None),
+                Some(Next::Line(l)) => {
+                    text.extend_from_slice(l);
+                    ends.push(Some(text.len()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Counts the bytes read through it (the compressed bytes of a gzip file), for progress.
 pub struct Counted<R> {
     inner: R,
@@ -161,6 +202,34 @@ mod tests {
         assert_eq!(lines(b"a\r\nbb\nccc", true), ["a", "bb", "ccc"]);
         assert_eq!(lines(b"a\nbb\nccc", false), ["a", "bb"]);
         assert_eq!(lines(b"a\n\nb\n", false), ["a", "", "b"]);
+    }
+
+    #[test]
+    fn lines_read_in_bulk_are_the_lines_read_one_by_one() {
+        let mut input = b"a\r\nbb\n\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
+        input.extend_from_slice(b"\nlast");
+        for tail_is_line in [true, false] {
+            let mut r = LineReader::new(io::BufReader::with_capacity(7, &input[..]), tail_is_line);
+            let (mut text, mut ends) = (Vec::new(), Vec::new());
+            r.read_into(&mut text, &mut ends, 2, usize::MAX).unwrap();
+            assert_eq!((r.lines, ends.len()), (2, 2));
+            r.read_into(&mut text, &mut ends, 100, usize::MAX).unwrap();
+            let mut start = 0;
+            let mut got = Vec::new();
+            for end in &ends {
+                got.push(match end {
+                    Some(end) => {
+                        let l = String::from_utf8_lossy(&text[start..*end]).into_owned();
+                        start = *end;
+                        l
+                    }
+                    None => "<too long>".into(),
+                });
+            }
+            assert_eq!(got, lines(&input, tail_is_line));
+            assert_eq!(r.lines, got.len() as u64);
+        }
     }
 
     #[test]

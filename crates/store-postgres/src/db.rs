@@ -94,7 +94,7 @@ pub(crate) async fn create_log_partition(
     let parent = format!("log_{class}_s{}", school.0);
     sqlx::query(&format!(
         "CREATE TABLE IF NOT EXISTS {parent} PARTITION OF log_{class}
-         FOR VALUES IN ({}) PARTITION BY RANGE (at)",
+         FOR VALUES IN ({}) PARTITION BY RANGE (day)",
         school.0
     ))
     .execute(&mut *conn)
@@ -102,13 +102,13 @@ pub(crate) async fn create_log_partition(
     .map_err(db)?;
     sqlx::query(&format!(
         "CREATE TABLE IF NOT EXISTS {table} PARTITION OF {parent}
-         FOR VALUES FROM ('{start}T00:00:00Z') TO ('{end}T00:00:00Z')"
+         FOR VALUES FROM ('{start}') TO ('{end}')"
     ))
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(&format!(
-        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, at)"
+        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, day)"
     ))
     .execute(&mut *conn)
     .await

@@ -125,35 +125,22 @@ pub(crate) async fn create_log_partition(
 ) -> StoreResult<()> {
     sqlx::query(&format!(
         "CREATE TABLE IF NOT EXISTS {table} (
-             school_id     INTEGER NOT NULL,
-             source_id     INTEGER NOT NULL,
-             line          INTEGER NOT NULL,
-             at            TEXT NOT NULL,
-             client        TEXT NOT NULL,
-             proxy_user    TEXT,
-             method        TEXT NOT NULL,
-             url           TEXT NOT NULL,
-             host          TEXT NOT NULL,
-             squid_code    TEXT NOT NULL,
-             status        INTEGER NOT NULL,
-             bytes         INTEGER NOT NULL,
-             elapsed_ms    INTEGER NOT NULL,
-             content_type  TEXT,
-             outcome       TEXT NOT NULL,
-             rule          TEXT,
-             category      TEXT,
-             statement     INTEGER,
-             person_id     INTEGER,
-             device_id     INTEGER,
-             via           TEXT NOT NULL,
-             search        TEXT
+             school_id   INTEGER NOT NULL,
+             source_id   INTEGER NOT NULL,
+             day         TEXT NOT NULL,
+             person_id   INTEGER,
+             device_id   INTEGER,
+             first_line  INTEGER NOT NULL,
+             last_line   INTEGER NOT NULL,
+             requests    INTEGER NOT NULL,
+             data        BLOB NOT NULL
          )"
     ))
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(&format!(
-        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, at)"
+        "CREATE INDEX IF NOT EXISTS {table}_person_idx ON {table} (person_id, day)"
     ))
     .execute(&mut *conn)
     .await

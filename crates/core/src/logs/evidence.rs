@@ -1,82 +1,60 @@
-//! The access log as evidence: each stored batch's rows, per partition, counted and hashed
-//! into its `logs_loaded` entry, and the check `verify` makes of the stored rows.
+//! The access log as evidence: each stored batch's blocks, per partition, counted and
+//! hashed into its `logs_loaded` entry, and the check `verify` makes of the stored blocks.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{LogClass, LoggedRequest};
+use super::{LogBlock, LogClass};
+use crate::ids::{DeviceId, PersonId};
 
 /// One partition's share of a [`super::LogBatch`], as its `logs_loaded` ledger entry records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadedPart {
     pub class: LogClass,
     pub period_start: NaiveDate,
+    /// Requests stored.
     pub rows: u64,
-    /// SHA-256 of the rows' [`LoggedRequest::canonical`] forms in line order.
+    /// SHA-256 of its blocks' digests ([`LogBlock::digest`]) in key order ([`PartDigest`]).
     pub sha256: String,
 }
 
-impl LoggedRequest {
-    /// The form hashed into the ledger: every stored field, in a fixed order, as JSON.
-    pub fn canonical(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!([
-            self.line,
-            crate::time::rfc3339(self.at),
-            self.client.to_string(),
-            self.proxy_user,
-            self.method,
-            self.url,
-            self.host,
-            self.squid_code,
-            self.status,
-            self.bytes,
-            self.elapsed_ms,
-            self.content_type,
-            self.outcome.as_str(),
-            self.rule,
-            self.category,
-            self.statement,
-            self.class.as_str(),
-            self.person,
-            self.device,
-            self.via.as_str(),
-            self.search,
-        ]))
-        .unwrap_or_default()
-    }
-}
-
-/// Digests rows of one partition in line order.
+/// Digests the blocks of one partition: their digests in key order (day, person, device,
+/// first line), whatever order they are given in.
 #[derive(Default, Clone)]
 pub struct PartDigest {
+    blocks: Vec<(BlockKey, [u8; 32])>,
     rows: u64,
-    hasher: sha2::Sha256,
 }
 
+type BlockKey = (NaiveDate, Option<PersonId>, Option<DeviceId>, u64);
+
 impl PartDigest {
-    pub fn add(&mut self, r: &LoggedRequest) {
-        use sha2::Digest;
-        self.rows += 1;
-        self.hasher.update(r.canonical());
-        self.hasher.update(b"\n");
+    pub fn add(&mut self, block: &LogBlock) {
+        self.rows += block.rows;
+        self.blocks.push((
+            (block.day, block.person, block.device, block.first_line),
+            block.digest(),
+        ));
     }
 
-    /// The row count and the hex SHA-256.
-    pub fn finish(self) -> (u64, String) {
+    /// The request count and the hex SHA-256.
+    pub fn finish(mut self) -> (u64, String) {
         use sha2::Digest;
-        (self.rows, hex::encode(self.hasher.finalize()))
+        self.blocks.sort_unstable();
+        let mut hasher = sha2::Sha256::new();
+        for (_, digest) in &self.blocks {
+            hasher.update(digest);
+        }
+        (self.rows, hex::encode(hasher.finalize()))
     }
 }
 
 /// The parts of a batch, one per partition it touches.
-pub fn parts_of(requests: &[LoggedRequest]) -> Vec<LoadedPart> {
+pub fn parts_of(blocks: &[LogBlock]) -> Vec<LoadedPart> {
     let mut parts: std::collections::BTreeMap<(LogClass, NaiveDate), PartDigest> =
         std::collections::BTreeMap::new();
-    for r in requests {
-        parts
-            .entry((r.class, r.class.period(r.day()).start))
-            .or_default()
-            .add(r);
+    for b in blocks {
+        parts.entry((b.class, b.period().start)).or_default().add(b);
     }
     parts
         .into_iter()

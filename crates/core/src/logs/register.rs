@@ -1,9 +1,9 @@
 //! Who had which address and who held which device, over time: what attribution reads.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashMapExt};
 
 use super::{Attribution, Via};
 use crate::ids::{DeviceId, PersonId};

@@ -104,12 +104,12 @@ async fn cast(db: &TestDb, slug: &str) -> Cast {
     let mut loader = Loader::new(s, owner, Classifier::new(None, &[]))
         .await
         .unwrap();
-    let mut reader = LineReader::new(open_file(&path, Default::default()).unwrap(), true);
+    let reader = LineReader::new(open_file(&path, Default::default()).unwrap(), true);
     loader
         .load(
             &file_source(&path).unwrap().unwrap(),
             "access.log",
-            &mut reader,
+            reader,
             |_| {},
         )
         .await

@@ -36,9 +36,9 @@ async fn load_file(
     let mut loader = Loader::new(s, owner, Classifier::new(None, &["selfharm".into()]))
         .await
         .unwrap();
-    let mut lines = LineReader::new(open_file(path, Arc::default()).unwrap(), true);
+    let lines = LineReader::new(open_file(path, Arc::default()).unwrap(), true);
     loader
-        .load(&source, &path.display().to_string(), &mut lines, |_| {})
+        .load(&source, &path.display().to_string(), lines, |_| {})
         .await
         .unwrap()
 }
@@ -279,15 +279,14 @@ async fn a_batch_is_refused_whole_when_its_source_has_moved_on(db: TestDb) {
     load_file(s, o, &path).await;
     let source = file_source(&path).unwrap().unwrap();
     assert_eq!(s.log_cursor(&o, &source).await.unwrap(), 1);
-    let stale = LogBatch {
-        source: source.clone(),
-        from_line: 0,
-        to_line: 1,
-        requests: s
-            .logged_requests(&o, at(0, 0).date_naive(), at(0, 0).date_naive())
+    let stale = LogBatch::of(
+        &source,
+        0,
+        1,
+        s.logged_requests(&o, at(0, 0).date_naive(), at(0, 0).date_naive())
             .await
             .unwrap(),
-    };
+    );
     let refused = s.load_logs(&o, &stale).await.unwrap_err();
     assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
     let day = at(0, 0).date_naive();
@@ -691,9 +690,9 @@ async fn search_terms_are_kept_only_where_the_school_turned_them_on(db: TestDb) 
         )
         .await
         .unwrap();
-        let mut lines = LineReader::new(open_file(&path, Arc::default()).unwrap(), true);
+        let lines = LineReader::new(open_file(&path, Arc::default()).unwrap(), true);
         loader
-            .load(&source, "access.log", &mut lines, |_| {})
+            .load(&source, "access.log", lines, |_| {})
             .await
             .unwrap();
         let day = at(0, 0).date_naive();

@@ -36,15 +36,7 @@ async fn a_blocked_request(app: &TestApp, person: undersign_core::PersonId) {
         search: Some("how to get round the school filter".into()),
     };
     app.store
-        .load_logs(
-            &owner,
-            &LogBatch {
-                source: "file:test".into(),
-                from_line: 0,
-                to_line: 1,
-                requests: vec![request],
-            },
-        )
+        .load_logs(&owner, &LogBatch::of("file:test", 0, 1, vec![request]))
         .await
         .unwrap();
 }

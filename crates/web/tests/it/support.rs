@@ -407,12 +407,7 @@ async fn seed_alert(store: &dyn Store, seed: &SchoolSeed) -> undersign_core::Saf
     store
         .load_logs(
             &undersign_core::access::WebRulesOwner::for_operator(seed.school),
-            &LogBatch {
-                source: "file:seed".into(),
-                from_line: 0,
-                to_line: 1,
-                requests: vec![request],
-            },
+            &LogBatch::of("file:seed", 0, 1, vec![request]),
         )
         .await
         .unwrap();
