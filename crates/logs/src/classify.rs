@@ -75,7 +75,7 @@ impl Classifier {
 
     /// The request `line` (line `number` of its source) as stored.
     pub fn request(&mut self, number: u64, line: &Line<'_>, register: &Register) -> LoggedRequest {
-        self.classify(number, line, register).to_owned()
+        self.classify(number, line, register).logged()
     }
 
     /// The request `line` (line `number` of its source) as stored, borrowing its text from

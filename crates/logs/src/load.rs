@@ -21,10 +21,11 @@ use crate::line::{self, LineError};
 use crate::source::{LineReader, MAX_LINE};
 
 /// Lines per batch (one transaction each)…
-pub const BATCH_LINES: usize = 100_000;
+pub const BATCH_LINES: usize = 250_000;
 
-/// …or fewer, when their text reaches this size.
-const BATCH_BYTES: usize = 32 << 20;
+/// …or fewer, when their text reaches this size. A load holds at most two batches per
+/// parsing thread and one being read.
+const BATCH_BYTES: usize = 48 << 20;
 
 /// Malformed lines reported in full; the rest are only counted.
 pub const REPORTED: usize = 100;
@@ -88,6 +89,7 @@ pub struct Loader<'a, S: Logs + ?Sized> {
     owner: WebRulesOwner,
     classifier: Classifier,
     register: Arc<Register>,
+    batch_lines: usize,
 }
 
 impl<'a, S: Logs + ?Sized> Loader<'a, S> {
@@ -103,7 +105,14 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
             owner,
             classifier,
             register,
+            batch_lines: BATCH_LINES,
         })
+    }
+
+    /// Stores at most `lines` lines per batch (at least one) instead of [`BATCH_LINES`].
+    pub fn with_batch_lines(mut self, lines: usize) -> Self {
+        self.batch_lines = lines.max(1);
+        self
     }
 
     /// Reads the device register again (it changes while a daemon runs for weeks).
@@ -159,6 +168,9 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
             outputs.push(built_rx);
         }
         let (skipped_tx, skipped_rx) = tokio::sync::oneshot::channel();
+        // The lines read in all, sent once the whole input was handed to the parsers.
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel();
+        let batch_lines = self.batch_lines;
         std::thread::Builder::new()
             .name("undersign-logs-read".into())
             .spawn(move || {
@@ -172,13 +184,16 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
                 loop {
                     let Some(next) = send.next() else { return };
                     let chunk = spare_rx.try_recv().unwrap_or_default();
-                    match read_chunk(&mut reader, chunk) {
+                    match read_chunk(&mut reader, chunk, batch_lines) {
                         Ok(Some(chunk)) => {
                             if next.send(Ok(chunk)).is_err() {
                                 return;
                             }
                         }
-                        Ok(None) => return,
+                        Ok(None) => {
+                            let _ = read_tx.send(reader.lines);
+                            return;
+                        }
                         Err(e) => {
                             let _ = next.send(Err(e));
                             return;
@@ -211,6 +226,15 @@ impl<'a, S: Logs + ?Sized> Loader<'a, S> {
             report.add(part);
             report.lines = batch.to_line;
             progress(&report);
+        }
+        // A parser that stopped early (it panicked) ends the batches before the input.
+        if let Ok(read) = read_rx.await
+            && read != report.lines
+        {
+            return Err(read_error(io::Error::other(format!(
+                "parsing stopped after line {} of {read}",
+                report.lines
+            ))));
         }
         Ok(report)
     }
@@ -306,11 +330,12 @@ fn skip<R: BufRead>(reader: &mut LineReader<R>, cursor: u64) -> io::Result<u64> 
 fn read_chunk<R: BufRead>(
     reader: &mut LineReader<R>,
     mut chunk: Chunk,
+    max_lines: usize,
 ) -> io::Result<Option<Chunk>> {
     chunk.from_line = reader.lines;
     chunk.text.clear();
     chunk.ends.clear();
-    reader.read_into(&mut chunk.text, &mut chunk.ends, BATCH_LINES, BATCH_BYTES)?;
+    reader.read_into(&mut chunk.text, &mut chunk.ends, max_lines, BATCH_BYTES)?;
     Ok((!chunk.ends.is_empty()).then_some(chunk))
 }
 

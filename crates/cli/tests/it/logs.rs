@@ -130,3 +130,32 @@ async fn the_device_register_and_dhcp_leases_are_read_whole_or_not_at_all(db: Te
     let verify = run(&["verify", "--database-url", &db.url]);
     assert!(!String::from_utf8_lossy(&verify.stdout).contains("BROKEN"));
 }
+
+#[db_test]
+async fn migrating_refuses_a_database_holding_logs_stored_a_row_per_request(db: TestDb) {
+    let seeded = seed(&db, 1).await;
+    // A database as migration 0014 left it, with a log source loaded then.
+    let mut raw = crate::support::Raw::plain(&db).await;
+    raw.try_exec("DELETE FROM _sqlx_migrations WHERE version = 15")
+        .await
+        .unwrap();
+    raw.try_exec(&format!(
+        "INSERT INTO log_sources (school_id, source, lines, updated_at) \
+         VALUES ({}, 'file:old', 10, '2026-11-23T09:00:00Z')",
+        seeded.school.id.0
+    ))
+    .await
+    .unwrap();
+    let refused = run(&["migrate", "--database-url", &db.url]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("access logs stored before migration 0015")
+            && stderr(&refused).contains("docs/logs.md"),
+        "{}",
+        stderr(&refused)
+    );
+    // Without such logs it goes ahead.
+    raw.try_exec("DELETE FROM log_sources").await.unwrap();
+    let done = run(&["migrate", "--database-url", &db.url]);
+    assert!(done.status.success(), "{}", stderr(&done));
+}

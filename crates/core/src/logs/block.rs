@@ -352,7 +352,8 @@ pub struct NewRequest<'a> {
 }
 
 impl NewRequest<'_> {
-    pub fn to_owned(&self) -> LoggedRequest {
+    /// The request with its own copy of the text.
+    pub fn logged(&self) -> LoggedRequest {
         LoggedRequest {
             line: self.line,
             at: self.at,
@@ -488,6 +489,9 @@ struct OpenBlock {
     last_at: i64,
     rows: u64,
     raw: Vec<u8>,
+    /// The block's totals by category (a block is one day, person, device and class, so
+    /// these are the daily totals' rows); few per block, so a list.
+    by_category: Vec<(Option<u32>, LogTotals)>,
 }
 
 /// Strings seen in a batch, each kept once.
@@ -498,14 +502,15 @@ struct Interner {
 }
 
 impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
+    /// The string's id, and whether it is new.
+    fn id(&mut self, s: &str) -> (u32, bool) {
         if let Some(id) = self.ids.get(s) {
-            return *id;
+            return (*id, false);
         }
         let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.ids.insert(s.to_owned(), id);
         self.names.push(s.to_owned());
-        id
+        (id, true)
     }
 
     fn name(&self, id: u32) -> String {
@@ -519,8 +524,8 @@ pub struct BatchBuilder {
     blocks: HashMap<BlockKey, OpenBlock>,
     categories: Interner,
     hosts: Interner,
-    daily: HashMap<(NaiveDate, Option<PersonId>, Option<DeviceId>, u32, LogClass), LogTotals>,
-    sites: HashMap<(NaiveDate, u32), LogTotals>,
+    /// Per host id: its totals by day (a batch spans a day or two, so a list).
+    sites: Vec<Vec<(NaiveDate, LogTotals)>>,
     alerts: Vec<LoggedRequest>,
 }
 
@@ -528,13 +533,21 @@ impl BatchBuilder {
     /// Adds the next request (in line order).
     pub fn push(&mut self, r: &NewRequest<'_>) {
         let day = r.at.date_naive();
-        let category = self.categories.id(r.category.unwrap_or(""));
-        self.daily
-            .entry((day, r.person, r.device, category, r.class))
-            .or_default()
-            .add(r);
-        let host = self.hosts.id(r.host);
-        self.sites.entry((day, host)).or_default().add(r);
+        let (host, new) = self.hosts.id(r.host);
+        if new {
+            self.sites.push(Vec::new());
+        }
+        if let Some(days) = self.sites.get_mut(host as usize) {
+            match days.iter_mut().find(|(d, _)| *d == day) {
+                Some((_, t)) => t.add(r),
+                None => {
+                    let mut t = LogTotals::default();
+                    t.add(r);
+                    days.push((day, t));
+                }
+            }
+        }
+        let category = r.category.map(|c| self.categories.id(c).0);
         let block = self
             .blocks
             .entry((r.class, day, r.person, r.device))
@@ -543,23 +556,44 @@ impl BatchBuilder {
                 last_line: r.line,
                 last_at: midnight_micros(day),
                 rows: 0,
-                raw: Vec::with_capacity(4096),
+                raw: Vec::with_capacity(16 * 1024),
+                by_category: Vec::new(),
             });
+        match block.by_category.iter_mut().find(|(c, _)| *c == category) {
+            Some((_, t)) => t.add(r),
+            None => {
+                let mut t = LogTotals::default();
+                t.add(r);
+                block.by_category.push((category, t));
+            }
+        }
         encode(&mut block.raw, r, block.last_line, block.last_at);
         block.last_line = r.line;
         block.last_at = r.at.timestamp_micros();
         block.rows += 1;
         if r.class == LogClass::Safeguarding {
-            self.alerts.push(r.to_owned());
+            self.alerts.push(r.logged());
         }
     }
 
     /// The batch, its blocks compressed.
     pub fn finish(self, source: &str, from_line: u64, to_line: u64) -> LogBatch {
+        let categories = &self.categories;
+        let mut daily = Vec::new();
         let mut blocks: Vec<LogBlock> = self
             .blocks
             .into_iter()
             .map(|((class, day, person, device), b)| {
+                for (category, totals) in b.by_category {
+                    daily.push(DailyTotal {
+                        day,
+                        person,
+                        device,
+                        category: category.map(|c| categories.name(c)).unwrap_or_default(),
+                        class,
+                        totals,
+                    });
+                }
                 let mut data = Vec::with_capacity(4 + b.raw.len() / 2);
                 data.extend_from_slice(&u32::try_from(b.raw.len()).unwrap_or(0).to_le_bytes());
                 data.extend_from_slice(&lz4_flex::block::compress(&b.raw));
@@ -576,21 +610,7 @@ impl BatchBuilder {
             })
             .collect();
         blocks.sort_by_key(|b| (b.class, b.day, b.person, b.device));
-        let categories = &self.categories;
-        let mut daily: Vec<DailyTotal> = self
-            .daily
-            .into_iter()
-            .map(
-                |((day, person, device, category, class), totals)| DailyTotal {
-                    day,
-                    person,
-                    device,
-                    category: categories.name(category),
-                    class,
-                    totals,
-                },
-            )
-            .collect();
+        // A category named "" and no category are one row of the totals.
         daily.sort_by(|a, b| {
             (a.day, a.person, a.device, &a.category, a.class).cmp(&(
                 b.day,
@@ -600,14 +620,38 @@ impl BatchBuilder {
                 b.class,
             ))
         });
-        let hosts = &self.hosts;
+        daily.dedup_by(|later, first| {
+            let same = (
+                later.day,
+                later.person,
+                later.device,
+                &later.category,
+                later.class,
+            ) == (
+                first.day,
+                first.person,
+                first.device,
+                &first.category,
+                first.class,
+            );
+            if same {
+                first.totals.requests += later.totals.requests;
+                first.totals.denied += later.totals.denied;
+                first.totals.bytes = first.totals.bytes.saturating_add(later.totals.bytes);
+            }
+            same
+        });
         let mut sites: Vec<SiteTotal> = self
             .sites
             .into_iter()
-            .map(|((day, host), totals)| SiteTotal {
-                day,
-                host: hosts.name(host),
-                totals,
+            .enumerate()
+            .flat_map(|(host, days)| {
+                let host = self.hosts.name(u32::try_from(host).unwrap_or(u32::MAX));
+                days.into_iter().map(move |(day, totals)| SiteTotal {
+                    day,
+                    host: host.clone(),
+                    totals,
+                })
             })
             .collect();
         sites.sort_by(|a, b| (a.day, &a.host).cmp(&(b.day, &b.host)));
@@ -633,7 +677,7 @@ mod tests {
             line,
             at: Utc.with_ymd_and_hms(2026, 11, 30, 9, minute, 0).unwrap()
                 + chrono::Duration::microseconds(i64::from(minute) * 7),
-            client: if line % 2 == 0 {
+            client: if line.is_multiple_of(2) {
                 "10.0.0.5".parse().unwrap()
             } else {
                 "2001:db8::7".parse().unwrap()
@@ -646,7 +690,7 @@ mod tests {
             status: 200,
             bytes: 1234 * line,
             elapsed_ms: 17,
-            content_type: (line % 3 == 0).then(|| "text/html".into()),
+            content_type: line.is_multiple_of(3).then(|| "text/html".into()),
             outcome: if class == LogClass::Blocked {
                 Outcome::Denied
             } else {
@@ -654,7 +698,7 @@ mod tests {
             },
             rule: Some("default".into()),
             category: (class != LogClass::Routine).then(|| "selfharm".into()),
-            statement: (line % 2 == 1).then_some(-3),
+            statement: (!line.is_multiple_of(2)).then_some(-3),
             class,
             person: person.map(PersonId),
             device: None,
@@ -748,8 +792,15 @@ mod tests {
         let mut more = block.clone();
         more.rows += 1;
         assert!(more.decode().is_err());
+        // Times are kept from the block's midnight: a block moved to another day reads as
+        // that day's, and only its digest tells (see above).
         let mut moved = block.clone();
         moved.day = moved.day.succ_opt().unwrap();
-        assert!(moved.decode().is_err());
+        let later = moved.decode().unwrap();
+        assert_eq!(
+            later[0].at,
+            block.decode().unwrap()[0].at + chrono::Days::new(1)
+        );
+        assert_ne!(moved.digest(), block.digest());
     }
 }

@@ -264,6 +264,83 @@ async fn a_file_is_stored_once_whatever_its_name_or_compression(db: TestDb) {
 }
 
 #[db_test]
+async fn a_file_of_many_batches_is_stored_in_line_order_one_entry_per_batch(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "batches").await;
+    let o = owner(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    // 23 lines: two people, a malformed line and a line too long among them.
+    let mut text = String::new();
+    for i in 0..23u32 {
+        text.push_str(&match i {
+            5 => "not a squid line\n".to_owned(),
+            11 => format!("{}\n", "x".repeat(undersign_logs::source::MAX_LINE + 1)),
+            _ => native(
+                at(i64::from(i), 0),
+                if i.is_multiple_of(2) {
+                    "10.0.0.1"
+                } else {
+                    "10.0.0.2"
+                },
+                if i.is_multiple_of(3) { "-" } else { "staff" },
+                if i.is_multiple_of(4) {
+                    "TCP_DENIED/403"
+                } else {
+                    "TCP_MISS/200"
+                },
+                &format!("http://site{}.test/{i}", i % 5),
+            ),
+        });
+    }
+    std::fs::write(&path, &text).unwrap();
+    let source = file_source(&path).unwrap().unwrap();
+    let mut loader = Loader::new(s, o, Classifier::new(None, &[]))
+        .await
+        .unwrap()
+        .with_batch_lines(4);
+    let mut seen = Vec::new();
+    let lines = LineReader::new(open_file(&path, Arc::default()).unwrap(), true);
+    let report = loader
+        .load(&source, "access.log", lines, |r| seen.push(r.lines))
+        .await
+        .unwrap();
+    assert_eq!((report.lines, report.stored, report.malformed), (23, 21, 2));
+    assert_eq!(
+        report.examples.iter().map(|m| m.line).collect::<Vec<_>>(),
+        [6, 12]
+    );
+    assert_eq!(
+        seen,
+        [4, 8, 12, 16, 20, 23],
+        "progress after each batch, in order"
+    );
+
+    let day = at(0, 0).date_naive();
+    let stored = s.logged_requests(&o, day, day).await.unwrap();
+    let lines: Vec<u64> = stored.iter().map(|r| r.line).collect();
+    let expected: Vec<u64> = (1..=23).filter(|l| *l != 6 && *l != 12).collect();
+    assert_eq!(lines, expected);
+    for r in &stored {
+        let i = u32::try_from(r.line - 1).unwrap();
+        assert_eq!(r.url, format!("http://site{}.test/{i}", i % 5));
+        assert_eq!(r.at, at(i64::from(i), 0));
+        assert_eq!(r.outcome == Outcome::Denied, i.is_multiple_of(4));
+    }
+    // Each batch is its own ledger entry, and their lines follow on.
+    let entries = s.ledger_entries(seed.school.id).await.unwrap();
+    let ranges: Vec<(u64, u64)> = undersign_core::logs::loaded_ranges(&entries)
+        .iter()
+        .map(|r| (r.from_line, r.to_line))
+        .collect();
+    assert_eq!(
+        ranges,
+        [(0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 23)]
+    );
+    assert_eq!(findings(s, seed.school.id).await, Vec::<String>::new());
+}
+
+#[db_test]
 async fn a_batch_is_refused_whole_when_its_source_has_moved_on(db: TestDb) {
     let s = &*db.store;
     let seed = seed_school(s, "batches").await;
@@ -370,25 +447,41 @@ async fn the_log_and_the_device_register_are_evidence_that_verify_checks(db: Tes
     assert_eq!(findings(s, school).await, Vec::<String>::new());
     let table = format!("log_routine_s{school}_20261123");
 
-    // An administrator edits a stored request.
+    // The morning's two routine requests are one block; an administrator moves it onto
+    // someone else…
     db.exec(&format!(
-        "UPDATE {table} SET url = 'http://innocent.test/' WHERE line = 3"
+        "UPDATE {table} SET person_id = {}",
+        seed.teacher.id
     ))
     .await;
     let found = findings(s, school).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
-        found[0].contains("the routine log of 2026-11-23") && found[0].contains("changed"),
+        found[0].contains("the routine log of 2026-11-23")
+            && found[0].contains("changed")
+            && found[0].contains("content differs"),
         "{found:?}"
     );
-    // … or deletes one, or adds one.
-    db.exec(&format!("DELETE FROM {table} WHERE line = 3"))
+    db.exec(&format!("UPDATE {table} SET person_id = {}", seed.staff.id))
         .await;
+    assert_eq!(findings(s, school).await, Vec::<String>::new());
+    // … or edits the requests in it (here: one more byte), or what it says it holds…
+    let edit = match db.backend {
+        undersign_test_kit::Backend::Sqlite => {
+            format!("UPDATE {table} SET data = CAST(data || X'00' AS BLOB)")
+        }
+        undersign_test_kit::Backend::Postgres => {
+            format!("UPDATE {table} SET data = data || '\\x00'::bytea")
+        }
+    };
+    db.exec(&edit).await;
+    assert!(findings(s, school).await[0].contains("content differs"));
+    db.exec(&format!("UPDATE {table} SET requests = 1")).await;
     assert!(findings(s, school).await[0].contains("1 rows now, 2 recorded"));
+    // … or adds a block, or deletes them.
     db.exec(&format!(
-        "INSERT INTO {table} SELECT school_id, source_id, 99, at, client, proxy_user, method, url, host, \
-         squid_code, status, bytes, elapsed_ms, content_type, outcome, rule, category, statement, \
-         person_id, device_id, via, search FROM {table} WHERE line = 1"
+        "INSERT INTO {table} SELECT school_id, source_id, day, person_id, device_id, 99, 99, \
+         requests, data FROM {table}"
     ))
     .await;
     assert!(
@@ -396,6 +489,13 @@ async fn the_log_and_the_device_register_are_evidence_that_verify_checks(db: Tes
             .await
             .iter()
             .any(|f| f.contains("no ledger entry records")),
+    );
+    db.exec(&format!("DELETE FROM {table}")).await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.contains("the routine log of 2026-11-23") && f.contains("are gone")),
     );
     // Dropping a partition outside retention is named too.
     db.exec(&format!("DROP TABLE log_blocked_s{school}_20261101"))
