@@ -6,24 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, anyhow};
-use chrono::NaiveDate;
+use anyhow::anyhow;
 use undersign_core::access::WebRulesOwner;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
+mod common;
+use common::{day, required};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = arg("--database-url").ok_or_else(|| anyhow!("--database-url is needed"))?;
-    let day = |name: &str| -> anyhow::Result<NaiveDate> {
-        let text = arg(name).ok_or_else(|| anyhow!("{name} is needed"))?;
-        NaiveDate::parse_from_str(&text, "%Y-%m-%d").with_context(|| format!("{name} {text}"))
-    };
+    let url = required("--database-url")?;
     let store = undersign_cli::store::open_store(&url).await?;
     let school = store
         .schools()

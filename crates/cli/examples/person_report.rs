@@ -8,27 +8,18 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, anyhow};
-use chrono::NaiveDate;
+use anyhow::anyhow;
 use undersign_core::access::{Actor, PeopleAdmin, PolicyPublisher};
 use undersign_core::disclosure::{Decision, NewDisclosure};
 use undersign_core::person::{Email, FullName, NewPerson, Role};
 use undersign_core::store::Reading;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
+mod common;
+use common::{arg, day, required};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = arg("--database-url").ok_or_else(|| anyhow!("--database-url is needed"))?;
-    let day = |name: &str| -> anyhow::Result<NaiveDate> {
-        let text = arg(name).ok_or_else(|| anyhow!("{name} is needed"))?;
-        NaiveDate::parse_from_str(&text, "%Y-%m-%d").with_context(|| format!("{name} {text}"))
-    };
+    let url = required("--database-url")?;
     let (from, to) = (day("--from")?, day("--to")?);
     let samples: usize = arg("--samples").map_or(Ok(50), |s| s.parse())?;
     let store = undersign_cli::store::open_store(&url).await?;

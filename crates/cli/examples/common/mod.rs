@@ -1,0 +1,23 @@
+//! Command-line arguments of the bench examples (`--name value`).
+
+use anyhow::{Context, anyhow};
+use chrono::NaiveDate;
+
+/// The value after `name`, if given.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The value after `name`, which must be given.
+pub fn required(name: &str) -> anyhow::Result<String> {
+    arg(name).ok_or_else(|| anyhow!("{name} is needed"))
+}
+
+/// The date (`2026-11-23`) after `name`, which must be given.
+pub fn day(name: &str) -> anyhow::Result<NaiveDate> {
+    let text = required(name)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").with_context(|| format!("{name} {text}"))
+}
