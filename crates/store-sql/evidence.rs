@@ -221,8 +221,20 @@ struct SpanRow {
     until_at: Option<DateTime<Utc>>,
 }
 
-/// The device register's spans (who had which address, who held which device, when).
+/// The device register: names, and spans (who had which address, who held which
+/// device, when).
 async fn devices(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let named: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM devices WHERE school_id = $1 ORDER BY id")
+            .bind(school.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    out.extend(
+        named
+            .into_iter()
+            .map(|(id, name)| EvidenceRow::new("devices", id).with("name", name)),
+    );
     let addresses: Vec<SpanRow> = sqlx::query_as(
         "SELECT id, device_id, address AS value, source, from_at, until_at
          FROM device_addresses WHERE school_id = $1 ORDER BY id",

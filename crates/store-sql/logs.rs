@@ -173,7 +173,7 @@ impl Logs for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut ids = Vec::with_capacity(devices.len());
         for d in devices {
-            let (id, name) = device_id(&mut tx, school, &d.name, at).await?;
+            let (id, name) = device_id(&mut tx, school, &d.name, at, by).await?;
             if let Some(address) = d.address {
                 let address = address.to_string();
                 let same = close_unless_same(
@@ -270,7 +270,7 @@ impl Logs for BackendStore {
                     l.address, l.device
                 )));
             }
-            let (id, name) = device_id(&mut tx, school, &l.device, from).await?;
+            let (id, name) = device_id(&mut tx, school, &l.device, from, by).await?;
             let span: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO device_addresses
                      (school_id, device_id, address, from_at, until_at, source)
@@ -877,12 +877,14 @@ impl Logs for BackendStore {
     }
 }
 
-/// The id and name of the school's device called `name`, added when new.
+/// The id and name of the school's device called `name`, added when new (with its
+/// `device_named` ledger entry).
 async fn device_id(
     conn: &mut Conn,
     school: SchoolId,
     name: &str,
     at: DateTime<Utc>,
+    by: Option<PersonId>,
 ) -> StoreResult<(i64, String)> {
     let name = name.trim();
     if name.is_empty() {
@@ -907,6 +909,12 @@ async fn device_id(
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
+    let event = Event::DeviceNamed {
+        device: DeviceId(id),
+        name: name.to_owned(),
+        by,
+    };
+    append(conn, school, &event, at).await?;
     Ok((id, name.to_owned()))
 }
 

@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 14] = [
+pub const EVIDENCE_TABLES: [&str; 15] = [
     "schools",
     "people",
     "policy_versions",
@@ -106,6 +106,7 @@ pub const EVIDENCE_TABLES: [&str; 14] = [
     "declines",
     "kiosks",
     "visits",
+    "devices",
     "device_addresses",
     "device_holders",
     "log_settings",
@@ -392,6 +393,9 @@ fn implied(
                 )
             })
             .collect(),
+        Event::DeviceNamed { device, name, .. } => {
+            vec![(("devices", device.0), vec![("name", json!(name))])]
+        }
         Event::DeviceAddressed {
             span,
             device,

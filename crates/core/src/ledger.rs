@@ -144,6 +144,13 @@ pub enum Event {
         visits: Vec<VisitId>,
         retention_days: i64,
     },
+    /// A device was added to the school's register under `name` (reports show the name;
+    /// attribution and the log's digests use the id).
+    DeviceNamed {
+        device: DeviceId,
+        name: String,
+        by: Option<PersonId>,
+    },
     /// A device had an address from `from` (until `until`, for a DHCP lease; otherwise
     /// until a [`Event::DeviceAddressEnded`]). Attribution of the access log reads these.
     DeviceAddressed {
@@ -281,6 +288,7 @@ impl Event {
             Event::VisitorDataPurged { .. } => "visitor_data_purged",
             Event::PasswordResetSent { .. } => "password_reset_sent",
             Event::PasswordChanged { .. } => "password_changed",
+            Event::DeviceNamed { .. } => "device_named",
             Event::DeviceAddressed { .. } => "device_addressed",
             Event::DeviceAddressEnded { .. } => "device_address_ended",
             Event::DeviceHeld { .. } => "device_held",

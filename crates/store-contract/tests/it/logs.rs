@@ -520,6 +520,17 @@ async fn the_log_and_the_device_register_are_evidence_that_verify_checks(db: Tes
             .iter()
             .any(|f| f.starts_with("device_holders row") && f.contains("person_id")),
     );
+    // So is renaming it, which reports would show.
+    db.exec(&format!(
+        "UPDATE devices SET name = 'LT-99' WHERE school_id = {school}"
+    ))
+    .await;
+    assert!(
+        findings(s, school)
+            .await
+            .iter()
+            .any(|f| f.starts_with("devices row") && f.contains("name")),
+    );
 }
 
 #[db_test]
