@@ -155,6 +155,27 @@ fn decode(blocks: Vec<BlockRow>, class: LogClass) -> StoreResult<Vec<LoggedReque
     Ok(out)
 }
 
+/// The requests of one partition's blocks of the days `from..=to`.
+async fn requests_between(
+    conn: &mut Conn,
+    table: &str,
+    school: SchoolId,
+    class: LogClass,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<Vec<LoggedRequest>> {
+    let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
+        "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1 AND day >= $2 AND day <= $3"
+    ))
+    .bind(school.0)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    decode(blocks, class)
+}
+
 fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -580,16 +601,7 @@ impl Logs for BackendStore {
             if !table_exists(&mut conn, &table).await? {
                 continue;
             }
-            let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
-                "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1 AND day >= $2 AND day <= $3"
-            ))
-            .bind(school.0)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-            out.extend(decode(blocks, class)?);
+            out.extend(requests_between(&mut conn, &table, school, class, from, to).await?);
         }
         out.sort_by(|a, b| a.at.cmp(&b.at).then(a.line.cmp(&b.line)));
         Ok(out)
@@ -682,16 +694,7 @@ impl Logs for BackendStore {
             if !table_exists(&mut conn, &table).await? {
                 continue;
             }
-            let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
-                "SELECT {BLOCK_COLUMNS} FROM {table} WHERE school_id = $1 AND day >= $2 AND day <= $3"
-            ))
-            .bind(school.0)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-            for r in decode(blocks, class)? {
+            for r in requests_between(&mut conn, &table, school, class, from, to).await? {
                 if r.outcome == Outcome::Denied {
                     *rules
                         .entry((r.rule.unwrap_or_default(), r.category.unwrap_or_default()))

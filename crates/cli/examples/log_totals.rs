@@ -10,17 +10,11 @@ use anyhow::anyhow;
 use undersign_core::access::WebRulesOwner;
 
 mod common;
-use common::{day, required};
+use common::{bench_school, day};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = required("--database-url")?;
-    let store = undersign_cli::store::open_store(&url).await?;
-    let school = store
-        .schools()
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow!("no school"))?;
+    let (store, school) = bench_school().await?;
     let owner = WebRulesOwner::for_operator(school.id);
     let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut day_ = day("--from")?;

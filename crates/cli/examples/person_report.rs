@@ -15,19 +15,13 @@ use undersign_core::person::{Email, FullName, NewPerson, Role};
 use undersign_core::store::Reading;
 
 mod common;
-use common::{arg, day, required};
+use common::{arg, bench_school, day};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = required("--database-url")?;
     let (from, to) = (day("--from")?, day("--to")?);
     let samples: usize = arg("--samples").map_or(Ok(50), |s| s.parse())?;
-    let store = undersign_cli::store::open_store(&url).await?;
-    let school = store
-        .schools()
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow!("no school"))?;
+    let (store, school) = bench_school().await?;
     let people = store.people(school.id).await?;
     let head = people
         .iter()

@@ -14,15 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeviceId, PersonId};
 
+mod batch;
 mod block;
 mod evidence;
 mod import;
 mod register;
 mod search;
 
-pub use block::{
-    BatchBuilder, BlockError, DailyTotal, LogBatch, LogBlock, LogTotals, NewRequest, SiteTotal,
-};
+pub use batch::{BatchBuilder, DailyTotal, LogBatch, LogTotals, NewRequest, SiteTotal};
+pub use block::{BlockError, LogBlock};
 pub use evidence::{
     LoadedPart, LoadedRange, PartDigest, StoredPart, check_log_evidence, loaded_ranges, parts_of,
 };

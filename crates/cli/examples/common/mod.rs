@@ -1,7 +1,12 @@
-//! Command-line arguments of the bench examples (`--name value`).
+//! What the bench examples share: their arguments (`--name value`) and the bench's one
+//! school.
+
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
+use undersign_core::school::School;
+use undersign_core::store::Store;
 
 /// The value after `name`, if given.
 pub fn arg(name: &str) -> Option<String> {
@@ -20,4 +25,15 @@ pub fn required(name: &str) -> anyhow::Result<String> {
 pub fn day(name: &str) -> anyhow::Result<NaiveDate> {
     let text = required(name)?;
     NaiveDate::parse_from_str(&text, "%Y-%m-%d").with_context(|| format!("{name} {text}"))
+}
+
+/// The store at `--database-url`, and its school (the bench makes one).
+pub async fn bench_school() -> anyhow::Result<(Arc<dyn Store>, School)> {
+    let store = undersign_cli::store::open_store(&required("--database-url")?).await?;
+    let school = store
+        .schools()
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow!("no school"))?;
+    Ok((store, school))
 }
