@@ -11,7 +11,7 @@ use undersign_core::store::{Ledger, StoreError, StoreResult};
 
 use crate::BackendStore;
 use crate::codec::micros;
-use crate::db::{Conn, SNAPSHOT, lock_school, ts};
+use crate::db::{Conn, Db, SNAPSHOT, lock_school, ts};
 use crate::errors::db;
 
 /// Appends `event` to the school's chain, in the caller's transaction: the entry commits
@@ -24,7 +24,19 @@ pub(crate) async fn append(
 ) -> StoreResult<LedgerEntry> {
     lock_school(conn, school).await?;
     let head = head(conn, school).await?;
-    let entry = next_entry(school, head.as_ref(), event, micros(at))
+    insert_after(conn, school, head.as_ref(), event, at).await
+}
+
+/// Writes the entry for `event` after `head`, which the caller read under the school's
+/// lock (or carried from its own last append under it).
+pub(crate) async fn insert_after(
+    conn: &mut Conn,
+    school: SchoolId,
+    head: Option<&ChainHead>,
+    event: &Event,
+    at: DateTime<Utc>,
+) -> StoreResult<LedgerEntry> {
+    let entry = next_entry(school, head, event, micros(at))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     sqlx::query(
         "INSERT INTO ledger_entries (school_id, seq, kind, payload, prev_hash, hash, recorded_at)
@@ -41,6 +53,36 @@ pub(crate) async fn append(
     .await
     .map_err(db)?;
     Ok(entry)
+}
+
+/// Writes entries already chained (by [`insert_after`]'s rule, in memory), in one
+/// statement.
+pub(crate) async fn insert_entries(
+    conn: &mut Conn,
+    entries: &[(LedgerEntry, DateTime<Utc>)],
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO ledger_entries (school_id, seq, kind, payload, prev_hash, hash, recorded_at) ",
+    );
+    insert.push_values(entries, |mut row, (entry, at)| {
+        row.push_bind(entry.school.0)
+            .push_bind(entry.seq)
+            .push_bind(&entry.kind)
+            .push_bind(&entry.payload)
+            .push_bind(&entry.prev_hash)
+            .push_bind(&entry.hash)
+            .push_bind(ts(*at));
+    });
+    insert
+        .build()
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 /// The last entry of the school's chain.

@@ -17,7 +17,7 @@ use undersign_core::store::{Outbox, StoreError, StoreResult};
 
 use crate::BackendStore;
 use crate::codec::{from_json, to_json, trusted};
-use crate::db::{Conn, SKIP_LOCKED, ts};
+use crate::db::{Conn, Db, SKIP_LOCKED, ts};
 use crate::errors::db;
 
 /// The longest error text kept with a message.
@@ -71,6 +71,59 @@ pub(crate) async fn insert_mail(
         .map_err(db)?;
     }
     Ok(Some(MailId(id)))
+}
+
+/// Queues messages without attachments in one statement, each unless one with its
+/// dedupe key is queued already (see [`insert_mail`]).
+pub(crate) async fn insert_mails(
+    conn: &mut Conn,
+    mails: &[(NewMail, DateTime<Utc>)],
+) -> StoreResult<()> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let mut deferred = Vec::with_capacity(mails.len());
+    for (mail, _) in mails {
+        mail.check()
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
+        if !mail.attachments.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "mail {} has attachments and must be queued on its own",
+                mail.dedupe_key
+            )));
+        }
+        deferred.push(mail.deferred.as_ref().map(to_json).transpose()?);
+    }
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO outbox (school_id, dedupe_key, to_email, to_name, subject, text_body,
+                             not_before, unless_person_id, unless_version_id, next_attempt_at,
+                             created_at, deferred) ",
+    );
+    insert.push_values(
+        mails.iter().zip(deferred),
+        |mut row, ((mail, at), deferred)| {
+            row.push_bind(mail.school.0)
+                .push_bind(&mail.dedupe_key)
+                .push_bind(mail.to_email.as_str())
+                .push_bind(&mail.to_name)
+                .push_bind(&mail.subject)
+                .push_bind(&mail.text_body)
+                .push_bind(ts(mail.not_before))
+                .push_bind(mail.unless_signed.map(|(p, _)| p.0))
+                .push_bind(mail.unless_signed.map(|(_, v)| v.0))
+                .push_bind(ts(mail.not_before))
+                .push_bind(ts(*at))
+                .push_bind(deferred);
+        },
+    );
+    insert.push(" ON CONFLICT (school_id, dedupe_key) DO NOTHING");
+    insert
+        .build()
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 async fn attachments(conn: &mut Conn, id: i64) -> StoreResult<Vec<Attachment>> {

@@ -31,6 +31,10 @@ pub(crate) const PERSON_COLUMNS: &str =
     "id, school_id, full_name, email, roles, line_manager_id, status";
 
 impl PersonRow {
+    pub(crate) fn id(&self) -> PersonId {
+        PersonId(self.id)
+    }
+
     pub(crate) fn into_person(self) -> StoreResult<Person> {
         let roles: Vec<Role> = from_json("people.roles", &self.roles)?;
         Ok(Person {

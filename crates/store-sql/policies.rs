@@ -525,7 +525,48 @@ impl Policies for BackendStore {
     }
 
     async fn version(&self, school: SchoolId, id: VersionId) -> StoreResult<Option<PolicyVersion>> {
+        if let Some(kept) = self.published.get(school, id) {
+            return Ok(Some(kept));
+        }
         let mut conn = self.read.acquire().await.map_err(db)?;
-        load_version(&mut conn, school, id).await
+        let version = load_version(&mut conn, school, id).await?;
+        if let Some(v) = &version {
+            self.published.keep(v);
+        }
+        Ok(version)
+    }
+}
+
+/// Published versions kept in memory once read, so that the pages every signer opens and
+/// posts do not read the text and its documents again each time. A published version, its
+/// text, its documents and its policy's title never change (the migrations' triggers
+/// refuse it), so a kept copy is as good as a read. Signing itself still reads the
+/// version's status and text hash from the database, under the school's lock.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PublishedVersions {
+    kept: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(SchoolId, VersionId), PolicyVersion>>,
+    >,
+}
+
+impl PublishedVersions {
+    /// The most versions kept; past it the copies are dropped and read again as needed.
+    const MAX: usize = 256;
+
+    fn get(&self, school: SchoolId, id: VersionId) -> Option<PolicyVersion> {
+        self.kept.lock().ok()?.get(&(school, id)).cloned()
+    }
+
+    fn keep(&self, version: &PolicyVersion) {
+        if version.status != VersionStatus::Published {
+            return;
+        }
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
+        if kept.len() >= Self::MAX {
+            kept.clear();
+        }
+        kept.insert((version.school, version.id), version.clone());
     }
 }

@@ -3,12 +3,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use undersign_core::store::{SESSION_IDLE, SessionRecord, Sessions, StoreResult};
-use undersign_core::{PersonId, SchoolId};
+use undersign_core::school::School;
+use undersign_core::store::{SESSION_IDLE, SessionRecord, Sessions, SignedIn, StoreResult};
+use undersign_core::{OrganisationId, PersonId, SchoolId};
 
 use crate::BackendStore;
 use crate::db::{Conn, ts};
 use crate::errors::db;
+use crate::people::PersonRow;
+use crate::schools::school_zone;
 
 /// The person `id` of `school`, read on `conn` (so inside a transaction if there is one).
 /// Stores a new login session (password login, or a sign-in link inside its transaction).
@@ -38,15 +41,47 @@ const SEEN_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 const LOGIN_FAILURES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 #[derive(sqlx::FromRow)]
-struct SessionRow {
+struct SignedInRow {
     token_sha256: String,
-    school_id: i64,
-    person_id: i64,
     csrf_token: String,
     auth_method: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     last_seen_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    person: PersonRow,
+    organisation_id: i64,
+    school_name: String,
+    school_slug: String,
+    school_timezone: String,
+    school_public_key: String,
+}
+
+impl SignedInRow {
+    fn into_signed_in(self) -> StoreResult<SignedIn> {
+        let person = self.person.into_person()?;
+        let school = School {
+            id: person.school,
+            organisation: OrganisationId(self.organisation_id),
+            timezone: school_zone(person.school.0, &self.school_timezone)?,
+            name: self.school_name,
+            slug: self.school_slug,
+            public_key: self.school_public_key,
+        };
+        Ok(SignedIn {
+            session: SessionRecord {
+                token_sha256: self.token_sha256,
+                school: person.school,
+                person: person.id,
+                csrf_token: self.csrf_token,
+                auth_method: self.auth_method,
+                created_at: self.created_at,
+                expires_at: self.expires_at,
+            },
+            person,
+            school,
+        })
+    }
 }
 
 #[async_trait]
@@ -61,11 +96,24 @@ impl Sessions for BackendStore {
         token_sha256: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.token_sha256, s.school_id, s.person_id, s.csrf_token, s.auth_method,
-                    s.created_at, s.expires_at, s.last_seen_at
+        Ok(self.signed_in(token_sha256, now).await?.map(|s| s.session))
+    }
+
+    async fn signed_in(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SignedIn>> {
+        let row: Option<SignedInRow> = sqlx::query_as(
+            "SELECT s.token_sha256, s.csrf_token, s.auth_method, s.created_at, s.expires_at,
+                    s.last_seen_at,
+                    p.id, p.school_id, p.full_name, p.email, p.roles, p.line_manager_id,
+                    p.status,
+                    c.organisation_id, c.name AS school_name, c.slug AS school_slug,
+                    c.timezone AS school_timezone, c.public_key AS school_public_key
              FROM sessions s
              JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
+             JOIN schools c ON c.id = s.school_id
              WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'
                AND COALESCE(s.last_seen_at, s.created_at) > $3",
         )
@@ -75,10 +123,10 @@ impl Sessions for BackendStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        let stale = row
-            .as_ref()
-            .is_some_and(|r| r.last_seen_at.unwrap_or(r.created_at) < now - SEEN_EVERY);
-        if stale {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if row.last_seen_at.unwrap_or(row.created_at) < now - SEEN_EVERY {
             // Keeps the session alive; written only when the last note is a few minutes
             // old, so that a request does not wait for the writer (which is busy
             // committing signings) just to say it was here.
@@ -93,15 +141,7 @@ impl Sessions for BackendStore {
             .await
             .map_err(db)?;
         }
-        Ok(row.map(|r| SessionRecord {
-            token_sha256: r.token_sha256,
-            school: SchoolId(r.school_id),
-            person: PersonId(r.person_id),
-            csrf_token: r.csrf_token,
-            auth_method: r.auth_method,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }))
+        row.into_signed_in().map(Some)
     }
 
     async fn delete_session(&self, token_sha256: &str) -> StoreResult<()> {

@@ -20,11 +20,11 @@ use undersign_core::{DeclineId, PersonId, PolicyId, SchoolId, SignatureId, Versi
 use crate::BackendStore;
 use crate::codec::{from_json, micros, to_json};
 use crate::db::constraint;
-use crate::db::{Conn, Reserved, lock_school, next_id, ts};
+use crate::db::{Conn, Db, Reserved, lock_school, next_id, ts};
 use crate::errors::db;
+use crate::group_commit::Batch;
 use crate::ledger::append;
-use crate::outbox::insert_mail;
-use crate::people::load_person;
+use crate::people::{PERSON_COLUMNS, PersonRow, load_person};
 use crate::policies::{load_version, parse_audiences, parse_change_kind};
 use undersign_core::time::rfc3339;
 
@@ -131,25 +131,6 @@ impl From<DeclineRow> for Decline {
     }
 }
 
-/// The person's signature of the version, if any.
-async fn signature_of(
-    conn: &mut Conn,
-    school: SchoolId,
-    person: PersonId,
-    version: VersionId,
-) -> StoreResult<Option<Signature>> {
-    let row: Option<SignatureRow> = sqlx::query_as(&format!(
-        "{SIGNATURE_SELECT} WHERE s.school_id = $1 AND s.person_id = $2 AND s.version_id = $3"
-    ))
-    .bind(school.0)
-    .bind(person.0)
-    .bind(version.0)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
-    row.map(SignatureRow::into_signature).transpose()
-}
-
 async fn signature_by_id(
     conn: &mut Conn,
     school: SchoolId,
@@ -168,7 +149,7 @@ async fn signature_by_id(
 
 /// What signing or declining needs of a version, read in one query under the school's
 /// lock: not the text itself (only its hash) nor its documents.
-struct Signable {
+pub(crate) struct Signable {
     school: SchoolId,
     policy: PolicyId,
     policy_title: String,
@@ -191,7 +172,11 @@ struct SignableRow {
     newest: Option<i32>,
 }
 
-async fn signable(conn: &mut Conn, school: SchoolId, version: VersionId) -> StoreResult<Signable> {
+pub(crate) async fn signable(
+    conn: &mut Conn,
+    school: SchoolId,
+    version: VersionId,
+) -> StoreResult<Signable> {
     let row: SignableRow = sqlx::query_as(
         "SELECT v.policy_id, p.title AS policy_title, v.number, v.status, v.audiences,
                 v.text_sha256,
@@ -234,6 +219,13 @@ async fn may_act(
     let person = load_person(conn, school, person)
         .await?
         .ok_or(StoreError::NotFound)?;
+    check_may_act(&person, version)?;
+    Ok(person)
+}
+
+/// Refuses someone who has left, a version that is not published, or one not meant for
+/// them.
+fn check_may_act(person: &Person, version: &Signable) -> StoreResult<()> {
     if person.status != PersonStatus::Active {
         return Err(StoreError::Refused(format!(
             "{} has left the school and is not asked to sign",
@@ -250,7 +242,65 @@ async fn may_act(
             "this version is not for you to sign".to_string(),
         ));
     }
-    Ok(person)
+    Ok(())
+}
+
+/// Everything signing reads of the signer, in one query under the school's lock: the
+/// person, who changed their email lately, whether they have signed the version already,
+/// the last time they were shown it, and the id their signature will have.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SignerRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    email_changed_at: Option<DateTime<Utc>>,
+    email_changed_by: Option<i64>,
+    signed: Option<i64>,
+    viewed_seq: Option<i64>,
+    next_id: i64,
+}
+
+impl SignerRow {
+    pub(crate) fn person_id(&self) -> PersonId {
+        self.person.id()
+    }
+}
+
+/// The signers among `people` of `version` (see [`SignerRow`]), in one statement.
+pub(crate) async fn signers(
+    conn: &mut Conn,
+    school: SchoolId,
+    version: VersionId,
+    people: &[PersonId],
+) -> StoreResult<Vec<SignerRow>> {
+    let mut select = sqlx::QueryBuilder::<Db>::new(format!(
+        "SELECT {PERSON_COLUMNS}, email_changed_at, email_changed_by,
+            (SELECT s.id FROM signatures s
+              WHERE s.school_id = p.school_id AND s.person_id = p.id AND s.version_id = "
+    ));
+    select.push_bind(version.0);
+    select.push(
+        ") AS signed,
+            (SELECT MAX(w.ledger_seq) FROM views w
+              WHERE w.school_id = p.school_id AND w.person_id = p.id AND w.version_id = ",
+    );
+    select.push_bind(version.0);
+    select.push(format!(
+        ") AS viewed_seq, {} AS next_id FROM people p WHERE p.school_id = ",
+        Reserved::Signatures.next()
+    ));
+    select.push_bind(school.0);
+    select.push(" AND p.id IN (");
+    let mut list = select.separated(", ");
+    for person in people {
+        list.push_bind(person.0);
+    }
+    select.push(")");
+    select
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)
 }
 
 /// Refuses a version that is no longer its policy's newest published one: it was
@@ -273,29 +323,35 @@ fn check_current(version: &Signable) -> StoreResult<()> {
 /// may sign it, and was shown its text.
 async fn sign(
     conn: &mut Conn,
+    batch: &mut Batch,
     mut input: SignatureInput,
     at: DateTime<Utc>,
 ) -> StoreResult<SignOutcome> {
     let (school, person, version) = (input.school, input.person, input.version);
-    let shown = signable(conn, school, version).await?;
+    let shown = batch.version(conn, school, version).await?;
     check_current(&shown)?;
-    if let Some(existing) = signature_of(conn, school, person, version).await? {
+    let signer = batch
+        .signer(conn, school, person, version)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(existing) = signer.signed {
+        let existing = signature_by_id(conn, school, SignatureId(existing))
+            .await?
+            .ok_or(StoreError::NotFound)?;
         return Ok(SignOutcome::AlreadySigned(existing));
     }
-    let signer = may_act(conn, school, person, &shown).await?;
+    let email_changed = signer
+        .email_changed_at
+        .map(|when| (signer.email_changed_by.map(PersonId), when));
+    let signer_person = signer.person.into_person()?;
+    check_may_act(&signer_person, &shown)?;
     check_text(&shown.text_sha256, &input.text_sha256)?;
-    input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
-    let viewed_seq: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(ledger_seq) FROM views
-         WHERE school_id = $1 AND person_id = $2 AND version_id = $3",
-    )
-    .bind(school.0)
-    .bind(person.0)
-    .bind(version.0)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
-    let id = SignatureId(next_id(conn, Reserved::Signatures).await?);
+    input.context.auth = input
+        .context
+        .auth
+        .after_email_change(person, email_changed, at);
+    let viewed_seq = signer.viewed_seq;
+    let id = SignatureId(batch.signature_id(signer.next_id));
     let served_at = input.context.served_at.map(micros);
     let event = Event::Signed {
         signature: id,
@@ -313,52 +369,36 @@ async fn sign(
         viewed_seq,
         served_at: served_at.map(rfc3339),
     };
-    let entry = append(conn, school, &event, at).await?;
-    let (png, text) = match &input.mark {
-        SignatureMark::Drawn { png } => (Some(png.as_slice()), None),
-        SignatureMark::Typed { text } => (None, Some(text.as_str())),
+    let entry = batch.append(conn, school, &event, at).await?;
+    let (mark_png, mark_text) = match &input.mark {
+        SignatureMark::Drawn { png } => (Some(png.clone()), None),
+        SignatureMark::Typed { text } => (None, Some(text.clone())),
     };
-    sqlx::query(
-        "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
-                mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
-                ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash,
-                served_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20)",
-    )
-    .bind(id.0)
-    .bind(school.0)
-    .bind(person.0)
-    .bind(version.0)
-    .bind(&input.typed_name)
-    .bind(input.mark.kind())
-    .bind(png)
-    .bind(text)
-    .bind(input.mark.sha256())
-    .bind(&input.text_sha256)
-    .bind(&input.declaration)
-    .bind(to_json(&input.references)?)
-    .bind(&input.context.ip)
-    .bind(&input.context.user_agent)
-    .bind(to_json(&input.context.auth)?)
-    .bind(viewed_seq)
-    .bind(ts(at))
-    .bind(entry.seq)
-    .bind(&entry.hash)
-    .bind(served_at.map(rfc3339))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| match constraint(&e) {
-        // Another server recorded the same signature first (it cannot under the school's
-        // lock, but the database has the last word).
-        Some("signatures_person_version_key") => StoreError::Conflict(
-            "this version was signed at the same moment; reload the page".to_string(),
-        ),
-        _ => db(e),
-    })?;
+    batch.insert_signature(SignatureValues {
+        id: id.0,
+        school: school.0,
+        person: person.0,
+        version: version.0,
+        typed_name: input.typed_name.clone(),
+        mark_kind: input.mark.kind().to_string(),
+        mark_png,
+        mark_text,
+        mark_sha256: input.mark.sha256(),
+        text_sha256: input.text_sha256.clone(),
+        declaration: input.declaration.clone(),
+        references_json: to_json(&input.references)?,
+        ip: input.context.ip.clone(),
+        user_agent: input.context.user_agent.clone(),
+        auth_json: to_json(&input.context.auth)?,
+        viewed_seq,
+        signed_at: at,
+        ledger_seq: entry.seq,
+        ledger_hash: entry.hash.clone(),
+        served_at: served_at.map(rfc3339),
+    });
     // The receipt is queued with the signature, so that it is never lost; its PDF is
     // typeset when the mail is sent.
-    insert_mail(conn, &receipt_mail(&signer, &shown, id, at), at).await?;
+    batch.queue_mail(receipt_mail(&signer_person, &shown, id, at), at);
     Ok(SignOutcome::Recorded(Signature {
         id,
         school,
@@ -381,6 +421,82 @@ async fn sign(
         ledger_seq: entry.seq,
         ledger_hash: entry.hash,
     }))
+}
+
+/// A signature row as written, held by the batch until it sends its rows.
+pub(crate) struct SignatureValues {
+    id: i64,
+    school: i64,
+    person: i64,
+    version: i64,
+    typed_name: String,
+    mark_kind: String,
+    mark_png: Option<Vec<u8>>,
+    mark_text: Option<String>,
+    mark_sha256: String,
+    text_sha256: String,
+    declaration: String,
+    references_json: String,
+    ip: String,
+    user_agent: String,
+    auth_json: String,
+    viewed_seq: Option<i64>,
+    signed_at: DateTime<Utc>,
+    ledger_seq: i64,
+    ledger_hash: String,
+    served_at: Option<String>,
+}
+
+/// Writes signatures in one statement (after the ledger entries they name).
+pub(crate) async fn insert_signatures(
+    conn: &mut Conn,
+    rows: &[SignatureValues],
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO signatures (id, school_id, person_id, version_id, typed_name, mark_kind,
+                mark_png, mark_text, mark_sha256, text_sha256, declaration, references_json,
+                ip, user_agent, auth_json, viewed_seq, signed_at, ledger_seq, ledger_hash,
+                served_at) ",
+    );
+    insert.push_values(rows, |mut row, s| {
+        row.push_bind(s.id)
+            .push_bind(s.school)
+            .push_bind(s.person)
+            .push_bind(s.version)
+            .push_bind(&s.typed_name)
+            .push_bind(&s.mark_kind)
+            .push_bind(s.mark_png.as_deref())
+            .push_bind(s.mark_text.as_deref())
+            .push_bind(&s.mark_sha256)
+            .push_bind(&s.text_sha256)
+            .push_bind(&s.declaration)
+            .push_bind(&s.references_json)
+            .push_bind(&s.ip)
+            .push_bind(&s.user_agent)
+            .push_bind(&s.auth_json)
+            .push_bind(s.viewed_seq)
+            .push_bind(ts(s.signed_at))
+            .push_bind(s.ledger_seq)
+            .push_bind(&s.ledger_hash)
+            .push_bind(s.served_at.as_deref());
+    });
+    insert
+        .build()
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match constraint(&e) {
+            // Another server recorded the same signature first (it cannot under the
+            // school's lock, but the database has the last word).
+            Some("signatures_person_version_key") => StoreError::Conflict(
+                "this version was signed at the same moment; reload the page".to_string(),
+            ),
+            _ => db(e),
+        })?;
+    Ok(())
 }
 
 /// The signer's receipt email, written out when it is sent.
@@ -410,11 +526,12 @@ fn receipt_mail(
 /// Records a decline and its ledger entry, inside a batch's transaction.
 async fn decline(
     conn: &mut Conn,
+    batch: &mut Batch,
     mut input: DeclineInput,
     at: DateTime<Utc>,
 ) -> StoreResult<Decline> {
     let (school, person, version) = (input.school, input.person, input.version);
-    let shown = signable(conn, school, version).await?;
+    let shown = batch.version(conn, school, version).await?;
     may_act(conn, school, person, &shown).await?;
     input.context.auth = marked_auth(conn, school, person, input.context.auth, at).await?;
     let id = DeclineId(next_id(conn, Reserved::Declines).await?);
@@ -429,7 +546,9 @@ async fn decline(
         auth: input.context.auth.clone(),
         served_at: input.context.served_at.map(rfc3339),
     };
-    let entry = append(conn, school, &event, at).await?;
+    let entry = batch.append(conn, school, &event, at).await?;
+    // The decline names its entry: the entry goes first.
+    batch.send(conn).await?;
     sqlx::query(
         "INSERT INTO declines (id, school_id, person_id, version_id, reason, text_sha256, ip,
                 user_agent, auth_json, declined_at, ledger_seq, ledger_hash, served_at)
@@ -654,10 +773,12 @@ impl Signing for BackendStore {
         at: DateTime<Utc>,
     ) -> StoreResult<SignOutcome> {
         let school = input.school;
+        let signer = (input.person, input.version);
         self.commits
-            .run(
+            .run_signing(
                 school,
-                Box::new(move |conn| Box::pin(sign(conn, input, micros(at)))),
+                signer,
+                Box::new(move |conn, batch| Box::pin(sign(conn, batch, input.clone(), micros(at)))),
             )
             .await
     }
@@ -668,7 +789,9 @@ impl Signing for BackendStore {
         self.commits
             .run(
                 school,
-                Box::new(move |conn| Box::pin(decline(conn, input, micros(at)))),
+                Box::new(move |conn, batch| {
+                    Box::pin(decline(conn, batch, input.clone(), micros(at)))
+                }),
             )
             .await
     }

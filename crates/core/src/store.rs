@@ -42,7 +42,7 @@ pub use policies::{Policies, PolicySummary};
 pub use roster::{RosterImport, RosterOutcome};
 pub use safeguarding::Safeguarding;
 pub use schools::Schools;
-pub use sessions::{SESSION_IDLE, SessionRecord, Sessions};
+pub use sessions::{SESSION_IDLE, SessionRecord, Sessions, SignedIn};
 pub use signing::Signing;
 pub use visits::Visits;
 

@@ -12,6 +12,9 @@ use crate::errors::db;
 /// A pool of connections (the writer's, for group commit).
 pub(crate) type Pool = sqlx::PgPool;
 
+/// The database, for statements built at run time (`sqlx::QueryBuilder`).
+pub(crate) type Db = sqlx::Postgres;
+
 /// One connection, inside a transaction or not.
 pub(crate) type Conn = sqlx::PgConnection;
 
@@ -59,13 +62,19 @@ pub(crate) enum Reserved {
     Declines,
 }
 
-/// Reserves the next id of `table` from its identity sequence.
+impl Reserved {
+    /// An expression whose value is the next id, to select alone or beside other columns.
+    pub(crate) fn next(self) -> &'static str {
+        match self {
+            Reserved::Signatures => "nextval(pg_get_serial_sequence('signatures', 'id'))",
+            Reserved::Declines => "nextval(pg_get_serial_sequence('declines', 'id'))",
+        }
+    }
+}
+
+/// Reserves the next id of `table`.
 pub(crate) async fn next_id(conn: &mut Conn, table: Reserved) -> StoreResult<i64> {
-    let sql = match table {
-        Reserved::Signatures => "SELECT nextval(pg_get_serial_sequence('signatures', 'id'))",
-        Reserved::Declines => "SELECT nextval(pg_get_serial_sequence('declines', 'id'))",
-    };
-    sqlx::query_scalar::<_, i64>(sql)
+    sqlx::query_scalar::<_, i64>(&format!("SELECT {}", table.next()))
         .fetch_one(&mut *conn)
         .await
         .map_err(db)

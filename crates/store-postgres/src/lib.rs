@@ -80,6 +80,8 @@ pub struct PostgresStore {
     read: PgPool,
     /// Ledger appends on the hot path (signing, declining), committed in groups.
     commits: group_commit::GroupCommit,
+    /// Published versions once read (they never change).
+    published: policies::PublishedVersions,
 }
 
 impl PostgresStore {
@@ -102,6 +104,7 @@ impl PostgresStore {
             write: pool.clone(),
             read: pool,
             commits: group_commit::GroupCommit::new(lanes, GROUP_COMMIT_LANES),
+            published: Default::default(),
         })
     }
 

@@ -12,6 +12,9 @@ use crate::errors::db;
 /// A pool of connections (the writer's, for group commit).
 pub(crate) type Pool = sqlx::SqlitePool;
 
+/// The database, for statements built at run time (`sqlx::QueryBuilder`).
+pub(crate) type Db = sqlx::Sqlite;
+
 /// One connection, inside a transaction or not.
 pub(crate) type Conn = sqlx::SqliteConnection;
 
@@ -50,14 +53,19 @@ pub(crate) enum Reserved {
     Declines,
 }
 
-/// Reserves the next id of `table`. Safe because only the single writer connection
-/// inserts, and rows of these tables are never deleted.
+impl Reserved {
+    /// An expression whose value is the next id, to select alone or beside other columns.
+    pub(crate) fn next(self) -> &'static str {
+        match self {
+            Reserved::Signatures => "(SELECT COALESCE(MAX(id), 0) + 1 FROM signatures)",
+            Reserved::Declines => "(SELECT COALESCE(MAX(id), 0) + 1 FROM declines)",
+        }
+    }
+}
+
+/// Reserves the next id of `table`.
 pub(crate) async fn next_id(conn: &mut Conn, table: Reserved) -> StoreResult<i64> {
-    let sql = match table {
-        Reserved::Signatures => "SELECT COALESCE(MAX(id), 0) + 1 FROM signatures",
-        Reserved::Declines => "SELECT COALESCE(MAX(id), 0) + 1 FROM declines",
-    };
-    sqlx::query_scalar::<_, i64>(sql)
+    sqlx::query_scalar::<_, i64>(&format!("SELECT {}", table.next()))
         .fetch_one(&mut *conn)
         .await
         .map_err(db)

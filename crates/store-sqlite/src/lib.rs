@@ -81,6 +81,8 @@ pub struct SqliteStore {
     /// Ledger appends on the hot path (signing, declining), committed in groups on the
     /// writer connection.
     commits: group_commit::GroupCommit,
+    /// Published versions once read (they never change).
+    published: policies::PublishedVersions,
 }
 
 impl SqliteStore {
@@ -126,6 +128,7 @@ impl SqliteStore {
             write,
             read,
             commits,
+            published: Default::default(),
         })
     }
 

@@ -17,7 +17,7 @@ use undersign_core::person::Person;
 use undersign_core::policy::sha256_hex;
 use undersign_core::school::School;
 use undersign_core::signing::{AuthMethod, RequestContext};
-use undersign_core::store::SessionRecord;
+use undersign_core::store::{SessionRecord, SignedIn};
 
 use crate::AppState;
 use crate::csrf::check_token;
@@ -147,19 +147,13 @@ impl FromRequestParts<AppState> for CurrentUser {
             .map(|c| c.value().to_string())
             .ok_or_else(login)?;
         let token_sha256 = sha256_hex(token.as_bytes());
-        let session = state
+        let SignedIn {
+            session,
+            person,
+            school,
+        } = state
             .store
-            .session(&token_sha256, Utc::now())
-            .await?
-            .ok_or_else(login)?;
-        let person = state
-            .store
-            .person(session.school, session.person)
-            .await?
-            .ok_or_else(login)?;
-        let school = state
-            .store
-            .school(session.school)
+            .signed_in(&token_sha256, Utc::now())
             .await?
             .ok_or_else(login)?;
         let auth = match session.auth_method.as_str() {

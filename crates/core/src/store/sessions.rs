@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::ids::*;
+use crate::person::Person;
+use crate::school::School;
 
 /// A session not used for this long ends, whatever its expiry.
 pub const SESSION_IDLE: chrono::TimeDelta = chrono::TimeDelta::hours(2);
@@ -22,6 +24,14 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A live session with the person it is for and their school, read together.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: SessionRecord,
+    pub person: Person,
+    pub school: School,
+}
+
 /// Sessions and login throttling.
 #[async_trait]
 pub trait Sessions: Send + Sync {
@@ -33,6 +43,13 @@ pub trait Sessions: Send + Sync {
         token_sha256: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SessionRecord>>;
+    /// [`Sessions::session`] with its person and school, in one read: what every signed-in
+    /// request starts with.
+    async fn signed_in(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SignedIn>>;
     async fn delete_session(&self, token_sha256: &str) -> StoreResult<()>;
     /// Deletes every session expired or idle at `now`; returns how many.
     async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
