@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use undersign_core::person::PersonStatus;
 use undersign_core::school::School;
 use undersign_core::store::{SESSION_IDLE, SessionRecord, Sessions, SignedIn, StoreResult};
 use undersign_core::{OrganisationId, PersonId, SchoolId};
@@ -114,7 +115,7 @@ impl Sessions for BackendStore {
              FROM sessions s
              JOIN people p ON p.school_id = s.school_id AND p.id = s.person_id
              JOIN schools c ON c.id = s.school_id
-             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND p.status = 'active'
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2
                AND COALESCE(s.last_seen_at, s.created_at) > $3",
         )
         .bind(token_sha256)
@@ -123,10 +124,18 @@ impl Sessions for BackendStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
+        // Whether the person is still active is asked here, not in the query: on a
+        // freshly loaded table a planner without statistics would otherwise walk the
+        // school's active people instead of looking the one person up.
         let Some(row) = row else {
             return Ok(None);
         };
-        if row.last_seen_at.unwrap_or(row.created_at) < now - SEEN_EVERY {
+        let last_seen = row.last_seen_at.unwrap_or(row.created_at);
+        let signed_in = row.into_signed_in()?;
+        if signed_in.person.status != PersonStatus::Active {
+            return Ok(None);
+        }
+        if last_seen < now - SEEN_EVERY {
             // Keeps the session alive; written only when the last note is a few minutes
             // old, so that a request does not wait for the writer (which is busy
             // committing signings) just to say it was here.
@@ -141,7 +150,7 @@ impl Sessions for BackendStore {
             .await
             .map_err(db)?;
         }
-        row.into_signed_in().map(Some)
+        Ok(Some(signed_in))
     }
 
     async fn delete_session(&self, token_sha256: &str) -> StoreResult<()> {
