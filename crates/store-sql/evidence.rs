@@ -50,6 +50,7 @@ pub(crate) async fn evidence_rows(
     log_settings(conn, school, &mut rows).await?;
     disclosures(conn, school, &mut rows).await?;
     safeguarding_alerts(conn, school, &mut rows).await?;
+    requests(conn, school, &mut rows).await?;
     Ok(rows)
 }
 
@@ -96,6 +97,127 @@ async fn safeguarding_alerts(
             .with("closed_at", at_opt(a.closed_at))
             .with("action", a.action)
             .with("outcome", a.outcome)
+    }));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    id: i64,
+    kind: String,
+    requested_by: i64,
+    submitted_at: DateTime<Utc>,
+    answers: String,
+    state: String,
+    route: String,
+    decided_by: Option<i64>,
+    decided_at: Option<DateTime<Utc>>,
+    decision_note: Option<String>,
+    conditions: Option<String>,
+    expires: Option<chrono::NaiveDate>,
+    ruling_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    id: i64,
+    request_id: i64,
+    step: String,
+    by_id: Option<i64>,
+    at: DateTime<Utc>,
+    note: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RulingRow {
+    id: i64,
+    number: i64,
+    request_id: i64,
+    statement: i64,
+    reasonable: bool,
+    text: String,
+    published_by: i64,
+    published_at: DateTime<Utc>,
+}
+
+/// Who decides each kind, the requests, every step of their history, and the rulings.
+async fn requests(
+    conn: &mut Conn,
+    school: SchoolId,
+    out: &mut Vec<EvidenceRow>,
+) -> StoreResult<()> {
+    let routes: Vec<(i64, String, String, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, kind, decider, set_by, set_at FROM request_routes
+         WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(routes.into_iter().map(|(id, kind, decider, by, when)| {
+        EvidenceRow::new("request_routes", id)
+            .with("kind", kind)
+            .with("decider", decider)
+            .with("set_by", by)
+            .with("set_at", at(when))
+    }));
+    let found: Vec<RequestRow> = sqlx::query_as(
+        "SELECT id, kind, requested_by, submitted_at, answers, state, route, decided_by,
+                decided_at, decision_note, conditions, expires, ruling_id
+         FROM requests WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(found.into_iter().map(|r| {
+        EvidenceRow::new("requests", r.id)
+            .with("kind", r.kind)
+            .with("requested_by", r.requested_by)
+            .with("submitted_at", at(r.submitted_at))
+            .with("answers", json_column(&r.answers))
+            .with("state", r.state)
+            .with("route", r.route)
+            .with("decided_by", r.decided_by)
+            .with("decided_at", at_opt(r.decided_at))
+            .with("decision_note", r.decision_note)
+            .with("conditions", r.conditions)
+            .with("expires", json!(r.expires))
+            .with("ruling_id", r.ruling_id)
+    }));
+    let steps: Vec<StepRow> = sqlx::query_as(
+        "SELECT id, request_id, step, by_id, at, note FROM request_steps
+         WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(steps.into_iter().map(|s| {
+        EvidenceRow::new("request_steps", s.id)
+            .with("request_id", s.request_id)
+            .with("step", s.step)
+            .with("by_id", s.by_id)
+            .with("at", at(s.at))
+            .with("note", s.note)
+    }));
+    let rulings: Vec<RulingRow> = sqlx::query_as(
+        "SELECT id, number, request_id, statement, reasonable, text, published_by, published_at
+         FROM rulings WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(rulings.into_iter().map(|r| {
+        EvidenceRow::new("rulings", r.id)
+            .with("number", r.number)
+            .with("request_id", r.request_id)
+            .with("statement", r.statement)
+            .with("reasonable", r.reasonable)
+            .with("text", r.text)
+            .with("published_by", r.published_by)
+            .with("published_at", at(r.published_at))
     }));
     Ok(())
 }

@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 15] = [
+pub const EVIDENCE_TABLES: [&str; 19] = [
     "schools",
     "people",
     "policy_versions",
@@ -113,6 +113,10 @@ pub const EVIDENCE_TABLES: [&str; 15] = [
     "disclosures",
     "disclosure_views",
     "safeguarding_alerts",
+    "request_routes",
+    "requests",
+    "request_steps",
+    "rulings",
 ];
 
 type Key = (&'static str, i64);
@@ -565,7 +569,141 @@ fn implied(
                 ),
             ],
         )],
+        Event::RequestRouteSet {
+            route,
+            request_kind: kind,
+            decider,
+            by,
+        } => vec![(
+            ("request_routes", *route),
+            vec![
+                ("kind", json!(kind)),
+                ("decider", json!(decider)),
+                ("set_by", json!(by)),
+                ("set_at", at.clone()),
+            ],
+        )],
+        Event::RequestSubmitted {
+            request,
+            step,
+            request_kind: kind,
+            by,
+            route,
+            answers,
+        } => vec![
+            (
+                ("requests", request.0),
+                vec![
+                    ("kind", json!(kind)),
+                    ("requested_by", json!(by)),
+                    ("submitted_at", at.clone()),
+                    ("answers", json!(answers)),
+                    ("state", json!("submitted")),
+                    ("route", json!(route)),
+                    ("decided_by", Value::Null),
+                    ("decided_at", Value::Null),
+                    ("decision_note", Value::Null),
+                    ("conditions", Value::Null),
+                    ("expires", Value::Null),
+                    ("ruling_id", Value::Null),
+                ],
+            ),
+            request_step(*step, *request, "submitted", Some(*by), at, ""),
+        ],
+        Event::RequestInfoAsked {
+            request,
+            step,
+            by,
+            question,
+        } => vec![
+            (("requests", request.0), vec![("state", json!("more_info"))]),
+            request_step(*step, *request, "more_info_asked", Some(*by), at, question),
+        ],
+        Event::RequestAnswered {
+            request,
+            step,
+            by,
+            reply,
+            answers,
+        } => vec![
+            (
+                ("requests", request.0),
+                vec![("state", json!("submitted")), ("answers", json!(answers))],
+            ),
+            request_step(*step, *request, "answered", Some(*by), at, reply),
+        ],
+        Event::RequestDecided {
+            request,
+            step,
+            by,
+            approved,
+            note,
+            conditions,
+            expires,
+            ruling,
+        } => {
+            let state = if *approved { "approved" } else { "declined" };
+            let mut rows = vec![
+                (
+                    ("requests", request.0),
+                    vec![
+                        ("state", json!(state)),
+                        ("decided_by", json!(by)),
+                        ("decided_at", at.clone()),
+                        ("decision_note", json!(note)),
+                        ("conditions", json!(conditions)),
+                        ("expires", json!(expires)),
+                        ("ruling_id", json!(ruling.as_ref().map(|r| r.id))),
+                    ],
+                ),
+                request_step(*step, *request, state, Some(*by), at, note),
+            ];
+            if let Some(r) = ruling {
+                rows.push((
+                    ("rulings", r.id),
+                    vec![
+                        ("number", json!(r.number)),
+                        ("request_id", json!(request)),
+                        ("statement", json!(r.statement)),
+                        ("reasonable", json!(approved)),
+                        ("text", json!(r.text)),
+                        ("published_by", json!(by)),
+                        ("published_at", at.clone()),
+                    ],
+                ));
+            }
+            rows
+        }
+        Event::RequestWithdrawn { request, step, by } => vec![
+            (("requests", request.0), vec![("state", json!("withdrawn"))]),
+            request_step(*step, *request, "withdrawn", Some(*by), at, ""),
+        ],
+        Event::RequestExpired { request, step } => vec![
+            (("requests", request.0), vec![("state", json!("expired"))]),
+            request_step(*step, *request, "expired", None, at, ""),
+        ],
     }
+}
+
+/// A row of a request's history.
+fn request_step(
+    step: i64,
+    request: crate::ids::RequestId,
+    kind: &str,
+    by: Option<crate::ids::PersonId>,
+    at: &Value,
+    note: &str,
+) -> (Key, Vec<(&'static str, Value)>) {
+    (
+        ("request_steps", step),
+        vec![
+            ("request_id", json!(request)),
+            ("step", json!(kind)),
+            ("by_id", json!(by)),
+            ("at", at.clone()),
+            ("note", json!(note)),
+        ],
+    )
 }
 
 /// What a visit's recomputed personal hash reads as once its personal data is purged.

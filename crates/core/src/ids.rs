@@ -52,4 +52,6 @@ id_type!(
     DisclosureId,
     /// A safeguarding alert raised by the access log.
     SafeguardingAlertId,
+    /// A request for permission, advice or a ruling (see [`crate::requests`]).
+    RequestId,
 );

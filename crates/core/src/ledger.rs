@@ -14,12 +14,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{
-    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, SafeguardingAlertId, SchoolId,
-    SignatureId, VersionId, VisitId,
+    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, RequestId, SafeguardingAlertId,
+    SchoolId, SignatureId, VersionId, VisitId,
 };
 use crate::logs::{LoadedPart, LogClass, LogSettings};
 use crate::person::{Audience, Role};
 use crate::policy::ChangeKind;
+use crate::requests::{Answers, RequestKind};
 use crate::signing::{AcknowledgedReference, AuthMethod};
 use crate::visits::SignOutBy;
 
@@ -258,6 +259,71 @@ pub enum Event {
         rows: u64,
         retention_days: u32,
     },
+    /// The headteacher named the role that decides one kind of request.
+    RequestRouteSet {
+        route: i64,
+        request_kind: RequestKind,
+        decider: Role,
+        by: PersonId,
+    },
+    /// A member of staff asked for permission, advice or a ruling (`route`: the role it
+    /// went to; `step`: the history row).
+    RequestSubmitted {
+        request: RequestId,
+        step: i64,
+        request_kind: RequestKind,
+        by: PersonId,
+        route: Role,
+        answers: Answers,
+    },
+    /// The decider asked the requester for more information.
+    RequestInfoAsked {
+        request: RequestId,
+        step: i64,
+        by: PersonId,
+        question: String,
+    },
+    /// The requester answered, with the request's answers as they now stand.
+    RequestAnswered {
+        request: RequestId,
+        step: i64,
+        by: PersonId,
+        reply: String,
+        answers: Answers,
+    },
+    /// The request was approved, advised, acknowledged or ruled on (`approved`), or
+    /// declined; a ruling published with it is in `ruling`.
+    RequestDecided {
+        request: RequestId,
+        step: i64,
+        by: PersonId,
+        approved: bool,
+        note: String,
+        conditions: Option<String>,
+        expires: Option<chrono::NaiveDate>,
+        ruling: Option<RulingEvidence>,
+    },
+    /// The requester withdrew the request before a decision.
+    RequestWithdrawn {
+        request: RequestId,
+        step: i64,
+        by: PersonId,
+    },
+    /// An approval passed its expiry.
+    RequestExpired {
+        request: RequestId,
+        step: i64,
+    },
+}
+
+/// A reasonable-use ruling as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulingEvidence {
+    /// The `rulings` row.
+    pub id: i64,
+    pub number: i64,
+    pub statement: u32,
+    pub text: String,
 }
 
 /// The visitor AUP as signed at a visit, without anything personal (the typed name and
@@ -298,6 +364,13 @@ impl Event {
             Event::LogSettingsChanged { .. } => "log_settings_changed",
             Event::SafeguardingAlertRaised { .. } => "safeguarding_alert_raised",
             Event::SafeguardingAlertClosed { .. } => "safeguarding_alert_closed",
+            Event::RequestRouteSet { .. } => "request_route_set",
+            Event::RequestSubmitted { .. } => "request_submitted",
+            Event::RequestInfoAsked { .. } => "request_info_asked",
+            Event::RequestAnswered { .. } => "request_answered",
+            Event::RequestDecided { .. } => "request_decided",
+            Event::RequestWithdrawn { .. } => "request_withdrawn",
+            Event::RequestExpired { .. } => "request_expired",
             Event::DisclosureRequested { .. } => "disclosure_requested",
             Event::DisclosureWithdrawn { .. } => "disclosure_withdrawn",
             Event::DisclosureDecided { .. } => "disclosure_decided",

@@ -23,6 +23,10 @@
 //! - [`roster`]: the MIS export read and planned against the school's people;
 //! - [`visits`]: kiosks, visitors, the visitor AUP and the purge of visitor data;
 //! - [`block_reports`]: reports from the block page that a site was blocked wrongly;
+//! - [`consent`]: image consent per person and channel, and the verdict of a check
+//!   before images leave the school;
+//! - [`requests`]: asking permission, advice or a ruling where the policy says to, and
+//!   the approved-software register and published rulings that come of it;
 //! - [`store`]: every storage trait, one file per area, which the stores implement and
 //!   the contract suite tests on SQLite and PostgreSQL;
 //! - [`use_cases`]: the few use cases that drive a store across several traits (chasing,
@@ -32,6 +36,7 @@ pub mod access;
 pub mod block_reports;
 pub mod chasing;
 pub mod compliance;
+pub mod consent;
 pub mod disclosure;
 pub mod evidence;
 pub mod ids;
@@ -44,6 +49,7 @@ pub mod person;
 pub mod policy;
 pub mod receipt;
 pub mod redline;
+pub mod requests;
 pub mod roster;
 pub mod safeguarding;
 pub mod school;

@@ -21,6 +21,7 @@ mod logs;
 mod outbox;
 mod people;
 mod policies;
+mod requests;
 mod roster;
 mod safeguarding;
 mod schools;
@@ -39,6 +40,7 @@ pub use logs::{DeviceRecord, Holder, Lease, LogPartition, Logs};
 pub use outbox::Outbox;
 pub use people::{LoginAccount, People};
 pub use policies::{Policies, PolicySummary};
+pub use requests::Requests;
 pub use roster::{RosterImport, RosterOutcome};
 pub use safeguarding::Safeguarding;
 pub use schools::Schools;
@@ -80,6 +82,7 @@ pub trait Store:
     + LoginLinks
     + Logs
     + Disclosures
+    + Requests
     + Safeguarding
     + Send
     + Sync

@@ -77,12 +77,17 @@ pub struct HousekeepingReport {
     pub log_partitions_dropped: usize,
     /// Approved disclosures of a person's log that reached the end of their time.
     pub disclosures_expired: usize,
+    /// Approved requests past their expiry.
+    pub requests_expired: usize,
+    /// Reminders queued to the deciders of requests still waiting.
+    pub request_reminders: usize,
 }
 
 /// The periodic job: deletes expired and idle login sessions; then in every school,
 /// signs out (and flags) visitors still on site from an earlier day, removes visitor
 /// personal data older than the school's retention period, and drops the access log's
-/// partitions past their class's retention. Safe to run often and from several servers (each step is one transaction that
+/// partitions past their class's retention; expires approvals of requests and
+/// reminds the deciders of requests still waiting. Safe to run often and from several servers (each step is one transaction that
 /// only touches rows still needing it).
 pub async fn housekeeping(
     store: &dyn Store,
@@ -103,6 +108,9 @@ pub async fn housekeeping(
             .await?
             .len();
         report.disclosures_expired += store.expire_disclosures(school.id, now).await?;
+        let today = now.with_timezone(&zone).date_naive();
+        report.requests_expired += store.expire_requests(school.id, today, now).await?;
+        report.request_reminders += store.remind_request_deciders(school.id, now).await?;
         // The access log, by whole partitions (UTC days, as they are stored).
         let logs = store.log_settings(school.id).await?;
         for class in crate::logs::LogClass::ALL {

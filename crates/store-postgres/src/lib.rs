@@ -41,6 +41,8 @@ mod outbox;
 mod people;
 #[path = "../../store-sql/policies.rs"]
 mod policies;
+#[path = "../../store-sql/requests.rs"]
+mod requests;
 #[path = "../../store-sql/roster.rs"]
 mod roster;
 #[path = "../../store-sql/safeguarding.rs"]

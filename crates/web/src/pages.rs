@@ -18,6 +18,7 @@ mod password_reset;
 mod people;
 mod policies;
 mod reception;
+mod requests;
 mod roster;
 mod safeguarding;
 mod signature_form;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(verify::router())
         .merge(documents::router())
         .merge(disclosures::router())
+        .merge(requests::router())
         .merge(safeguarding::router())
         .merge(logs::router())
 }

@@ -15,6 +15,7 @@ mod outbox;
 mod people;
 mod policies;
 mod receipts;
+mod requests;
 mod roster;
 mod schools;
 mod sessions;

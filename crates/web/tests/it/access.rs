@@ -495,6 +495,68 @@ fn routes() -> Vec<Route> {
             Roles(PUBLISHER),
             none,
         ),
+        // Anyone signed in may ask and read the register and the rulings. The seeded
+        // request is the staff member's install, decided by the network manager: only
+        // those two see it; only the decider decides (the requester gets 403), only the
+        // requester answers and withdraws (last, as it closes the request).
+        r(Method::GET, "/requests", LoggedIn, none),
+        r(Method::GET, "/requests/new/{kind}", LoggedIn, none),
+        r(Method::POST, "/requests/new/{kind}", LoggedIn, |_, _| {
+            vec![
+                ("item", "Scratch 3".into()),
+                ("purpose", "Year 4 coding".into()),
+            ]
+        }),
+        r(Method::GET, "/software", LoggedIn, none),
+        r(Method::GET, "/software?q=audacity", LoggedIn, none),
+        r(Method::GET, "/rulings", LoggedIn, none),
+        r(Method::GET, "/requests/deciders", Roles(PUBLISHER), none),
+        r(
+            Method::POST,
+            "/requests/deciders",
+            Roles(PUBLISHER),
+            |_, _| {
+                vec![
+                    ("kind", "install".into()),
+                    ("decider", "network_manager".into()),
+                ]
+            },
+        ),
+        r(
+            Method::GET,
+            "/requests/{request}",
+            Roles(&[Role::Staff, Role::NetworkManager]),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/requests/{request}/decision",
+            Roles(&[Role::NetworkManager]),
+            |_, _| {
+                vec![
+                    ("decision", "more_info".into()),
+                    ("note", "Which rooms?".into()),
+                ]
+            },
+        ),
+        r(
+            Method::POST,
+            "/requests/{request}/answer",
+            Roles(&[Role::Staff]),
+            |_, _| {
+                vec![
+                    ("reply", "The English block".into()),
+                    ("item", "Audacity 3.4".into()),
+                    ("purpose", "Podcasts in English".into()),
+                ]
+            },
+        ),
+        r(
+            Method::POST,
+            "/requests/{request}/withdraw",
+            Roles(&[Role::Staff]),
+            none,
+        ),
         // Last: logging out ends the session the rows above use, and logging in again
         // replaces it.
         r(Method::POST, "/logout", LoggedIn, none),
@@ -520,6 +582,8 @@ fn fill(path: &str, s: &SchoolSeed) -> String {
         .replace("{visit}", &s.visit.to_string())
         .replace("{disclosure}", &s.disclosure.to_string())
         .replace("{alert}", &s.alert.to_string())
+        .replace("{request}", &s.request.to_string())
+        .replace("{kind}", "install")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -563,8 +627,10 @@ async fn run_matrix(role: Option<Role>) -> Vec<String> {
     let mut failures = Vec::new();
     for route in routes() {
         for (school, own) in [(&app.b, false), (&app.a, true)] {
-            // A link's token is not a school's id: tried once, as an unknown token.
-            let uses_ids = route.path.contains('{') && !route.path.contains("{token}");
+            // A link's token and a kind of request are not a school's ids: tried once.
+            let uses_ids = route.path.contains('{')
+                && !route.path.contains("{token}")
+                && !route.path.contains("{kind}");
             if !own && !uses_ids {
                 continue;
             }

@@ -14,6 +14,7 @@ mod kiosk;
 mod outbox;
 mod password_resets;
 mod policies;
+mod requests;
 mod roster;
 mod safeguarding;
 mod staff_pages;

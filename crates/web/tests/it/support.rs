@@ -52,6 +52,9 @@ pub struct SchoolSeed {
     pub disclosure: undersign_core::DisclosureId,
     /// A safeguarding alert about the staff member, likewise.
     pub alert: undersign_core::SafeguardingAlertId,
+    /// The staff member's request to install software (decided by the network manager),
+    /// likewise.
+    pub request: undersign_core::RequestId,
 }
 
 pub struct TestApp {
@@ -274,6 +277,7 @@ async fn seed_school(
         visit: VisitId(0),
         disclosure: undersign_core::DisclosureId(0),
         alert: undersign_core::SafeguardingAlertId(0),
+        request: undersign_core::RequestId(0),
         school: school.id,
         people,
         policy: policy.id,
@@ -375,6 +379,25 @@ async fn seed_reception(store: &dyn Store, seed: &mut SchoolSeed) {
         .unwrap()
         .id;
     seed.alert = seed_alert(store, seed).await;
+    let staff = &seed.people[&Role::Staff];
+    let staff_actor = undersign_core::access::Actor {
+        school: seed.school,
+        person: staff.id,
+        roles: staff.roles.clone(),
+    };
+    seed.request = store
+        .submit_request(
+            &staff_actor,
+            undersign_core::requests::RequestKind::Install,
+            [("item", "Audacity 3.4"), ("purpose", "Podcasts in English")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .id;
 }
 
 /// Stores one request of the staff member in a safeguarding category, which raises an

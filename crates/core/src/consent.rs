@@ -1,0 +1,294 @@
+//! Image consent: for each pupil (and each member of staff, for their own image) and each
+//! channel an image may leave the school by, whether consent is on file, and the check a
+//! member of staff makes before images leave the school network.
+//!
+//! The policy: "Images will not be distributed outside the school network (eg. Website /
+//! local press / Smugmug) without the permission of the parent/carer, member of staff or
+//! Headteacher." A consent is given or withdrawn, per channel, with its time and source
+//! (a paper form entered by the office, the parent's own link, the member of staff
+//! themselves) and an expiry: by default the end of the school year it was given in, so
+//! that it is renewed every year.
+//!
+//! The answer for one person and one channel ([`Answer`]) is worked out from the latest
+//! record for that pair only: a withdrawal is never outweighed by an older consent, and
+//! nothing overrides it — not even the headteacher's permission, which can stand in only
+//! for consent that is missing or expired.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an image may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Website,
+    LocalPress,
+    /// A photo gallery such as SmugMug.
+    PhotoGallery,
+    SocialMedia,
+    /// Displays inside the school (kept for completeness: they do not leave the network,
+    /// but parents are asked about them on the same form).
+    InternalDisplay,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Website,
+        Channel::LocalPress,
+        Channel::PhotoGallery,
+        Channel::SocialMedia,
+        Channel::InternalDisplay,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Website => "website",
+            Self::LocalPress => "local_press",
+            Self::PhotoGallery => "photo_gallery",
+            Self::SocialMedia => "social_media",
+            Self::InternalDisplay => "internal_display",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Website => "the school website",
+            Self::LocalPress => "the local press",
+            Self::PhotoGallery => "a photo gallery (such as SmugMug)",
+            Self::SocialMedia => "the school's social media",
+            Self::InternalDisplay => "displays inside the school",
+        }
+    }
+}
+
+/// Given or withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    Given,
+    Withdrawn,
+}
+
+/// Where a consent record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A paper form, entered by the office.
+    PaperForm,
+    /// The parent or carer, through their own link.
+    ParentLink,
+    /// A member of staff, for their own image.
+    InPerson,
+}
+
+/// One record about one person and one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub channel: Channel,
+    pub state: ConsentState,
+    pub at: DateTime<Utc>,
+    pub source: Source,
+    /// The last day a consent holds (none for a withdrawal).
+    pub expires: Option<NaiveDate>,
+}
+
+/// The last day of the school year (31 August) that `day` falls in: a consent given
+/// on 1 September 2026 or on 31 August 2027 holds until 31 August 2027.
+pub fn end_of_school_year(day: NaiveDate) -> NaiveDate {
+    let year = if day.month() >= 9 {
+        day.year() + 1
+    } else {
+        day.year()
+    };
+    NaiveDate::from_ymd_opt(year, 8, 31).unwrap_or(day)
+}
+
+/// What the register says for one person and one channel on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Consent on file, holding until the day given.
+    Consent { until: NaiveDate },
+    /// Nothing on file.
+    None,
+    /// Withdrawn at that time: nothing overrides it.
+    Withdrawn { at: DateTime<Utc> },
+    /// Consent given, but it ran out on that day.
+    Expired { on: NaiveDate },
+}
+
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Consent { .. } => "consent",
+            Self::None => "none",
+            Self::Withdrawn { .. } => "withdrawn",
+            Self::Expired { .. } => "expired",
+        }
+    }
+
+    pub fn is_consent(self) -> bool {
+        matches!(self, Self::Consent { .. })
+    }
+}
+
+/// The answer for `channel` on `today` from one person's records (any order).
+pub fn answer(records: &[ConsentRecord], channel: Channel, today: NaiveDate) -> Answer {
+    let latest = records
+        .iter()
+        .filter(|r| r.channel == channel)
+        .max_by_key(|r| r.at);
+    match latest {
+        None => Answer::None,
+        Some(r) if r.state == ConsentState::Withdrawn => Answer::Withdrawn { at: r.at },
+        Some(r) => {
+            let until = r
+                .expires
+                .unwrap_or_else(|| end_of_school_year(r.at.date_naive()));
+            if today > until {
+                Answer::Expired { on: until }
+            } else {
+                Answer::Consent { until }
+            }
+        }
+    }
+}
+
+/// What a publication check concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everyone in the images has consent for the channel.
+    Clear,
+    /// Someone has no consent on file, or it expired: the headteacher's permission is
+    /// needed first.
+    NeedsPermission,
+    /// Someone withdrew consent: the images cannot go out with them in.
+    Refused,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clear => "clear",
+            Self::NeedsPermission => "needs_permission",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// The verdict over everyone's answers: a withdrawal refuses, a gap needs permission.
+pub fn verdict(answers: &[Answer]) -> Verdict {
+    if answers
+        .iter()
+        .any(|a| matches!(a, Answer::Withdrawn { .. }))
+    {
+        Verdict::Refused
+    } else if answers.iter().all(|a| a.is_consent()) {
+        Verdict::Clear
+    } else {
+        Verdict::NeedsPermission
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn record(
+        channel: Channel,
+        state: ConsentState,
+        at: &str,
+        expires: Option<&str>,
+    ) -> ConsentRecord {
+        let d = day(at);
+        ConsentRecord {
+            channel,
+            state,
+            at: Utc
+                .with_ymd_and_hms(d.year(), d.month(), d.day(), 9, 0, 0)
+                .unwrap(),
+            source: Source::PaperForm,
+            expires: expires.map(day),
+        }
+    }
+
+    #[test]
+    fn a_consent_holds_until_the_end_of_its_school_year_unless_it_says_otherwise() {
+        assert_eq!(end_of_school_year(day("2026-09-01")), day("2027-08-31"));
+        assert_eq!(end_of_school_year(day("2027-08-31")), day("2027-08-31"));
+        let given = [record(
+            Channel::Website,
+            ConsentState::Given,
+            "2026-09-10",
+            None,
+        )];
+        assert_eq!(
+            answer(&given, Channel::Website, day("2027-08-31")),
+            Answer::Consent {
+                until: day("2027-08-31")
+            }
+        );
+        assert_eq!(
+            answer(&given, Channel::Website, day("2027-09-01")),
+            Answer::Expired {
+                on: day("2027-08-31")
+            }
+        );
+        assert_eq!(
+            answer(&given, Channel::LocalPress, day("2026-10-01")),
+            Answer::None
+        );
+        let short = [record(
+            Channel::LocalPress,
+            ConsentState::Given,
+            "2026-09-10",
+            Some("2026-12-31"),
+        )];
+        assert!(matches!(
+            answer(&short, Channel::LocalPress, day("2027-01-01")),
+            Answer::Expired { .. }
+        ));
+    }
+
+    #[test]
+    fn the_latest_record_decides_and_a_withdrawal_is_never_outweighed() {
+        let records = [
+            record(Channel::Website, ConsentState::Given, "2026-09-10", None),
+            record(
+                Channel::Website,
+                ConsentState::Withdrawn,
+                "2026-10-01",
+                None,
+            ),
+        ];
+        assert!(matches!(
+            answer(&records, Channel::Website, day("2026-10-02")),
+            Answer::Withdrawn { .. }
+        ));
+        let again = [
+            records[0].clone(),
+            records[1].clone(),
+            record(Channel::Website, ConsentState::Given, "2026-11-01", None),
+        ];
+        assert!(answer(&again, Channel::Website, day("2026-11-02")).is_consent());
+        let until = day("2027-08-31");
+        let withdrawn = Answer::Withdrawn { at: records[1].at };
+        assert_eq!(verdict(&[Answer::Consent { until }]), Verdict::Clear);
+        assert_eq!(
+            verdict(&[Answer::Consent { until }, Answer::None]),
+            Verdict::NeedsPermission
+        );
+        assert_eq!(
+            verdict(&[Answer::None, withdrawn, Answer::Expired { on: until }]),
+            Verdict::Refused
+        );
+    }
+}
