@@ -272,20 +272,44 @@ async fn set_state(
     Ok(())
 }
 
-/// Queues `notice` about the request as it now stands to each of `to`.
-async fn tell(
+/// Who is told of a step.
+enum Tell {
+    /// Everyone who may decide the request.
+    Deciders,
+    /// The person who asked.
+    Requester,
+}
+
+/// Appends `event`, which records step `step` of request `id`, and queues its email to
+/// `tell`; the request as it now stands.
+async fn record(
     conn: &mut Conn,
     school: SchoolId,
     id: RequestId,
-    to: &[Person],
-    notice: Notice,
+    step: i64,
+    event: &Event,
+    tell: Tell,
     at: DateTime<Utc>,
 ) -> StoreResult<Request> {
-    let now = load(conn, school, id).await?.request;
-    for person in to {
-        insert_mail(conn, &request_mail(person, &now, notice, at), at).await?;
+    append(conn, school, event, at).await?;
+    let now = load(conn, school, id).await?;
+    let (to, notice) = match tell {
+        Tell::Deciders => (
+            deciders(conn, school, &now).await?,
+            Notice::Waiting { step },
+        ),
+        Tell::Requester => (
+            load_person(conn, school, now.request.requested_by)
+                .await?
+                .into_iter()
+                .collect(),
+            Notice::Update { step },
+        ),
+    };
+    for person in &to {
+        insert_mail(conn, &request_mail(person, &now.request, notice, at), at).await?;
     }
-    Ok(now)
+    Ok(now.request)
 }
 
 /// A note, question or reply: trimmed, bounded, and (`needed`) not empty.
@@ -421,10 +445,7 @@ impl Requests for BackendStore {
             route,
             answers,
         };
-        append(&mut tx, by.school, &event, at).await?;
-        let loaded = load(&mut tx, by.school, id).await?;
-        let to = deciders(&mut tx, by.school, &loaded).await?;
-        let r = tell(&mut tx, by.school, id, &to, Notice::Waiting { step }, at).await?;
+        let r = record(&mut tx, by.school, id, step, &event, Tell::Deciders, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
     }
@@ -464,17 +485,7 @@ impl Requests for BackendStore {
             by: by.person,
             question,
         };
-        append(&mut tx, by.school, &event, at).await?;
-        let requester = requester(&mut tx, by.school, &r).await?;
-        let r = tell(
-            &mut tx,
-            by.school,
-            id,
-            &requester,
-            Notice::Update { step },
-            at,
-        )
-        .await?;
+        let r = record(&mut tx, by.school, id, step, &event, Tell::Requester, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
     }
@@ -528,9 +539,7 @@ impl Requests for BackendStore {
             reply,
             answers,
         };
-        append(&mut tx, by.school, &event, at).await?;
-        let to = deciders(&mut tx, by.school, &r).await?;
-        let r = tell(&mut tx, by.school, id, &to, Notice::Waiting { step }, at).await?;
+        let r = record(&mut tx, by.school, id, step, &event, Tell::Deciders, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
     }
@@ -653,17 +662,7 @@ impl Requests for BackendStore {
             expires,
             ruling,
         };
-        append(&mut tx, by.school, &event, at).await?;
-        let requester = requester(&mut tx, by.school, &r).await?;
-        let r = tell(
-            &mut tx,
-            by.school,
-            id,
-            &requester,
-            Notice::Update { step },
-            at,
-        )
-        .await?;
+        let r = record(&mut tx, by.school, id, step, &event, Tell::Requester, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(r)
     }
@@ -892,13 +891,6 @@ impl Requests for BackendStore {
         tx.commit().await.map_err(db)?;
         Ok(queued)
     }
-}
-
-async fn requester(conn: &mut Conn, school: SchoolId, r: &Loaded) -> StoreResult<Vec<Person>> {
-    Ok(load_person(conn, school, r.request.requested_by)
-        .await?
-        .into_iter()
-        .collect())
 }
 
 /// Why `by` may not decide `r`: a refusal to its requester, a plain "not found" to anyone
