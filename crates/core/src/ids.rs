@@ -54,4 +54,6 @@ id_type!(
     SafeguardingAlertId,
     /// A request for permission, advice or a ruling (see [`crate::requests`]).
     RequestId,
+    /// A pupil in the image consent register.
+    PupilId,
 );

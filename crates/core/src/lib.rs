@@ -25,6 +25,8 @@
 //! - [`block_reports`]: reports from the block page that a site was blocked wrongly;
 //! - [`consent`]: image consent per person and channel, and the verdict of a check
 //!   before images leave the school;
+//! - [`pupils`]: pupils from the MIS for the consent register, read and planned like the
+//!   staff roster;
 //! - [`requests`]: asking permission, advice or a ruling where the policy says to, and
 //!   the approved-software register and published rulings that come of it;
 //! - [`store`]: every storage trait, one file per area, which the stores implement and
@@ -47,6 +49,7 @@ pub mod markdown;
 pub mod outbox;
 pub mod person;
 pub mod policy;
+pub mod pupils;
 pub mod receipt;
 pub mod redline;
 pub mod requests;

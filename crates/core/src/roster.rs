@@ -28,7 +28,7 @@ use crate::access::PeopleAdmin;
 use crate::ids::PersonId;
 use crate::person::{Email, FullName, PersonStatus, Role, Roles};
 
-mod file;
+pub(crate) mod file;
 
 pub use file::{check_size, parse};
 
@@ -51,7 +51,7 @@ pub struct RosterError {
 }
 
 impl RosterError {
-    fn new(line: u64, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(line: u64, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             line,
             field: field.into(),

@@ -79,7 +79,7 @@ const ALIASES: &[(Column, &[&str])] = &[
     ),
 ];
 
-fn normalise(header: &str) -> String {
+pub(crate) fn normalise(header: &str) -> String {
     header
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -169,7 +169,7 @@ fn parse_roles(raw: &str) -> Result<Roles, String> {
     Ok(roles)
 }
 
-fn parse_date(raw: &str) -> Result<Option<NaiveDate>, String> {
+pub(crate) fn parse_date(raw: &str) -> Result<Option<NaiveDate>, String> {
     let value = raw.trim();
     if value.is_empty() {
         return Ok(None);
@@ -399,7 +399,7 @@ fn line_at(body: &[u8], byte: u64) -> u64 {
 /// Line numbers of records met in order, counting each byte of the file once (counting
 /// from the start for every record made a 20,000-row file take seconds).
 #[derive(Default)]
-struct LineCounter {
+pub(crate) struct LineCounter {
     /// Bytes counted so far, and the newlines among them.
     counted: usize,
     newlines: u64,
@@ -407,7 +407,7 @@ struct LineCounter {
 
 impl LineCounter {
     /// The line of the record starting at `byte`, which is not before the last asked.
-    fn line_at(&mut self, body: &[u8], byte: u64) -> u64 {
+    pub(crate) fn line_at(&mut self, body: &[u8], byte: u64) -> u64 {
         let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(body.len());
         while at < body.len() && matches!(body[at], b'\r' | b'\n') {
             at += 1;
@@ -426,7 +426,7 @@ impl LineCounter {
 }
 
 /// The text of one cell, or an error naming its line and column if it is not UTF-8.
-fn cell(
+pub(crate) fn cell(
     record: &csv::ByteRecord,
     (index, header): &(usize, String),
     line: u64,
@@ -446,7 +446,7 @@ enum NameColumns {
     Split((usize, String), (usize, String)),
 }
 
-fn message_of(e: &crate::person::InputError) -> String {
+pub(crate) fn message_of(e: &crate::person::InputError) -> String {
     let text = e.to_string();
     match text.split_once(": ") {
         Some((_, m)) => m.to_string(),
@@ -454,7 +454,7 @@ fn message_of(e: &crate::person::InputError) -> String {
     }
 }
 
-fn not_utf8(line: u64, field: &str) -> RosterError {
+pub(crate) fn not_utf8(line: u64, field: &str) -> RosterError {
     RosterError::new(
         line,
         field,
@@ -462,7 +462,7 @@ fn not_utf8(line: u64, field: &str) -> RosterError {
     )
 }
 
-fn csv_error(body: &[u8], e: &csv::Error) -> RosterError {
+pub(crate) fn csv_error(body: &[u8], e: &csv::Error) -> RosterError {
     let line = e.position().map_or(0, |p| line_at(body, p.byte()));
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => not_utf8(line, "row"),
