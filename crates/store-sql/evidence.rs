@@ -51,6 +51,7 @@ pub(crate) async fn evidence_rows(
     disclosures(conn, school, &mut rows).await?;
     safeguarding_alerts(conn, school, &mut rows).await?;
     requests(conn, school, &mut rows).await?;
+    consent(conn, school, &mut rows).await?;
     Ok(rows)
 }
 
@@ -97,6 +98,61 @@ async fn safeguarding_alerts(
             .with("closed_at", at_opt(a.closed_at))
             .with("action", a.action)
             .with("outcome", a.outcome)
+    }));
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ConsentRow {
+    id: i64,
+    pupil_id: Option<i64>,
+    person_id: Option<i64>,
+    channel: String,
+    state: String,
+    source: String,
+    recorded_by: Option<i64>,
+    at: DateTime<Utc>,
+    expires: Option<chrono::NaiveDate>,
+}
+
+/// The pupils (by the fingerprint of their details, recomputed here) and every consent
+/// record.
+async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) -> StoreResult<()> {
+    let pupils: Vec<crate::consent::PupilRecord> = sqlx::query_as(&format!(
+        "SELECT {} FROM pupils WHERE school_id = $1 ORDER BY id",
+        crate::consent::PUPIL_COLUMNS
+    ))
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(pupils.into_iter().map(|p| {
+        EvidenceRow::new("pupils", p.id)
+            .with("on_roll", p.on_roll)
+            .with("details_sha256", p.details_sha256())
+    }));
+    let consents: Vec<ConsentRow> = sqlx::query_as(
+        "SELECT id, pupil_id, person_id, channel, state, source, recorded_by, at, expires
+         FROM consents WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(consents.into_iter().map(|c| {
+        let subject = match (c.pupil_id, c.person_id) {
+            (Some(p), None) => json!({ "pupil": p }),
+            (None, Some(p)) => json!({ "person": p }),
+            (p, q) => json!({ "pupil": p, "person": q }),
+        };
+        EvidenceRow::new("consents", c.id)
+            .with("subject", subject)
+            .with("channel", c.channel)
+            .with("state", c.state)
+            .with("source", c.source)
+            .with("recorded_by", c.recorded_by)
+            .with("at", at(c.at))
+            .with("expires", json!(c.expires))
     }));
     Ok(())
 }

@@ -85,6 +85,55 @@ pub enum Source {
     InPerson,
 }
 
+/// Whose image: a pupil, or a member of staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    Pupil(crate::ids::PupilId),
+    Person(crate::ids::PersonId),
+}
+
+/// A consent given or withdrawn, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConsent {
+    pub subject: Subject,
+    pub channel: Channel,
+    pub state: ConsentState,
+    /// The last day it holds; `None`: the end of the school year (a withdrawal has none).
+    pub expires: Option<NaiveDate>,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaperForm => "paper_form",
+            Self::ParentLink => "parent_link",
+            Self::InPerson => "in_person",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::PaperForm, Self::ParentLink, Self::InPerson]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+impl ConsentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Given => "given",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Given, Self::Withdrawn]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
 /// One record about one person and one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRecord {

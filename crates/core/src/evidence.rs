@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 19] = [
+pub const EVIDENCE_TABLES: [&str; 21] = [
     "schools",
     "people",
     "policy_versions",
@@ -117,6 +117,8 @@ pub const EVIDENCE_TABLES: [&str; 19] = [
     "requests",
     "request_steps",
     "rulings",
+    "pupils",
+    "consents",
 ];
 
 type Key = (&'static str, i64);
@@ -678,6 +680,37 @@ fn implied(
             (("requests", request.0), vec![("state", json!("withdrawn"))]),
             request_step(*step, *request, "withdrawn", Some(*by), at, ""),
         ],
+        Event::PupilRecorded {
+            pupil,
+            on_roll,
+            details_sha256,
+        } => vec![(
+            ("pupils", pupil.0),
+            vec![
+                ("on_roll", json!(on_roll)),
+                ("details_sha256", json!(details_sha256)),
+            ],
+        )],
+        Event::ConsentRecorded {
+            consent,
+            subject,
+            channel,
+            state,
+            source,
+            by,
+            expires,
+        } => vec![(
+            ("consents", *consent),
+            vec![
+                ("subject", json!(subject)),
+                ("channel", json!(channel)),
+                ("state", json!(state)),
+                ("source", json!(source)),
+                ("recorded_by", json!(by)),
+                ("at", at.clone()),
+                ("expires", json!(expires)),
+            ],
+        )],
         Event::RequestExpired { request, step } => vec![
             (("requests", request.0), vec![("state", json!("expired"))]),
             request_step(*step, *request, "expired", None, at, ""),

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::consent::{Channel, ConsentState, Source, Subject};
 use crate::ids::{
-    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, RequestId, SafeguardingAlertId,
-    SchoolId, SignatureId, VersionId, VisitId,
+    DeclineId, DeviceId, DisclosureId, KioskId, PersonId, PolicyId, PupilId, RequestId,
+    SafeguardingAlertId, SchoolId, SignatureId, VersionId, VisitId,
 };
 use crate::logs::{LoadedPart, LogClass, LogSettings};
 use crate::person::{Audience, Role};
@@ -314,6 +315,23 @@ pub enum Event {
         request: RequestId,
         step: i64,
     },
+    /// A pupil joined the register, changed, or left the roll; the ledger keeps only a
+    /// salted fingerprint of their details ([`crate::pupils::details_sha256`]).
+    PupilRecorded {
+        pupil: PupilId,
+        on_roll: bool,
+        details_sha256: String,
+    },
+    /// Consent given or withdrawn for one person's image on one channel.
+    ConsentRecorded {
+        consent: i64,
+        subject: Subject,
+        channel: Channel,
+        state: ConsentState,
+        source: Source,
+        by: Option<PersonId>,
+        expires: Option<chrono::NaiveDate>,
+    },
 }
 
 /// A reasonable-use ruling as published.
@@ -371,6 +389,8 @@ impl Event {
             Event::RequestDecided { .. } => "request_decided",
             Event::RequestWithdrawn { .. } => "request_withdrawn",
             Event::RequestExpired { .. } => "request_expired",
+            Event::PupilRecorded { .. } => "pupil_recorded",
+            Event::ConsentRecorded { .. } => "consent_recorded",
             Event::DisclosureRequested { .. } => "disclosure_requested",
             Event::DisclosureWithdrawn { .. } => "disclosure_withdrawn",
             Event::DisclosureDecided { .. } => "disclosure_decided",

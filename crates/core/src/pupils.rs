@@ -69,6 +69,50 @@ pub struct Pupil {
     pub on_roll: bool,
 }
 
+/// The fingerprint of a pupil's details that the ledger keeps instead of the details
+/// themselves: SHA-256 of the pupil's salt and their details as canonical JSON. The
+/// ledger is kept for ever; a child's name and their parents' addresses are not put in it,
+/// yet a change to them behind Undersign's back is still caught.
+pub fn details_sha256(
+    salt: &str,
+    mis_id: &MisId,
+    full_name: &FullName,
+    year_group: &str,
+    class: Option<&str>,
+    contacts: &[Contact],
+) -> String {
+    #[derive(Serialize)]
+    struct Details<'a> {
+        mis_id: &'a MisId,
+        full_name: &'a FullName,
+        year_group: &'a str,
+        class: Option<&'a str>,
+        contacts: &'a [Contact],
+    }
+    let details = serde_json::to_string(&Details {
+        mis_id,
+        full_name,
+        year_group,
+        class,
+        contacts,
+    })
+    .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b"\n");
+    h.update(details.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The salt of a pupil's fingerprint, derived from a random `seed` given once per import
+/// and the pupil's id in the MIS, as hex.
+pub fn salt(seed: &[u8; 32], mis_id: &MisId) -> String {
+    let mut h = Sha256::new();
+    h.update(seed);
+    h.update(mis_id.as_str().as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
 /// A year group as written in an MIS: `N`, `R`, or `1`–`13`.
 pub fn parse_year_group(raw: &str) -> Result<String, String> {
     let n = normalise(raw);

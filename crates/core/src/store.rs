@@ -13,6 +13,7 @@
 mod block_reports;
 mod chasing;
 mod compliance;
+mod consent;
 mod disclosures;
 mod kiosks;
 mod ledger;
@@ -32,6 +33,7 @@ mod visits;
 pub use block_reports::BlockReports;
 pub use chasing::Chasing;
 pub use compliance::Compliance;
+pub use consent::{ConsentRegister, PupilOutcome};
 pub use disclosures::{Disclosures, Reading};
 pub use kiosks::Kiosks;
 pub use ledger::Ledger;
@@ -83,6 +85,7 @@ pub trait Store:
     + Logs
     + Disclosures
     + Requests
+    + ConsentRegister
     + Safeguarding
     + Send
     + Sync

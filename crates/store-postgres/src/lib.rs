@@ -21,6 +21,8 @@ mod chasing;
 mod codec;
 #[path = "../../store-sql/compliance.rs"]
 mod compliance;
+#[path = "../../store-sql/consent.rs"]
+mod consent;
 #[path = "../../store-sql/disclosures.rs"]
 mod disclosures;
 #[path = "../../store-sql/evidence.rs"]

@@ -6,6 +6,7 @@ mod backends;
 mod block_reports;
 mod chasing;
 mod compliance;
+mod consent;
 mod disclosures;
 mod helpers;
 mod ledger;

@@ -1,0 +1,233 @@
+//! The image consent register: pupils from the MIS all or nothing (joiners, the new
+//! year's changes, leavers), consent given and withdrawn, and both checked by `verify`.
+
+use chrono::{NaiveDate, TimeDelta};
+use undersign_core::consent::{Answer, Channel, ConsentState, NewConsent, Subject, answer};
+use undersign_core::pupils;
+use undersign_core::store::{PupilOutcome, Store, StoreError};
+use undersign_test_kit::{Seed, TestDb, assert_evidence_agrees, db_test, seed_school};
+
+use crate::helpers::at;
+
+const SEPTEMBER: &str = "UPN,Forename,Surname,Year,Class,Contact 1 Name,Contact 1 Email\n\
+A1,Amira,Khan,4,4K,Sara Khan,sara@home.test\n\
+B2,Ben,Jones,6,6J,Tom Jones,tom@home.test\n";
+
+const NEXT_SEPTEMBER: &str = "UPN,Forename,Surname,Year,Class,Contact 1 Name,Contact 1 Email\n\
+A1,Amira,Khan,5,5K,Sara Khan,sara@home.test\n\
+C3,Cara,Lee,R,RL,Dan Lee,dan@home.test\n";
+
+async fn import(s: &dyn Store, seed: &Seed, csv: &str, dry_run: bool) -> pupils::PupilPlan {
+    let file = pupils::parse(csv.as_bytes()).unwrap();
+    match s
+        .apply_pupils(&seed.people_admin(), &file, [9; 32], dry_run, at(0, 0))
+        .await
+        .unwrap()
+    {
+        PupilOutcome::Applied(plan) => plan,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn findings(s: &dyn Store, seed: &Seed) -> Vec<String> {
+    let snapshot = s.evidence_snapshot(seed.school.id).await.unwrap();
+    undersign_core::evidence::cross_check(&snapshot.entries, &snapshot.rows)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[db_test]
+async fn pupils_come_from_the_mis_and_the_new_year_moves_them_up_and_off_the_roll(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "pupils").await;
+    let school = seed.school.id;
+
+    let dry = import(s, &seed, SEPTEMBER, true).await;
+    assert_eq!(dry.joiners.len(), 2);
+    assert!(
+        s.pupils(school).await.unwrap().is_empty(),
+        "a dry run changes nothing"
+    );
+    let first = import(s, &seed, SEPTEMBER, false).await;
+    assert_eq!(first.joiners.len(), 2);
+    let again = import(s, &seed, SEPTEMBER, false).await;
+    assert!(again.is_empty());
+    assert_eq!(again.unchanged, 2);
+
+    let next = import(s, &seed, NEXT_SEPTEMBER, false).await;
+    assert_eq!(
+        (next.joiners.len(), next.changes.len(), next.leavers.len()),
+        (1, 1, 1)
+    );
+    let register = s.pupils(school).await.unwrap();
+    let names: Vec<(String, String, bool)> = register
+        .iter()
+        .map(|p| (p.full_name.to_string(), p.year_group.clone(), p.on_roll))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Amira Khan".to_owned(), "5".to_owned(), true),
+            ("Ben Jones".to_owned(), "6".to_owned(), false),
+            ("Cara Lee".to_owned(), "R".to_owned(), true),
+        ]
+    );
+    assert_eq!(register[0].contacts[0].email.to_string(), "sara@home.test");
+    assert_evidence_agrees(s, school).await;
+
+    // The ledger holds no child's name.
+    let payloads: String = s
+        .ledger_entries(school)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert!(!payloads.contains("Amira"));
+    assert!(!payloads.contains("sara@home.test"));
+
+    // A pupil's details changed behind Undersign's back are named.
+    db.exec("UPDATE pupils SET full_name = 'Someone Else' WHERE mis_id = 'A1'")
+        .await;
+    db.exec("UPDATE pupils SET on_roll = TRUE WHERE mis_id = 'B2'")
+        .await;
+    let found = findings(s, &seed).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("pupils row") && f.contains("details_sha256")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("pupils row") && f.contains("on_roll")),
+        "{found:?}"
+    );
+}
+
+#[db_test]
+async fn consent_is_given_and_withdrawn_on_the_record_and_only_for_this_school(db: TestDb) {
+    let s = &*db.store;
+    let seed = seed_school(s, "consent").await;
+    let other = seed_school(s, "elsewhere").await;
+    let school = seed.school.id;
+    import(s, &seed, SEPTEMBER, false).await;
+    let amira = s.pupils(school).await.unwrap()[0].id;
+    let t0 = at(0, 0);
+    let admin = seed.people_admin();
+    let give = |channel| NewConsent {
+        subject: Subject::Pupil(amira),
+        channel,
+        state: ConsentState::Given,
+        expires: None,
+    };
+
+    s.record_consent(&admin, give(Channel::Website), t0)
+        .await
+        .unwrap();
+    s.record_consent(&admin, give(Channel::LocalPress), t0)
+        .await
+        .unwrap();
+    let withdraw = NewConsent {
+        state: ConsentState::Withdrawn,
+        ..give(Channel::LocalPress)
+    };
+    s.record_consent(&admin, withdraw.clone(), t0 + TimeDelta::days(10))
+        .await
+        .unwrap();
+    let records = s
+        .consent_records(school, Subject::Pupil(amira))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 3);
+    let today = (t0 + TimeDelta::days(11)).date_naive();
+    assert!(answer(&records, Channel::Website, today).is_consent());
+    assert!(matches!(
+        answer(&records, Channel::LocalPress, today),
+        Answer::Withdrawn { .. }
+    ));
+    assert_eq!(answer(&records, Channel::SocialMedia, today), Answer::None);
+    // Given in November 2026: it holds until the end of the school year.
+    assert_eq!(
+        answer(&records, Channel::Website, today),
+        Answer::Consent {
+            until: NaiveDate::from_ymd_opt(2027, 8, 31).unwrap()
+        }
+    );
+
+    // A withdrawal has no expiry; another school's office cannot touch this pupil.
+    let refused = s
+        .record_consent(
+            &admin,
+            NewConsent {
+                expires: NaiveDate::from_ymd_opt(2027, 1, 1),
+                ..withdraw
+            },
+            t0,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    let elsewhere = s
+        .record_consent(&other.people_admin(), give(Channel::Website), t0)
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::NotFound)),
+        "{elsewhere:?}"
+    );
+
+    // Staff consent for their own image, and only their own.
+    let staff = seed.actor(&seed.staff);
+    let own = NewConsent {
+        subject: Subject::Person(seed.staff.id),
+        channel: Channel::Website,
+        state: ConsentState::Given,
+        expires: None,
+    };
+    s.record_own_consent(&staff, own.clone(), t0).await.unwrap();
+    let theirs = NewConsent {
+        subject: Subject::Person(seed.teacher.id),
+        ..own
+    };
+    assert!(matches!(
+        s.record_own_consent(&staff, theirs, t0).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert_evidence_agrees(s, school).await;
+
+    // A leaver's record is kept and not added to.
+    import(s, &seed, NEXT_SEPTEMBER, false).await;
+    let ben = s
+        .pupils(school)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.full_name.to_string() == "Ben Jones")
+        .unwrap();
+    let left = s
+        .record_consent(
+            &admin,
+            NewConsent {
+                subject: Subject::Pupil(ben.id),
+                ..give(Channel::Website)
+            },
+            t0,
+        )
+        .await;
+    assert!(matches!(left, Err(StoreError::Refused(_))), "{left:?}");
+
+    // A withdrawal turned into consent behind Undersign's back is named.
+    db.exec("UPDATE consents SET state = 'given' WHERE state = 'withdrawn'")
+        .await;
+    let found = findings(s, &seed).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("consents row") && f.contains("state is \"given\"")),
+        "{found:?}"
+    );
+}
