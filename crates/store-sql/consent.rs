@@ -5,18 +5,26 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use undersign_core::access::{Actor, PeopleAdmin};
-use undersign_core::consent::{Channel, ConsentRecord, ConsentState, NewConsent, Source, Subject};
+use undersign_core::consent::{
+    Answer, Channel, CheckedPerson, ConsentRecord, ConsentState, MAX_DESCRIPTION_CHARS, MAX_PEOPLE,
+    NewConsent, PublicationCheck, Source, Subject, TakedownTask, Verdict, answer, takedown_mail,
+    verdict,
+};
 use undersign_core::ledger::Event;
+use undersign_core::person::Role;
 use undersign_core::pupils::{self, Contact, Pupil, PupilFile, PupilRow};
+use undersign_core::requests::{RequestKind, RequestState};
 use undersign_core::roster::MisId;
 use undersign_core::store::{ConsentRegister, PupilOutcome, StoreError, StoreResult};
-use undersign_core::{PersonId, PupilId, SchoolId};
+use undersign_core::{PersonId, PupilId, RequestId, SchoolId};
 
 use crate::BackendStore;
 use crate::codec::{from_json, micros, to_json, trusted};
 use crate::db::{Conn, ts};
 use crate::errors::db;
 use crate::ledger::append;
+use crate::outbox::insert_mail;
+use crate::people::load_person;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PupilRecord {
@@ -226,6 +234,9 @@ impl BackendStore {
             expires: new.expires,
         };
         append(&mut tx, school, &event, at).await?;
+        if new.state == ConsentState::Withdrawn {
+            raise_takedowns(&mut tx, school, id, new.subject, new.channel, at).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(id)
     }
@@ -317,30 +328,551 @@ impl ConsentRegister for BackendStore {
         subject: Subject,
     ) -> StoreResult<Vec<ConsentRecord>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        let (column, id) = match subject {
-            Subject::Pupil(p) => ("pupil_id", p.0),
-            Subject::Person(p) => ("person_id", p.0),
+        records_of(&mut conn, school, subject).await
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %by.school))]
+    async fn check_publication(
+        &self,
+        by: &Actor,
+        channel: Channel,
+        description: &str,
+        people: &[Subject],
+        at: DateTime<Utc>,
+    ) -> StoreResult<PublicationCheck> {
+        let at = micros(at);
+        let description = description.trim();
+        if description.is_empty() || description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(StoreError::Refused(format!(
+                "say what the images show, in at most {MAX_DESCRIPTION_CHARS} characters"
+            )));
+        }
+        let mut unique: Vec<Subject> = Vec::new();
+        for p in people {
+            if !unique.contains(p) {
+                unique.push(*p);
+            }
+        }
+        if unique.is_empty() || unique.len() > MAX_PEOPLE {
+            return Err(StoreError::Refused(format!(
+                "name everyone in the images (between 1 and {MAX_PEOPLE} people)"
+            )));
+        }
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let answers = answers_now(&mut tx, by.school, &unique, channel, at.date_naive()).await?;
+        let found = verdict(&answers.iter().map(|a| a.2).collect::<Vec<_>>());
+        let check: i64 = sqlx::query_scalar(
+            "INSERT INTO publication_checks (school_id, checked_by, channel, description, at,
+                 verdict)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(by.school.0)
+        .bind(by.person.0)
+        .bind(channel.as_str())
+        .bind(description)
+        .bind(ts(at))
+        .bind(found.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut rows = Vec::with_capacity(answers.len());
+        for (subject, _, said) in &answers {
+            let (column, id) = subject_column(*subject);
+            let row: i64 = sqlx::query_scalar(&format!(
+                "INSERT INTO publication_check_people (school_id, check_id, {column}, answer)
+                 VALUES ($1, $2, $3, $4) RETURNING id"
+            ))
+            .bind(by.school.0)
+            .bind(check)
+            .bind(id)
+            .bind(said.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            rows.push((row, *subject, said.as_str().to_owned()));
+        }
+        let event = Event::PublicationChecked {
+            check,
+            by: by.person,
+            channel,
+            description: description.to_owned(),
+            people: rows,
+            verdict: found.as_str().to_owned(),
         };
-        let rows: Vec<ConsentRow> = sqlx::query_as(&format!(
-            "SELECT channel, state, source, at, expires FROM consents
-             WHERE school_id = $1 AND {column} = $2 ORDER BY at, id"
+        append(&mut tx, by.school, &event, at).await?;
+        let out = load_check(&mut tx, by.school, check).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %by.school, check = %check))]
+    async fn publish_checked(
+        &self,
+        by: &Actor,
+        check: i64,
+        permission: Option<RequestId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PublicationCheck> {
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let c = load_check(&mut tx, by.school, check).await?;
+        if c.checked_by != by.person {
+            return Err(StoreError::NotFound);
+        }
+        if c.published_at.is_some() {
+            return Err(StoreError::Conflict(
+                "these images are already published".into(),
+            ));
+        }
+        // Consent may have changed since the check: the answers are taken again.
+        let people: Vec<Subject> = c.people.iter().map(|p| p.subject).collect();
+        let now = answers_now(&mut tx, by.school, &people, c.channel, at.date_naive()).await?;
+        if let Some((_, name, _)) = now
+            .iter()
+            .find(|(_, _, a)| matches!(a, Answer::Withdrawn { .. }))
+        {
+            return Err(StoreError::Refused(format!(
+                "consent for {name} has been withdrawn: these images cannot be published with them in"
+            )));
+        }
+        let clear = now.iter().all(|(_, _, a)| a.is_consent());
+        let permission = if clear {
+            None
+        } else {
+            let Some(request) = permission else {
+                let missing: Vec<&str> = now
+                    .iter()
+                    .filter(|(_, _, a)| !a.is_consent())
+                    .map(|(_, n, _)| n.as_str())
+                    .collect();
+                return Err(StoreError::Refused(format!(
+                    "no consent on file for {}: ask the headteacher's permission first (a photo-posting request)",
+                    missing.join(", ")
+                )));
+            };
+            check_permission(&mut tx, by, request, at.date_naive()).await?;
+            Some(request)
+        };
+        sqlx::query(
+            "UPDATE publication_checks SET published_at = $1, permission_request = $2
+             WHERE school_id = $3 AND id = $4",
+        )
+        .bind(ts(at))
+        .bind(permission.map(|r| r.0))
+        .bind(by.school.0)
+        .bind(check)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let event = Event::PublicationPublished {
+            check,
+            by: by.person,
+            permission,
+        };
+        append(&mut tx, by.school, &event, at).await?;
+        let out = load_check(&mut tx, by.school, check).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn publication_check(&self, by: &Actor, check: i64) -> StoreResult<PublicationCheck> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let c = load_check(&mut conn, by.school, check).await?;
+        if c.checked_by == by.person || by.has(Role::Headteacher) {
+            Ok(c)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn takedown_tasks(&self, by: &Actor) -> StoreResult<Vec<TakedownTask>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "{TASK_SELECT} WHERE t.school_id = $1 AND t.publisher = $2
+             ORDER BY t.done_at IS NOT NULL, t.id DESC"
         ))
-        .bind(school.0)
-        .bind(id)
+        .bind(by.school.0)
+        .bind(by.person.0)
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ConsentRecord {
-                    channel: Channel::parse(&r.channel)
-                        .ok_or_else(|| bad("channel", &r.channel))?,
-                    state: ConsentState::parse(&r.state).ok_or_else(|| bad("state", &r.state))?,
-                    source: Source::parse(&r.source).ok_or_else(|| bad("source", &r.source))?,
-                    at: r.at,
-                    expires: r.expires,
+        rows.into_iter().map(task_of).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %by.school, task = %task))]
+    async fn complete_takedown(
+        &self,
+        by: &Actor,
+        task: i64,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TakedownTask> {
+        let at = micros(at);
+        let note = note.trim();
+        if note.chars().count() > 2000 {
+            return Err(StoreError::Refused(
+                "a note is at most 2000 characters".into(),
+            ));
+        }
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let done: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "SELECT done_at FROM takedown_tasks WHERE school_id = $1 AND id = $2 AND publisher = $3",
+        )
+        .bind(by.school.0)
+        .bind(task)
+        .bind(by.person.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        match done {
+            None => return Err(StoreError::NotFound),
+            Some(Some(_)) => {
+                return Err(StoreError::Conflict("this task is already done".into()));
+            }
+            Some(None) => {}
+        }
+        sqlx::query(
+            "UPDATE takedown_tasks SET done_by = $1, done_at = $2, note = $3
+             WHERE school_id = $4 AND id = $5",
+        )
+        .bind(by.person.0)
+        .bind(ts(at))
+        .bind(note)
+        .bind(by.school.0)
+        .bind(task)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let event = Event::TakedownDone {
+            task,
+            by: by.person,
+            note: note.to_owned(),
+        };
+        append(&mut tx, by.school, &event, at).await?;
+        let row: TaskRow = sqlx::query_as(&format!(
+            "{TASK_SELECT} WHERE t.school_id = $1 AND t.id = $2"
+        ))
+        .bind(by.school.0)
+        .bind(task)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        task_of(row)
+    }
+}
+
+/// Whose row a subject is: the column of `consents`, `publication_check_people` and
+/// `takedown_tasks` that holds it, and the id.
+fn subject_column(subject: Subject) -> (&'static str, i64) {
+    match subject {
+        Subject::Pupil(p) => ("pupil_id", p.0),
+        Subject::Person(p) => ("person_id", p.0),
+    }
+}
+
+fn subject_of(pupil: Option<i64>, person: Option<i64>) -> StoreResult<Subject> {
+    match (pupil, person) {
+        (Some(p), None) => Ok(Subject::Pupil(PupilId(p))),
+        (None, Some(p)) => Ok(Subject::Person(PersonId(p))),
+        _ => Err(StoreError::Backend(
+            "a row names both or neither of a pupil and a person".into(),
+        )),
+    }
+}
+
+async fn records_of(
+    conn: &mut Conn,
+    school: SchoolId,
+    subject: Subject,
+) -> StoreResult<Vec<ConsentRecord>> {
+    let (column, id) = subject_column(subject);
+    let rows: Vec<ConsentRow> = sqlx::query_as(&format!(
+        "SELECT channel, state, source, at, expires FROM consents
+         WHERE school_id = $1 AND {column} = $2 ORDER BY at, id"
+    ))
+    .bind(school.0)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ConsentRecord {
+                channel: Channel::parse(&r.channel).ok_or_else(|| bad("channel", &r.channel))?,
+                state: ConsentState::parse(&r.state).ok_or_else(|| bad("state", &r.state))?,
+                source: Source::parse(&r.source).ok_or_else(|| bad("source", &r.source))?,
+                at: r.at,
+                expires: r.expires,
+            })
+        })
+        .collect()
+}
+
+/// The name of a subject of this school who may be in new images: a pupil on roll or an
+/// active member of staff.
+async fn name_of(conn: &mut Conn, school: SchoolId, subject: Subject) -> StoreResult<String> {
+    let found: Option<(String, bool)> = match subject {
+        Subject::Pupil(p) => {
+            sqlx::query_as("SELECT full_name, on_roll FROM pupils WHERE school_id = $1 AND id = $2")
+                .bind(school.0)
+                .bind(p.0)
+                .fetch_optional(&mut *conn)
+                .await
+        }
+        Subject::Person(p) => {
+            sqlx::query_as(
+                "SELECT full_name, status = 'active' FROM people WHERE school_id = $1 AND id = $2",
+            )
+            .bind(school.0)
+            .bind(p.0)
+            .fetch_optional(&mut *conn)
+            .await
+        }
+    }
+    .map_err(db)?;
+    match found {
+        None => Err(StoreError::NotFound),
+        Some((name, false)) => Err(StoreError::Refused(format!(
+            "{name} is no longer at the school"
+        ))),
+        Some((name, true)) => Ok(name),
+    }
+}
+
+/// Each subject's name and answer for `channel` on `today`.
+async fn answers_now(
+    conn: &mut Conn,
+    school: SchoolId,
+    people: &[Subject],
+    channel: Channel,
+    today: NaiveDate,
+) -> StoreResult<Vec<(Subject, String, Answer)>> {
+    let mut out = Vec::with_capacity(people.len());
+    for subject in people {
+        let name = name_of(conn, school, *subject).await?;
+        let records = records_of(conn, school, *subject).await?;
+        out.push((*subject, name, answer(&records, channel, today)));
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CheckRow {
+    pub(crate) id: i64,
+    pub(crate) checked_by: i64,
+    pub(crate) channel: String,
+    pub(crate) description: String,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) verdict: String,
+    pub(crate) published_at: Option<DateTime<Utc>>,
+    pub(crate) permission_request: Option<i64>,
+}
+
+pub(crate) const CHECK_COLUMNS: &str =
+    "id, checked_by, channel, description, at, verdict, published_at, permission_request";
+
+#[derive(sqlx::FromRow)]
+struct CheckPersonRow {
+    pupil_id: Option<i64>,
+    person_id: Option<i64>,
+    name: String,
+    answer: String,
+}
+
+async fn load_check(conn: &mut Conn, school: SchoolId, id: i64) -> StoreResult<PublicationCheck> {
+    let row: Option<CheckRow> = sqlx::query_as(&format!(
+        "SELECT {CHECK_COLUMNS} FROM publication_checks WHERE school_id = $1 AND id = $2"
+    ))
+    .bind(school.0)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    let people: Vec<CheckPersonRow> = sqlx::query_as(
+        "SELECT c.pupil_id, c.person_id, COALESCE(u.full_name, p.full_name) AS name, c.answer
+         FROM publication_check_people c
+         LEFT JOIN pupils u ON u.school_id = c.school_id AND u.id = c.pupil_id
+         LEFT JOIN people p ON p.school_id = c.school_id AND p.id = c.person_id
+         WHERE c.school_id = $1 AND c.check_id = $2 ORDER BY c.id",
+    )
+    .bind(school.0)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(PublicationCheck {
+        id: row.id,
+        checked_by: PersonId(row.checked_by),
+        channel: Channel::parse(&row.channel).ok_or_else(|| bad("channel", &row.channel))?,
+        description: row.description,
+        at: row.at,
+        people: people
+            .into_iter()
+            .map(|p| {
+                Ok(CheckedPerson {
+                    subject: subject_of(p.pupil_id, p.person_id)?,
+                    name: p.name,
+                    answer: p.answer,
                 })
             })
-            .collect()
+            .collect::<StoreResult<_>>()?,
+        verdict: Verdict::parse(&row.verdict).ok_or_else(|| bad("verdict", &row.verdict))?,
+        published_at: row.published_at,
+        permission: row.permission_request.map(RequestId),
+    })
+}
+
+/// Raises a take-down task for the publisher of every published check that included
+/// `subject` on `channel`, after consent `consent` withdrew it; each with its entry and an
+/// email to the publisher.
+async fn raise_takedowns(
+    conn: &mut Conn,
+    school: SchoolId,
+    consent: i64,
+    subject: Subject,
+    channel: Channel,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let (column, id) = subject_column(subject);
+    let published: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
+        "SELECT DISTINCT c.id, c.checked_by, c.description FROM publication_checks c
+         JOIN publication_check_people p ON p.school_id = c.school_id AND p.check_id = c.id
+         WHERE c.school_id = $1 AND c.channel = $2 AND c.published_at IS NOT NULL
+           AND p.{column} = $3
+         ORDER BY c.id"
+    ))
+    .bind(school.0)
+    .bind(channel.as_str())
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for (check, publisher, description) in published {
+        let task: i64 = sqlx::query_scalar(&format!(
+            "INSERT INTO takedown_tasks (school_id, check_id, consent_id, {column}, publisher,
+                 raised_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+        ))
+        .bind(school.0)
+        .bind(check)
+        .bind(consent)
+        .bind(id)
+        .bind(publisher)
+        .bind(ts(at))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let event = Event::TakedownRaised {
+            task,
+            check,
+            consent,
+            subject,
+            publisher: PersonId(publisher),
+        };
+        append(conn, school, &event, at).await?;
+        if let Some(person) = load_person(conn, school, PersonId(publisher)).await? {
+            insert_mail(
+                conn,
+                &takedown_mail(&person, task, &description, channel, at),
+                at,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    check_id: i64,
+    channel: String,
+    description: String,
+    subject_name: String,
+    raised_at: DateTime<Utc>,
+    done_at: Option<DateTime<Utc>>,
+    note: Option<String>,
+}
+
+const TASK_SELECT: &str = "SELECT t.id, t.check_id, c.channel, c.description,
+        COALESCE(u.full_name, p.full_name) AS subject_name, t.raised_at, t.done_at, t.note
+     FROM takedown_tasks t
+     JOIN publication_checks c ON c.school_id = t.school_id AND c.id = t.check_id
+     LEFT JOIN pupils u ON u.school_id = t.school_id AND u.id = t.pupil_id
+     LEFT JOIN people p ON p.school_id = t.school_id AND p.id = t.person_id";
+
+fn task_of(r: TaskRow) -> StoreResult<TakedownTask> {
+    Ok(TakedownTask {
+        id: r.id,
+        check: r.check_id,
+        channel: Channel::parse(&r.channel).ok_or_else(|| bad("channel", &r.channel))?,
+        description: r.description,
+        subject_name: r.subject_name,
+        raised_at: r.raised_at,
+        done_at: r.done_at,
+        note: r.note,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct PermissionRow {
+    kind: String,
+    state: String,
+    requested_by: i64,
+    decided_by: Option<i64>,
+    expires: Option<NaiveDate>,
+}
+
+/// Refuses a `request` that is not `by`'s own approved, unexpired photo-posting request
+/// decided by a headteacher (or, for a headteacher's own, by a governor).
+async fn check_permission(
+    conn: &mut Conn,
+    by: &Actor,
+    request: RequestId,
+    today: NaiveDate,
+) -> StoreResult<()> {
+    let row: Option<PermissionRow> = sqlx::query_as(
+        "SELECT kind, state, requested_by, decided_by, expires FROM requests
+         WHERE school_id = $1 AND id = $2",
+    )
+    .bind(by.school.0)
+    .bind(request.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let refuse = |why: &str| Err(StoreError::Refused(format!("request R-{request}: {why}")));
+    let Some(PermissionRow {
+        kind,
+        state,
+        requested_by,
+        decided_by,
+        expires,
+    }) = row
+    else {
+        return refuse("no such request");
+    };
+    if requested_by != by.person.0 {
+        return refuse("it is not your request");
+    }
+    if kind != RequestKind::ImagePosting.as_str() {
+        return refuse("it is not a request to post photos or videos");
+    }
+    if state != RequestState::Approved.as_str() || expires.is_some_and(|d| d < today) {
+        return refuse("it is not approved, or its approval has expired");
+    }
+    let decider = match decided_by {
+        Some(d) => load_person(conn, by.school, PersonId(d)).await?,
+        None => None,
+    };
+    let by_head = decider.is_some_and(|d| {
+        d.roles.contains(&Role::Headteacher)
+            || (by.has(Role::Headteacher) && d.roles.contains(&Role::Governor))
+    });
+    if by_head {
+        Ok(())
+    } else {
+        refuse("it was not approved by the headteacher")
     }
 }

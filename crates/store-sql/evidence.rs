@@ -140,13 +140,8 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
     .await
     .map_err(db)?;
     out.extend(consents.into_iter().map(|c| {
-        let subject = match (c.pupil_id, c.person_id) {
-            (Some(p), None) => json!({ "pupil": p }),
-            (None, Some(p)) => json!({ "person": p }),
-            (p, q) => json!({ "pupil": p, "person": q }),
-        };
         EvidenceRow::new("consents", c.id)
-            .with("subject", subject)
+            .with("subject", subject_json(c.pupil_id, c.person_id))
             .with("channel", c.channel)
             .with("state", c.state)
             .with("source", c.source)
@@ -154,7 +149,92 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
             .with("at", at(c.at))
             .with("expires", json!(c.expires))
     }));
+    let checks: Vec<crate::consent::CheckRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM publication_checks WHERE school_id = $1 ORDER BY id",
+        crate::consent::CHECK_COLUMNS
+    ))
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(checks.into_iter().map(|c| {
+        EvidenceRow::new("publication_checks", c.id)
+            .with("checked_by", c.checked_by)
+            .with("channel", c.channel)
+            .with("description", c.description)
+            .with("at", at(c.at))
+            .with("verdict", c.verdict)
+            .with("published_at", at_opt(c.published_at))
+            .with("permission_request", c.permission_request)
+    }));
+    let people: Vec<CheckedRow> = sqlx::query_as(
+        "SELECT id, check_id, pupil_id, person_id, answer FROM publication_check_people
+         WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(people.into_iter().map(|p| {
+        EvidenceRow::new("publication_check_people", p.id)
+            .with("check_id", p.check_id)
+            .with("subject", subject_json(p.pupil_id, p.person_id))
+            .with("answer", p.answer)
+    }));
+    let tasks: Vec<TakedownRow> = sqlx::query_as(
+        "SELECT id, check_id, consent_id, pupil_id, person_id, publisher, raised_at, done_by,
+                done_at, note
+         FROM takedown_tasks WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(tasks.into_iter().map(|t| {
+        EvidenceRow::new("takedown_tasks", t.id)
+            .with("check_id", t.check_id)
+            .with("consent_id", t.consent_id)
+            .with("subject", subject_json(t.pupil_id, t.person_id))
+            .with("publisher", t.publisher)
+            .with("raised_at", at(t.raised_at))
+            .with("done_by", t.done_by)
+            .with("done_at", at_opt(t.done_at))
+            .with("note", t.note)
+    }));
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckedRow {
+    id: i64,
+    check_id: i64,
+    pupil_id: Option<i64>,
+    person_id: Option<i64>,
+    answer: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TakedownRow {
+    id: i64,
+    check_id: i64,
+    consent_id: i64,
+    pupil_id: Option<i64>,
+    person_id: Option<i64>,
+    publisher: i64,
+    raised_at: DateTime<Utc>,
+    done_by: Option<i64>,
+    done_at: Option<DateTime<Utc>>,
+    note: Option<String>,
+}
+
+/// A pupil or a person as the ledger's entries name them (`{"pupil": 5}`); a row naming
+/// both or neither reads as both, which no entry holds.
+fn subject_json(pupil: Option<i64>, person: Option<i64>) -> Value {
+    match (pupil, person) {
+        (Some(p), None) => json!({ "pupil": p }),
+        (None, Some(p)) => json!({ "person": p }),
+        (p, q) => json!({ "pupil": p, "person": q }),
+    }
 }
 
 #[derive(sqlx::FromRow)]

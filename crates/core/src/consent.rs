@@ -242,6 +242,88 @@ pub fn verdict(answers: &[Answer]) -> Verdict {
     }
 }
 
+/// The longest description of what is being published.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// The most people one check may name.
+pub const MAX_PEOPLE: usize = 200;
+
+/// A check before images leave the school, as stored: who asked, for which channel and
+/// what, each person's answer then, the verdict, and whether (and on whose permission)
+/// the images were published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationCheck {
+    pub id: i64,
+    pub checked_by: crate::ids::PersonId,
+    pub channel: Channel,
+    pub description: String,
+    pub at: DateTime<Utc>,
+    pub people: Vec<CheckedPerson>,
+    pub verdict: Verdict,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The headteacher's approval of a photo-posting request that stood in for missing
+    /// consent.
+    pub permission: Option<crate::ids::RequestId>,
+}
+
+/// One person named in a check, with the register's answer at the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPerson {
+    pub subject: Subject,
+    pub name: String,
+    /// `consent`, `none`, `withdrawn` or `expired`.
+    pub answer: String,
+}
+
+/// Images to take down: consent was withdrawn after they were published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakedownTask {
+    pub id: i64,
+    pub check: i64,
+    pub channel: Channel,
+    pub description: String,
+    pub subject_name: String,
+    pub raised_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+impl Verdict {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Clear, Self::NeedsPermission, Self::Refused]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The email telling a publisher to take images down. It names nobody: the task is read
+/// in Undersign.
+pub fn takedown_mail(
+    publisher: &crate::person::Person,
+    task: i64,
+    description: &str,
+    channel: Channel,
+    at: DateTime<Utc>,
+) -> crate::outbox::NewMail {
+    let what: String = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    let what: String = what.chars().take(80).collect();
+    crate::outbox::NewMail {
+        school: publisher.school,
+        dedupe_key: format!("takedown:{task}"),
+        to_email: publisher.email.clone(),
+        to_name: publisher.full_name.to_string(),
+        subject: format!("Please take down images you published: {what}"),
+        text_body: format!(
+            "Dear {},\n\nConsent has been withdrawn for someone in the images you published on {} (\"{what}\"). Please take them down, then sign in to Undersign and open Requests → Take-down tasks to record that you have.\n",
+            publisher.full_name,
+            channel.label()
+        ),
+        attachments: Vec::new(),
+        not_before: at,
+        unless_signed: None,
+        deferred: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

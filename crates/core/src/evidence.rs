@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 21] = [
+pub const EVIDENCE_TABLES: [&str; 24] = [
     "schools",
     "people",
     "policy_versions",
@@ -119,6 +119,9 @@ pub const EVIDENCE_TABLES: [&str; 21] = [
     "rulings",
     "pupils",
     "consents",
+    "publication_checks",
+    "publication_check_people",
+    "takedown_tasks",
 ];
 
 type Key = (&'static str, i64);
@@ -709,6 +712,74 @@ fn implied(
                 ("recorded_by", json!(by)),
                 ("at", at.clone()),
                 ("expires", json!(expires)),
+            ],
+        )],
+        Event::PublicationChecked {
+            check,
+            by,
+            channel,
+            description,
+            people,
+            verdict,
+        } => {
+            let mut rows = vec![(
+                ("publication_checks", *check),
+                vec![
+                    ("checked_by", json!(by)),
+                    ("channel", json!(channel)),
+                    ("description", json!(description)),
+                    ("at", at.clone()),
+                    ("verdict", json!(verdict)),
+                    ("published_at", Value::Null),
+                    ("permission_request", Value::Null),
+                ],
+            )];
+            rows.extend(people.iter().map(|(row, subject, answer)| {
+                (
+                    ("publication_check_people", *row),
+                    vec![
+                        ("check_id", json!(check)),
+                        ("subject", json!(subject)),
+                        ("answer", json!(answer)),
+                    ],
+                )
+            }));
+            rows
+        }
+        Event::PublicationPublished {
+            check, permission, ..
+        } => vec![(
+            ("publication_checks", *check),
+            vec![
+                ("published_at", at.clone()),
+                ("permission_request", json!(permission)),
+            ],
+        )],
+        Event::TakedownRaised {
+            task,
+            check,
+            consent,
+            subject,
+            publisher,
+        } => vec![(
+            ("takedown_tasks", *task),
+            vec![
+                ("check_id", json!(check)),
+                ("consent_id", json!(consent)),
+                ("subject", json!(subject)),
+                ("publisher", json!(publisher)),
+                ("raised_at", at.clone()),
+                ("done_by", Value::Null),
+                ("done_at", Value::Null),
+                ("note", Value::Null),
+            ],
+        )],
+        Event::TakedownDone { task, by, note } => vec![(
+            ("takedown_tasks", *task),
+            vec![
+                ("done_by", json!(by)),
+                ("done_at", at.clone()),
+                ("note", json!(note)),
             ],
         )],
         Event::RequestExpired { request, step } => vec![

@@ -332,6 +332,37 @@ pub enum Event {
         by: Option<PersonId>,
         expires: Option<chrono::NaiveDate>,
     },
+    /// A member of staff checked the register before images leave the school: each
+    /// person named (`people`: the row, whom, the answer) and the verdict.
+    PublicationChecked {
+        check: i64,
+        by: PersonId,
+        channel: Channel,
+        description: String,
+        people: Vec<(i64, Subject, String)>,
+        verdict: String,
+    },
+    /// The images of a check were published (on the headteacher's `permission` where
+    /// consent was missing).
+    PublicationPublished {
+        check: i64,
+        by: PersonId,
+        permission: Option<RequestId>,
+    },
+    /// Consent withdrawn after publication: the publisher must take the images down.
+    TakedownRaised {
+        task: i64,
+        check: i64,
+        consent: i64,
+        subject: Subject,
+        publisher: PersonId,
+    },
+    /// The publisher took the images down.
+    TakedownDone {
+        task: i64,
+        by: PersonId,
+        note: String,
+    },
 }
 
 /// A reasonable-use ruling as published.
@@ -391,6 +422,10 @@ impl Event {
             Event::RequestExpired { .. } => "request_expired",
             Event::PupilRecorded { .. } => "pupil_recorded",
             Event::ConsentRecorded { .. } => "consent_recorded",
+            Event::PublicationChecked { .. } => "publication_checked",
+            Event::PublicationPublished { .. } => "publication_published",
+            Event::TakedownRaised { .. } => "takedown_raised",
+            Event::TakedownDone { .. } => "takedown_done",
             Event::DisclosureRequested { .. } => "disclosure_requested",
             Event::DisclosureWithdrawn { .. } => "disclosure_withdrawn",
             Event::DisclosureDecided { .. } => "disclosure_decided",

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::access::{Actor, PeopleAdmin};
-use crate::consent::{ConsentRecord, NewConsent, Subject};
-use crate::ids::SchoolId;
+use crate::consent::{Channel, ConsentRecord, NewConsent, PublicationCheck, Subject, TakedownTask};
+use crate::ids::{RequestId, SchoolId};
 use crate::pupils::{Pupil, PupilFile, PupilPlan};
 use crate::roster::RosterError;
 
@@ -39,7 +39,8 @@ pub trait ConsentRegister: Send + Sync {
     ) -> StoreResult<PupilOutcome>;
 
     /// The office records consent given or withdrawn for a pupil or a member of staff
-    /// (a paper form).
+    /// (a paper form). A withdrawal gives the publisher of every published check that
+    /// included the person on that channel a take-down task.
     async fn record_consent(
         &self,
         admin: &PeopleAdmin,
@@ -54,6 +55,45 @@ pub trait ConsentRegister: Send + Sync {
         new: NewConsent,
         at: DateTime<Utc>,
     ) -> StoreResult<i64>;
+
+    /// A member of staff names who is in the images and where they will go; each
+    /// person's answer and the verdict are recorded. `NotFound` for someone not of this
+    /// school; `Refused` for a pupil no longer on roll or an empty list.
+    async fn check_publication(
+        &self,
+        by: &Actor,
+        channel: Channel,
+        description: &str,
+        people: &[Subject],
+        at: DateTime<Utc>,
+    ) -> StoreResult<PublicationCheck>;
+
+    /// The member of staff who made the check records that the images were published:
+    /// with everyone's consent (answers taken again now), or, where consent is missing or
+    /// expired, on the headteacher's approval of their photo-posting `permission`
+    /// request. Never while anyone has withdrawn consent.
+    async fn publish_checked(
+        &self,
+        by: &Actor,
+        check: i64,
+        permission: Option<RequestId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<PublicationCheck>;
+
+    /// One check, for the member of staff who made it or a headteacher.
+    async fn publication_check(&self, by: &Actor, check: i64) -> StoreResult<PublicationCheck>;
+
+    /// `by`'s take-down tasks, open ones first.
+    async fn takedown_tasks(&self, by: &Actor) -> StoreResult<Vec<TakedownTask>>;
+
+    /// The publisher records that the images are down.
+    async fn complete_takedown(
+        &self,
+        by: &Actor,
+        task: i64,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<TakedownTask>;
 
     /// Every record about one pupil or person, oldest first.
     async fn consent_records(

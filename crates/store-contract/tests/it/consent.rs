@@ -231,3 +231,231 @@ async fn consent_is_given_and_withdrawn_on_the_record_and_only_for_this_school(d
         "{found:?}"
     );
 }
+
+#[db_test]
+async fn images_go_out_only_with_consent_or_the_heads_permission_and_a_withdrawal_means_a_takedown(
+    db: TestDb,
+) {
+    use undersign_core::consent::Verdict;
+    use undersign_core::requests::{Decision, RequestKind};
+
+    let s = &*db.store;
+    let seed = seed_school(s, "publish").await;
+    let school = seed.school.id;
+    import(s, &seed, SEPTEMBER, false).await;
+    let register = s.pupils(school).await.unwrap();
+    let (amira, ben) = (register[0].id, register[1].id);
+    let admin = seed.people_admin();
+    let t0 = at(0, 0);
+    s.record_consent(
+        &admin,
+        NewConsent {
+            subject: Subject::Pupil(amira),
+            channel: Channel::Website,
+            state: ConsentState::Given,
+            expires: None,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    let teacher = seed.actor(&seed.teacher);
+    let head = seed.actor(&seed.head);
+    let class = [Subject::Pupil(amira), Subject::Pupil(ben)];
+
+    // Ben has no consent on file: the head's permission is needed.
+    let c = s
+        .check_publication(
+            &teacher,
+            Channel::Website,
+            "Class 4K's harvest festival",
+            &class,
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.verdict, Verdict::NeedsPermission);
+    let answers: Vec<(&str, &str)> = c
+        .people
+        .iter()
+        .map(|p| (p.name.as_str(), p.answer.as_str()))
+        .collect();
+    assert_eq!(answers, [("Amira Khan", "consent"), ("Ben Jones", "none")]);
+    let why = s.publish_checked(&teacher, c.id, None, t0).await;
+    assert!(
+        matches!(&why, Err(StoreError::Refused(m)) if m.contains("Ben Jones")),
+        "{why:?}"
+    );
+
+    // A declined request is no permission; an approved one is.
+    let ask = |what: &str| {
+        [("what", what), ("where", "The school website")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let declined = s
+        .submit_request(
+            &teacher,
+            RequestKind::ImagePosting,
+            ask("Harvest festival"),
+            t0,
+        )
+        .await
+        .unwrap();
+    let no = Decision {
+        approve: false,
+        note: "Not without Ben's parents' consent".into(),
+        conditions: String::new(),
+        expires: None,
+        ruling: None,
+    };
+    s.decide_request(&head, declined.id, no.clone(), t0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.publish_checked(&teacher, c.id, Some(declined.id), t0)
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    let approved = s
+        .submit_request(
+            &teacher,
+            RequestKind::ImagePosting,
+            ask("Harvest festival, again"),
+            t0,
+        )
+        .await
+        .unwrap();
+    s.decide_request(
+        &head,
+        approved.id,
+        Decision {
+            approve: true,
+            note: "Ben's parents agreed by phone".into(),
+            ..no
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    // Only the member of staff who checked publishes.
+    assert!(matches!(
+        s.publish_checked(&head, c.id, Some(approved.id), t0).await,
+        Err(StoreError::NotFound)
+    ));
+    let published = s
+        .publish_checked(&teacher, c.id, Some(approved.id), t0)
+        .await
+        .unwrap();
+    assert_eq!(published.permission, Some(approved.id));
+    assert!(matches!(
+        s.publish_checked(&teacher, c.id, None, t0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let alone = s
+        .check_publication(&teacher, Channel::Website, "Amira's poem", &class[..1], t0)
+        .await
+        .unwrap();
+    assert_eq!(alone.verdict, Verdict::Clear);
+    s.publish_checked(&teacher, alone.id, None, t0)
+        .await
+        .unwrap();
+
+    // A parent withdraws: both published checks give the teacher a take-down task.
+    let t1 = t0 + TimeDelta::days(2);
+    s.record_consent(
+        &admin,
+        NewConsent {
+            subject: Subject::Pupil(amira),
+            channel: Channel::Website,
+            state: ConsentState::Withdrawn,
+            expires: None,
+        },
+        t1,
+    )
+    .await
+    .unwrap();
+    let tasks = s.takedown_tasks(&teacher).await.unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.subject_name == "Amira Khan" && t.done_at.is_none())
+    );
+    assert!(s.takedown_tasks(&head).await.unwrap().is_empty());
+    let mails: Vec<String> = s
+        .claim_mail("test", t1, TimeDelta::minutes(5), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.dedupe_key.starts_with("takedown:"))
+        .map(|m| m.to_email.to_string())
+        .collect();
+    assert_eq!(
+        mails,
+        [
+            seed.teacher.email.to_string(),
+            seed.teacher.email.to_string()
+        ]
+    );
+
+    // Nothing overrides a withdrawal, not even the head's permission.
+    let again = s
+        .check_publication(
+            &teacher,
+            Channel::Website,
+            "Class 4K's nativity",
+            &class,
+            t1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.verdict, Verdict::Refused);
+    assert!(matches!(
+        s.publish_checked(&teacher, again.id, Some(approved.id), t1)
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+
+    // The publisher records the take-down; nobody else can.
+    assert!(matches!(
+        s.complete_takedown(&head, tasks[0].id, "", t1).await,
+        Err(StoreError::NotFound)
+    ));
+    let done = s
+        .complete_takedown(&teacher, tasks[0].id, "Removed from the gallery page", t1)
+        .await
+        .unwrap();
+    assert!(done.done_at.is_some());
+    assert!(matches!(
+        s.complete_takedown(&teacher, tasks[0].id, "", t1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A check is the checker's and the head's to see.
+    assert!(s.publication_check(&head, c.id).await.is_ok());
+    assert!(matches!(
+        s.publication_check(&seed.actor(&seed.staff), c.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_evidence_agrees(s, school).await;
+
+    // An answer rewritten or a task erased behind Undersign's back is named.
+    db.exec("UPDATE publication_check_people SET answer = 'consent'")
+        .await;
+    db.exec("DELETE FROM takedown_tasks WHERE done_at IS NULL")
+        .await;
+    let found = findings(s, &seed).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("publication_check_people row") && f.contains("answer")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("takedown_tasks row") && f.contains("deleted")),
+        "{found:?}"
+    );
+}
