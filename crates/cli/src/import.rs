@@ -1,4 +1,6 @@
-//! `undersign import people FILE [--dry-run] [--school SLUG]`: the roster from the MIS.
+//! `undersign import people FILE [--dry-run] [--school SLUG]`: the roster from the MIS;
+//! `undersign import pupils FILE [--dry-run] [--school SLUG]`: pupils for the image consent
+//! register, in the same way.
 //! Checks the whole file first (every error with its line and column), shows the joiners,
 //! changes and leavers, and applies all of it or none of it with a progress bar.
 //! Exit codes: 0 done (or a clean dry run), 1 the file was refused, 2 an operational failure.
@@ -11,9 +13,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use undersign_core::access::{ComplianceViewer, PeopleAdmin};
 use undersign_core::compliance::SchoolFacts;
+use undersign_core::pupils::{self, PupilPlan};
 use undersign_core::roster::{self, RosterError, RosterPlan};
 use undersign_core::school::School;
-use undersign_core::store::{RosterOutcome, Store};
+use undersign_core::store::{PupilOutcome, RosterOutcome, Store};
 
 use crate::commands::DatabaseArg;
 use crate::store::open_store;
@@ -24,6 +27,9 @@ pub enum ImportCommand {
     /// Staff and governors from the MIS (a CSV export, e.g. from SIMS); see
     /// docs/roster-import.md for the columns.
     People(ImportPeopleArgs),
+    /// Pupils from the MIS for the image consent register (a CSV export, e.g. from
+    /// SIMS); see docs/consent.md for the columns.
+    Pupils(ImportPeopleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,8 +48,11 @@ pub struct ImportPeopleArgs {
 
 /// Runs an import command.
 pub async fn run(cmd: ImportCommand) -> ExitCode {
-    let ImportCommand::People(args) = cmd;
-    match import_people(args).await {
+    let done = match cmd {
+        ImportCommand::People(args) => import_people(args).await,
+        ImportCommand::Pupils(args) => import_pupils(args).await,
+    };
+    match done {
         Ok(Done::Applied | Done::DryRun) => ExitCode::SUCCESS,
         Ok(Done::Refused) => ExitCode::from(1),
         Err(e) => {
@@ -172,6 +181,79 @@ async fn import_people(args: ImportPeopleArgs) -> anyhow::Result<Done> {
             Ok(Done::Refused)
         }
     }
+}
+
+async fn import_pupils(args: ImportPeopleArgs) -> anyhow::Result<Done> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = match pupils::parse(&bytes) {
+        Ok(f) => f,
+        Err(errors) => {
+            print_errors(&args.file, &errors);
+            return Ok(Done::Refused);
+        }
+    };
+    let store = open_store(&args.db.database_url).await?;
+    let school = choose_school(store.as_ref(), args.school.as_deref()).await?;
+    let admin = PeopleAdmin::for_operator(school.id);
+    let seed: [u8; 32] = rand::random();
+    let now = undersign_core::time::now();
+    match store
+        .apply_pupils(&admin, &file, seed, args.dry_run, now)
+        .await?
+    {
+        PupilOutcome::Applied(plan) => {
+            print!("{}", describe_pupils(&school, &plan, file.rows.len()));
+            if args.dry_run {
+                println!("Dry run: nothing was changed. Run again without --dry-run to apply.");
+                Ok(Done::DryRun)
+            } else {
+                println!(
+                    "Applied: {} joined, {} changed, {} left the roll. Every change is in the evidence ledger.",
+                    plan.joiners.len(),
+                    plan.changes.len(),
+                    plan.leavers.len()
+                );
+                Ok(Done::Applied)
+            }
+        }
+        PupilOutcome::Invalid(errors) => {
+            print_errors(&args.file, &errors);
+            Ok(Done::Refused)
+        }
+    }
+}
+
+/// A pupil plan as text: counts, then each joiner and change by line (names only; the
+/// leavers by count, as their names are in the register).
+pub fn describe_pupils(school: &School, plan: &PupilPlan, rows: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({}): {rows} pupils in the file — {} joining, {} changing, {} leaving the roll, {} unchanged.",
+        school.name,
+        school.slug,
+        plan.joiners.len(),
+        plan.changes.len(),
+        plan.leavers.len(),
+        plan.unchanged
+    );
+    for j in &plan.joiners {
+        let _ = writeln!(
+            out,
+            "  + {} (year {}, line {})",
+            j.full_name, j.year_group, j.line
+        );
+    }
+    for (_, c) in &plan.changes {
+        let _ = writeln!(
+            out,
+            "  ~ {} (year {}, line {})",
+            c.full_name, c.year_group, c.line
+        );
+    }
+    out.push('\n');
+    out
 }
 
 /// The plan as text: counts, then each joiner (with what they will be asked to sign and

@@ -124,3 +124,120 @@ fn each_malformed_file_is_refused_with_its_line_and_column_and_nothing_is_applie
     let text = stdout(&import(&url, &good, true));
     assert!(text.contains("2 joining"), "{text}");
 }
+
+fn import_pupils(url: &str, file: &Path, dry_run: bool) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        "pupils",
+        "--database-url",
+        url,
+        file.to_str().unwrap(),
+    ];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    run(&args)
+}
+
+const PUPILS: &str = "UPN,Legal Forename,Legal Surname,NC Year,Reg Group,Contact 1 Name,Contact 1 Email\r\n\
+    A123,Amira,Khan,Year 4,4K,Sara Khan,sara@home.example\r\n\
+    B456,Ben,Jones,Reception,RJ,Tom Jones,tom@home.example\r\n";
+
+#[test]
+fn pupils_are_imported_for_the_consent_register_and_verify_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = bootstrap(tmp.path());
+    let file = tmp.path().join("pupils.csv");
+    std::fs::write(&file, PUPILS).unwrap();
+    let dry = import_pupils(&url, &file, true);
+    let text = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{text}{}", stderr(&dry));
+    assert!(text.contains("2 joining, 0 changing, 0 leaving the roll"), "{text}");
+    assert!(text.contains("+ Amira Khan (year 4, line 2)"), "{text}");
+    assert!(text.contains("Dry run: nothing was changed"), "{text}");
+    let out = import_pupils(&url, &file, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Applied: 2 joined"), "{}", stdout(&out));
+    let again = stdout(&import_pupils(&url, &file, true));
+    assert!(again.contains("0 joining, 0 changing, 0 leaving the roll, 2 unchanged"), "{again}");
+    let verify = run(&[
+        "verify",
+        "--database-url",
+        &url,
+        "--keys-dir",
+        tmp.path().join("keys").to_str().unwrap(),
+    ]);
+    assert_eq!(verify.status.code(), Some(0), "{}{}", stdout(&verify), stderr(&verify));
+}
+
+#[test]
+fn each_malformed_pupil_file_is_refused_with_its_line_and_column_and_nothing_is_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = bootstrap(tmp.path());
+    let header = "UPN,Forename,Surname,Year,Contact 1 Name,Contact 1 Email\n";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "a year group out of range",
+            format!("{header}A1,Amira,Khan,Year 14,,\n").into_bytes(),
+            "line 2, Year: \"Year 14\" is not a year group",
+        ),
+        (
+            "a contact's bad email",
+            format!("{header}A1,Amira,Khan,4,Sara Khan,sara.home.example\n").into_bytes(),
+            "line 2, Contact 1 Email:",
+        ),
+        (
+            "a contact without an email",
+            format!("{header}A1,Amira,Khan,4,Sara Khan,\n").into_bytes(),
+            "line 2, Contact 1 Email: a contact needs an email address",
+        ),
+        (
+            "the same pupil twice",
+            format!("{header}A1,Amira,Khan,4,,\nA1,Amira,Khan,4,,\n").into_bytes(),
+            "line 3, UPN: A1 is already on line 2",
+        ),
+        (
+            "an empty pupil id",
+            format!("{header},Amira,Khan,4,,\n").into_bytes(),
+            "line 2, UPN: the pupil id is empty",
+        ),
+        (
+            "a missing year column",
+            b"UPN,Forename,Surname\nA1,Amira,Khan\n".to_vec(),
+            "line 1, year group: the header has no year group column",
+        ),
+        (
+            "half a contact's columns",
+            b"UPN,Forename,Surname,Year,Contact 1 Name\nA1,Amira,Khan,4,Sara\n".to_vec(),
+            "line 1, contact 1: contact 1 needs both a name column and an email column",
+        ),
+        (
+            "a file that is not UTF-8",
+            [header.as_bytes(), b"A1,Zo\xEB,Khan,4,,\n"].concat(),
+            "line 2, Forename: this is not UTF-8",
+        ),
+        (
+            "an unclosed quote",
+            format!("{header}A1,\"Amira,Khan,4,,\n").into_bytes(),
+            "line 2",
+        ),
+        (
+            "a header and no pupils",
+            header.as_bytes().to_vec(),
+            "line 2, rows: the file lists no pupils",
+        ),
+        ("an empty file", Vec::new(), "line 1, header: the file is empty"),
+    ];
+    for (what, bytes, expected) in cases {
+        let file = tmp.path().join("bad.csv");
+        std::fs::write(&file, bytes).unwrap();
+        let out = import_pupils(&url, &file, false);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains("nothing was changed"), "{what}");
+    }
+    let good = tmp.path().join("good.csv");
+    std::fs::write(&good, PUPILS).unwrap();
+    let text = stdout(&import_pupils(&url, &good, true));
+    assert!(text.contains("2 joining"), "{text}");
+}
