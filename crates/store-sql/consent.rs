@@ -139,6 +139,17 @@ async fn write_pupil(
 }
 
 #[derive(sqlx::FromRow)]
+struct SchoolConsentRow {
+    pupil_id: Option<i64>,
+    person_id: Option<i64>,
+    channel: String,
+    state: String,
+    source: String,
+    at: DateTime<Utc>,
+    expires: Option<NaiveDate>,
+}
+
+#[derive(sqlx::FromRow)]
 struct ConsentRow {
     channel: String,
     state: String,
@@ -329,6 +340,37 @@ impl ConsentRegister for BackendStore {
     ) -> StoreResult<Vec<ConsentRecord>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         records_of(&mut conn, school, subject).await
+    }
+
+    async fn school_consents(
+        &self,
+        school: SchoolId,
+    ) -> StoreResult<Vec<(Subject, ConsentRecord)>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let rows: Vec<SchoolConsentRow> = sqlx::query_as(
+            "SELECT pupil_id, person_id, channel, state, source, at, expires FROM consents
+             WHERE school_id = $1 ORDER BY at, id",
+        )
+        .bind(school.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    subject_of(r.pupil_id, r.person_id)?,
+                    ConsentRecord {
+                        channel: Channel::parse(&r.channel)
+                            .ok_or_else(|| bad("channel", &r.channel))?,
+                        state: ConsentState::parse(&r.state)
+                            .ok_or_else(|| bad("state", &r.state))?,
+                        source: Source::parse(&r.source).ok_or_else(|| bad("source", &r.source))?,
+                        at: r.at,
+                        expires: r.expires,
+                    },
+                ))
+            })
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(school = %by.school))]

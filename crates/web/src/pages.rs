@@ -5,6 +5,7 @@ mod assets;
 mod block_reports;
 mod chasing;
 mod compliance;
+mod consent;
 mod disclosures;
 pub(crate) mod documents;
 mod kiosk;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(documents::router())
         .merge(disclosures::router())
         .merge(requests::router())
+        .merge(consent::router())
         .merge(safeguarding::router())
         .merge(logs::router())
 }

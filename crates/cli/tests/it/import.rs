@@ -152,14 +152,24 @@ fn pupils_are_imported_for_the_consent_register_and_verify_holds() {
     let dry = import_pupils(&url, &file, true);
     let text = stdout(&dry);
     assert_eq!(dry.status.code(), Some(0), "{text}{}", stderr(&dry));
-    assert!(text.contains("2 joining, 0 changing, 0 leaving the roll"), "{text}");
+    assert!(
+        text.contains("2 joining, 0 changing, 0 leaving the roll"),
+        "{text}"
+    );
     assert!(text.contains("+ Amira Khan (year 4, line 2)"), "{text}");
     assert!(text.contains("Dry run: nothing was changed"), "{text}");
     let out = import_pupils(&url, &file, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Applied: 2 joined"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Applied: 2 joined"),
+        "{}",
+        stdout(&out)
+    );
     let again = stdout(&import_pupils(&url, &file, true));
-    assert!(again.contains("0 joining, 0 changing, 0 leaving the roll, 2 unchanged"), "{again}");
+    assert!(
+        again.contains("0 joining, 0 changing, 0 leaving the roll, 2 unchanged"),
+        "{again}"
+    );
     let verify = run(&[
         "verify",
         "--database-url",
@@ -167,7 +177,13 @@ fn pupils_are_imported_for_the_consent_register_and_verify_holds() {
         "--keys-dir",
         tmp.path().join("keys").to_str().unwrap(),
     ]);
-    assert_eq!(verify.status.code(), Some(0), "{}{}", stdout(&verify), stderr(&verify));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
 }
 
 #[test]
@@ -226,7 +242,11 @@ fn each_malformed_pupil_file_is_refused_with_its_line_and_column_and_nothing_is_
             header.as_bytes().to_vec(),
             "line 2, rows: the file lists no pupils",
         ),
-        ("an empty file", Vec::new(), "line 1, header: the file is empty"),
+        (
+            "an empty file",
+            Vec::new(),
+            "line 1, header: the file is empty",
+        ),
     ];
     for (what, bytes, expected) in cases {
         let file = tmp.path().join("bad.csv");

@@ -56,6 +56,11 @@ pub trait ConsentRegister: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<i64>;
 
+    /// Every consent record of the school, by subject, oldest first (for the register's
+    /// page).
+    async fn school_consents(&self, school: SchoolId)
+    -> StoreResult<Vec<(Subject, ConsentRecord)>>;
+
     /// A member of staff names who is in the images and where they will go; each
     /// person's answer and the verdict are recorded. `NotFound` for someone not of this
     /// school; `Refused` for a pupil no longer on roll or an empty list.

@@ -557,6 +557,48 @@ fn routes() -> Vec<Route> {
             Roles(&[Role::Staff]),
             none,
         ),
+        // Image consent: the office keeps the register; everyone checks before publishing
+        // and keeps their own consent. The seeded check and take-down task are the staff
+        // member's (the headteacher may see the check, not publish it).
+        r(Method::GET, "/consent", Roles(PEOPLE_ADMIN), none),
+        r(Method::POST, "/consent", Roles(PEOPLE_ADMIN), |_, s| {
+            vec![
+                ("pupil", s.pupil.to_string()),
+                ("channel", "local_press".into()),
+                ("state", "given".into()),
+            ]
+        }),
+        r(Method::GET, "/me/consent", LoggedIn, none),
+        r(Method::POST, "/me/consent", LoggedIn, |_, _| {
+            vec![("channel", "website".into()), ("state", "given".into())]
+        }),
+        r(Method::GET, "/publish", LoggedIn, none),
+        r(Method::POST, "/publish", LoggedIn, |_, s| {
+            vec![
+                ("channel", "social_media".into()),
+                ("description", "Book week".into()),
+                ("who", format!("pupil:{}", s.pupil)),
+            ]
+        }),
+        r(
+            Method::GET,
+            "/publish/{check}",
+            Roles(&[Role::Staff, Role::Headteacher]),
+            none,
+        ),
+        r(
+            Method::POST,
+            "/publish/{check}/published",
+            Roles(&[Role::Staff]),
+            none,
+        ),
+        r(Method::GET, "/takedowns", LoggedIn, none),
+        r(
+            Method::POST,
+            "/takedowns/{takedown}/done",
+            Roles(&[Role::Staff]),
+            |_, _| vec![("note", "Removed".into())],
+        ),
         // Last: logging out ends the session the rows above use, and logging in again
         // replaces it.
         r(Method::POST, "/logout", LoggedIn, none),
@@ -584,6 +626,8 @@ fn fill(path: &str, s: &SchoolSeed) -> String {
         .replace("{alert}", &s.alert.to_string())
         .replace("{request}", &s.request.to_string())
         .replace("{kind}", "install")
+        .replace("{check}", &s.check.to_string())
+        .replace("{takedown}", &s.takedown.to_string())
 }
 
 #[derive(Debug, PartialEq, Eq)]

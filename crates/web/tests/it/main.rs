@@ -6,6 +6,7 @@ mod access;
 mod block_reports;
 mod chasing;
 mod compliance;
+mod consent;
 mod disclosures;
 mod documents;
 mod errors;

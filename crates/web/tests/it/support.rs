@@ -55,6 +55,12 @@ pub struct SchoolSeed {
     /// The staff member's request to install software (decided by the network manager),
     /// likewise.
     pub request: undersign_core::RequestId,
+    /// A pupil on roll, likewise.
+    pub pupil: undersign_core::PupilId,
+    /// The staff member's check of images of the pupil, published, likewise.
+    pub check: i64,
+    /// The staff member's take-down task for it after a withdrawal, likewise.
+    pub takedown: i64,
 }
 
 pub struct TestApp {
@@ -278,6 +284,9 @@ async fn seed_school(
         disclosure: undersign_core::DisclosureId(0),
         alert: undersign_core::SafeguardingAlertId(0),
         request: undersign_core::RequestId(0),
+        pupil: undersign_core::PupilId(0),
+        check: 0,
+        takedown: 0,
         school: school.id,
         people,
         policy: policy.id,
@@ -398,6 +407,56 @@ async fn seed_reception(store: &dyn Store, seed: &mut SchoolSeed) {
         .await
         .unwrap()
         .id;
+    seed_consent(store, seed, &staff_actor).await;
+}
+
+/// A pupil with website consent, the staff member's published check of images of them,
+/// and the take-down task a withdrawal then gave them.
+async fn seed_consent(
+    store: &dyn Store,
+    seed: &mut SchoolSeed,
+    staff: &undersign_core::access::Actor,
+) {
+    use undersign_core::consent::{Channel, ConsentState, NewConsent, Subject};
+    let admin = undersign_core::access::PeopleAdmin::for_operator(seed.school);
+    let file =
+        undersign_core::pupils::parse(b"UPN,Forename,Surname,Year,Class\nA1,Amira,Khan,4,4K\n")
+            .unwrap();
+    store
+        .apply_pupils(&admin, &file, [1; 32], false, time::now())
+        .await
+        .unwrap();
+    seed.pupil = store.pupils(seed.school).await.unwrap()[0].id;
+    let consent = |state| NewConsent {
+        subject: Subject::Pupil(seed.pupil),
+        channel: Channel::Website,
+        state,
+        expires: None,
+    };
+    store
+        .record_consent(&admin, consent(ConsentState::Given), time::now())
+        .await
+        .unwrap();
+    seed.check = store
+        .check_publication(
+            staff,
+            Channel::Website,
+            "Sports day",
+            &[Subject::Pupil(seed.pupil)],
+            time::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    store
+        .publish_checked(staff, seed.check, None, time::now())
+        .await
+        .unwrap();
+    store
+        .record_consent(&admin, consent(ConsentState::Withdrawn), time::now())
+        .await
+        .unwrap();
+    seed.takedown = store.takedown_tasks(staff).await.unwrap()[0].id;
 }
 
 /// Stores one request of the staff member in a safeguarding category, which raises an

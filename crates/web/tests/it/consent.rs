@@ -1,0 +1,119 @@
+//! The consent pages: the office records a paper form, a member of staff checks and
+//! publishes, a withdrawal gives them a take-down task, which they record as done; each
+//! form's problems named by field.
+
+use axum::http::StatusCode;
+use undersign_core::person::Role;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_office_records_consent_staff_check_and_publish_and_a_withdrawal_means_a_takedown() {
+    let app = TestApp::new().await;
+    let admin = undersign_core::access::PeopleAdmin::for_operator(app.a.school);
+    let file = undersign_core::pupils::parse(
+        b"UPN,Forename,Surname,Year,Class\nA1,Amira,Khan,4,4K\nB2,Ben,Jones,4,4K\n",
+    )
+    .unwrap();
+    app.store
+        .apply_pupils(&admin, &file, [3; 32], false, undersign_core::time::now())
+        .await
+        .unwrap();
+    let pupils = app.store.pupils(app.a.school).await.unwrap();
+    let (amira, ben) = (pupils[0].id, pupils[1].id);
+
+    let office = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let bad = app
+        .post("/consent", &office, &[("pupil", amira.to_string())])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.select_text(".error-summary a").len(), 2);
+    let given = app
+        .post(
+            "/consent",
+            &office,
+            &[
+                ("pupil", amira.to_string()),
+                ("channel", "website".into()),
+                ("state", "given".into()),
+            ],
+        )
+        .await;
+    assert_eq!(given.status, StatusCode::SEE_OTHER);
+    let register = app.get("/consent", &office).await;
+    assert!(register.body.contains("consent until"), "{}", register.body);
+
+    // Ben has no consent: the check says the head's permission is needed.
+    let teacher = app.login(&app.a.people[&Role::Staff]).await;
+    let checked = app
+        .post(
+            "/publish",
+            &teacher,
+            &[
+                ("channel", "website".into()),
+                ("description", "Class 4K harvest festival".into()),
+                ("who", format!("pupil:{amira}")),
+                ("who", format!("pupil:{ben}")),
+            ],
+        )
+        .await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER);
+    let page = app.get(checked.location(), &teacher).await;
+    assert!(page.body.contains("permission is needed"), "{}", page.body);
+    assert_eq!(
+        page.select_text("tbody td"),
+        ["consent", "none"],
+        "{}",
+        page.body
+    );
+    let refused = app
+        .post(&format!("{}/published", checked.location()), &teacher, &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // Amira alone: clear, published; then her parent withdraws through the office.
+    let alone = app
+        .post(
+            "/publish",
+            &teacher,
+            &[
+                ("channel", "website".into()),
+                ("description", "Amira's poem".into()),
+                ("who", format!("pupil:{amira}")),
+            ],
+        )
+        .await;
+    let out = app
+        .post(&format!("{}/published", alone.location()), &teacher, &[])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    app.post(
+        "/consent",
+        &office,
+        &[
+            ("pupil", amira.to_string()),
+            ("channel", "website".into()),
+            ("state", "withdrawn".into()),
+        ],
+    )
+    .await;
+    let tasks = app.get("/takedowns", &teacher).await;
+    assert_eq!(
+        tasks.select_text("li strong"),
+        ["Amira's poem"],
+        "{}",
+        tasks.body
+    );
+    let form = tasks.select_attr("form[action^='/takedowns/']", "action");
+    assert!(form.ends_with("/done"), "{form}");
+    let done = app
+        .post(
+            &form,
+            &teacher,
+            &[("note", "Removed from the website".into())],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let tasks = app.get("/takedowns", &teacher).await;
+    assert!(tasks.body.contains("Removed from the website"));
+}
