@@ -7,11 +7,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use undersign_core::access::{Actor, PeopleAdmin};
 use undersign_core::consent::{
     Answer, Channel, CheckedPerson, ConsentRecord, ConsentState, MAX_DESCRIPTION_CHARS, MAX_PEOPLE,
-    NewConsent, PublicationCheck, Source, Subject, TakedownTask, Verdict, answer, takedown_mail,
-    verdict,
+    NewConsent, PARENT_LINK_VALID_FOR, ParentView, PublicationCheck, Source, Subject, TakedownTask,
+    Verdict, answer, takedown_mail, verdict,
 };
 use undersign_core::ledger::Event;
-use undersign_core::person::Role;
+use undersign_core::outbox::NewMail;
+use undersign_core::person::{Email, Role};
 use undersign_core::pupils::{self, Contact, Pupil, PupilFile, PupilRow};
 use undersign_core::requests::{RequestKind, RequestState};
 use undersign_core::roster::MisId;
@@ -192,6 +193,64 @@ async fn check_subject(conn: &mut Conn, school: SchoolId, subject: Subject) -> S
     }
 }
 
+/// Records one consent on `conn` with its entry (and, for a withdrawal, the take-down
+/// tasks it causes); its id.
+async fn write_consent(
+    conn: &mut Conn,
+    school: SchoolId,
+    new: NewConsent,
+    source: Source,
+    by: Option<PersonId>,
+    at: DateTime<Utc>,
+) -> StoreResult<i64> {
+    if new.state == ConsentState::Withdrawn && new.expires.is_some() {
+        return Err(StoreError::Refused(
+            "a withdrawal has no expiry: it holds until consent is given again".into(),
+        ));
+    }
+    if let Some(day) = new.expires
+        && day < at.date_naive()
+    {
+        return Err(StoreError::Refused("the expiry is in the past".into()));
+    }
+    check_subject(conn, school, new.subject).await?;
+    let (pupil, person) = match new.subject {
+        Subject::Pupil(p) => (Some(p.0), None),
+        Subject::Person(p) => (None, Some(p.0)),
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO consents (school_id, pupil_id, person_id, channel, state, source,
+             recorded_by, at, expires)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(school.0)
+    .bind(pupil)
+    .bind(person)
+    .bind(new.channel.as_str())
+    .bind(new.state.as_str())
+    .bind(source.as_str())
+    .bind(by.map(|p| p.0))
+    .bind(ts(at))
+    .bind(new.expires)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let event = Event::ConsentRecorded {
+        consent: id,
+        subject: new.subject,
+        channel: new.channel,
+        state: new.state,
+        source,
+        by,
+        expires: new.expires,
+    };
+    append(conn, school, &event, at).await?;
+    if new.state == ConsentState::Withdrawn {
+        raise_takedowns(conn, school, id, new.subject, new.channel, at).await?;
+    }
+    Ok(id)
+}
+
 impl BackendStore {
     async fn insert_consent(
         &self,
@@ -202,55 +261,70 @@ impl BackendStore {
         at: DateTime<Utc>,
     ) -> StoreResult<i64> {
         let at = micros(at);
-        if new.state == ConsentState::Withdrawn && new.expires.is_some() {
-            return Err(StoreError::Refused(
-                "a withdrawal has no expiry: it holds until consent is given again".into(),
-            ));
-        }
-        if let Some(day) = new.expires
-            && day < at.date_naive()
-        {
-            return Err(StoreError::Refused("the expiry is in the past".into()));
-        }
         let mut tx = self.write.begin().await.map_err(db)?;
-        check_subject(&mut tx, school, new.subject).await?;
-        let (pupil, person) = match new.subject {
-            Subject::Pupil(p) => (Some(p.0), None),
-            Subject::Person(p) => (None, Some(p.0)),
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO consents (school_id, pupil_id, person_id, channel, state, source,
-                 recorded_by, at, expires)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(school.0)
-        .bind(pupil)
-        .bind(person)
-        .bind(new.channel.as_str())
-        .bind(new.state.as_str())
-        .bind(source.as_str())
-        .bind(by.map(|p| p.0))
-        .bind(ts(at))
-        .bind(new.expires)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        let event = Event::ConsentRecorded {
-            consent: id,
-            subject: new.subject,
-            channel: new.channel,
-            state: new.state,
-            source,
-            by,
-            expires: new.expires,
-        };
-        append(&mut tx, school, &event, at).await?;
-        if new.state == ConsentState::Withdrawn {
-            raise_takedowns(&mut tx, school, id, new.subject, new.channel, at).await?;
-        }
+        let id = write_consent(&mut tx, school, new, source, by, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(id)
     }
+}
+
+/// The pupils on roll of `school` who list `email` as a contact, with that contact.
+async fn children_of(
+    conn: &mut Conn,
+    school: SchoolId,
+    email: &str,
+) -> StoreResult<Vec<(Pupil, Contact)>> {
+    let mut out = Vec::new();
+    for p in pupils_of(conn, school).await? {
+        if !p.on_roll {
+            continue;
+        }
+        if let Some(c) = p
+            .contacts
+            .iter()
+            .find(|c| c.email.as_str().eq_ignore_ascii_case(email))
+            .cloned()
+        {
+            out.push((p, c));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    id: i64,
+    school_id: i64,
+    email: String,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+}
+
+/// A parent link that may be used at `now`.
+async fn usable_link(
+    conn: &mut Conn,
+    token_sha256: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<LinkRow> {
+    let row: Option<LinkRow> = sqlx::query_as(
+        "SELECT id, school_id, email, expires_at, used_at FROM parent_links WHERE token_sha256 = $1",
+    )
+    .bind(token_sha256)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    if row.used_at.is_some() {
+        return Err(StoreError::Conflict(
+            "this link has been used: ask the school office for a new one".into(),
+        ));
+    }
+    if row.expires_at <= now {
+        return Err(StoreError::Conflict(
+            "this link has expired: ask the school office for a new one".into(),
+        ));
+    }
+    Ok(row)
 }
 
 #[async_trait]
@@ -331,6 +405,114 @@ impl ConsentRegister for BackendStore {
         }
         self.insert_consent(by.school, new, Source::InPerson, Some(by.person), at)
             .await
+    }
+
+    #[tracing::instrument(skip_all, fields(school = %admin.school()))]
+    async fn send_parent_link(
+        &self,
+        admin: &PeopleAdmin,
+        to: &Email,
+        token_sha256: &str,
+        mail: NewMail,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let at = micros(at);
+        let school = admin.school();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        if children_of(&mut tx, school, to.as_str()).await?.is_empty() {
+            return Err(StoreError::Refused(format!(
+                "{to} is not a contact of any pupil on roll"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO parent_links (school_id, token_sha256, email, created_by, created_at,
+                 expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(school.0)
+        .bind(token_sha256)
+        .bind(to.as_str())
+        .bind(admin.by().map(|p| p.0))
+        .bind(ts(at))
+        .bind(ts(at + PARENT_LINK_VALID_FOR))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_mail(&mut tx, &mail, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn parent_link(&self, token_sha256: &str, now: DateTime<Utc>) -> StoreResult<ParentView> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let link = usable_link(&mut conn, token_sha256, now).await?;
+        let school = SchoolId(link.school_id);
+        let school_name: String = sqlx::query_scalar("SELECT name FROM schools WHERE id = $1")
+            .bind(school.0)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        let children = children_of(&mut conn, school, &link.email).await?;
+        let contact_name = children
+            .first()
+            .map(|(_, c)| c.name.to_string())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(children.len());
+        for (pupil, _) in children {
+            let records = records_of(&mut conn, school, Subject::Pupil(pupil.id)).await?;
+            out.push((pupil, records));
+        }
+        Ok(ParentView {
+            school_name,
+            contact_name,
+            expires_at: link.expires_at,
+            children: out,
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn use_parent_link(
+        &self,
+        token_sha256: &str,
+        choices: Vec<NewConsent>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let at = micros(at);
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let link = usable_link(&mut tx, token_sha256, at).await?;
+        let school = SchoolId(link.school_id);
+        let mine: Vec<PupilId> = children_of(&mut tx, school, &link.email)
+            .await?
+            .into_iter()
+            .map(|(p, _)| p.id)
+            .collect();
+        // Spent first: a second use of the same link waits for this one and then finds
+        // it used.
+        let spent =
+            sqlx::query("UPDATE parent_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(ts(at))
+                .bind(link.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        if spent.rows_affected() != 1 {
+            return Err(StoreError::Conflict("this link has been used".into()));
+        }
+        let mut recorded = 0;
+        for choice in choices {
+            match choice.subject {
+                Subject::Pupil(p) if mine.contains(&p) => {}
+                _ => {
+                    return Err(StoreError::Refused(
+                        "a link records consent only for the parent's own children".into(),
+                    ));
+                }
+            }
+            write_consent(&mut tx, school, choice, Source::ParentLink, None, at).await?;
+            recorded += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(recorded)
     }
 
     async fn consent_records(

@@ -295,6 +295,50 @@ impl Verdict {
     }
 }
 
+/// How long a parent's consent link works after it is sent.
+pub const PARENT_LINK_VALID_FOR: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// What a parent or carer sees through their link: only their own children (the pupils on
+/// roll who list their address as a contact), with each child's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentView {
+    pub school_name: String,
+    pub contact_name: String,
+    pub expires_at: DateTime<Utc>,
+    pub children: Vec<(crate::pupils::Pupil, Vec<ConsentRecord>)>,
+}
+
+/// The email carrying a parent's single-use link (`url`). It names the school, not the
+/// children.
+pub fn parent_link_mail(
+    school: crate::ids::SchoolId,
+    school_name: &str,
+    to: &crate::pupils::Contact,
+    url: &str,
+    token_sha256: &str,
+    at: DateTime<Utc>,
+) -> crate::outbox::NewMail {
+    crate::outbox::NewMail {
+        school,
+        dedupe_key: format!(
+            "parent-link:{}",
+            &token_sha256[..token_sha256.len().min(32)]
+        ),
+        to_email: to.email.clone(),
+        to_name: to.name.to_string(),
+        subject: format!("{school_name}: consent for photos of your child"),
+        text_body: format!(
+            "Dear {},\n\n{school_name} asks whether photos and videos of your child may be used on the school website, in the local press, in a photo gallery, on the school's social media and in displays in school. You can give or withdraw consent for each at this link, which works once within {} days:\n\n{url}\n\nYou can change your mind at any time: ask the school office for a new link.\n",
+            to.name,
+            PARENT_LINK_VALID_FOR.num_days()
+        ),
+        attachments: Vec::new(),
+        not_before: at,
+        unless_signed: None,
+        deferred: None,
+    }
+}
+
 /// The email telling a publisher to take images down. It names nobody: the task is read
 /// in Undersign.
 pub fn takedown_mail(

@@ -6,8 +6,12 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::access::{Actor, PeopleAdmin};
-use crate::consent::{Channel, ConsentRecord, NewConsent, PublicationCheck, Subject, TakedownTask};
+use crate::consent::{
+    Channel, ConsentRecord, NewConsent, ParentView, PublicationCheck, Subject, TakedownTask,
+};
 use crate::ids::{RequestId, SchoolId};
+use crate::outbox::NewMail;
+use crate::person::Email;
 use crate::pupils::{Pupil, PupilFile, PupilPlan};
 use crate::roster::RosterError;
 
@@ -99,6 +103,32 @@ pub trait ConsentRegister: Send + Sync {
         note: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<TakedownTask>;
+
+    /// The office sends a parent or carer (`to`, a contact of a pupil on roll) a
+    /// single-use link, stored only as `token_sha256`, with `mail` queued in the same
+    /// transaction. `Refused` for an address that is no contact of a pupil on roll.
+    async fn send_parent_link(
+        &self,
+        admin: &PeopleAdmin,
+        to: &Email,
+        token_sha256: &str,
+        mail: NewMail,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// What a parent's link shows: `NotFound` for an unknown link, `Conflict` for one
+    /// used or expired.
+    async fn parent_link(&self, token_sha256: &str, now: DateTime<Utc>) -> StoreResult<ParentView>;
+
+    /// Spends a parent's link: records each choice (only for their own children) as
+    /// consent from the parent's link, and the link can never be used again. Returns how
+    /// many were recorded.
+    async fn use_parent_link(
+        &self,
+        token_sha256: &str,
+        choices: Vec<NewConsent>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<usize>;
 
     /// Every record about one pupil or person, oldest first.
     async fn consent_records(

@@ -459,3 +459,101 @@ async fn images_go_out_only_with_consent_or_the_heads_permission_and_a_withdrawa
         "{found:?}"
     );
 }
+
+#[db_test]
+async fn a_parent_link_shows_only_their_own_children_and_works_once(db: TestDb) {
+    use undersign_core::consent::{Source, parent_link_mail};
+    use undersign_core::person::Email;
+
+    let s = &*db.store;
+    let seed = seed_school(s, "parents").await;
+    let school = seed.school.id;
+    import(s, &seed, SEPTEMBER, false).await;
+    let register = s.pupils(school).await.unwrap();
+    let (amira, ben) = (register[0].id, register[1].id);
+    let sara = register[0].contacts[0].clone();
+    let admin = seed.people_admin();
+    let t0 = at(0, 0);
+    let send = |token: &'static str, to: Email| {
+        let mail = parent_link_mail(
+            school,
+            &seed.school.name,
+            &undersign_core::pupils::Contact {
+                name: sara.name.clone(),
+                email: to.clone(),
+            },
+            &format!("https://school.test/consent/link/{token}"),
+            token,
+            t0,
+        );
+        let admin = admin.clone();
+        async move { s.send_parent_link(&admin, &to, token, mail, t0).await }
+    };
+    send("a1b2c3d4", sara.email.clone()).await.unwrap();
+    assert!(matches!(
+        send("e5f6a7b8", Email::parse("stranger@home.test").unwrap()).await,
+        Err(StoreError::Refused(_))
+    ));
+
+    // Only Sara's own child is shown, and only her own child can be answered for.
+    let view = s.parent_link("a1b2c3d4", t0).await.unwrap();
+    assert_eq!(view.contact_name, "Sara Khan");
+    let names: Vec<String> = view
+        .children
+        .iter()
+        .map(|(p, _)| p.full_name.to_string())
+        .collect();
+    assert_eq!(names, ["Amira Khan"]);
+    let choice = |pupil, channel, state| NewConsent {
+        subject: Subject::Pupil(pupil),
+        channel,
+        state,
+        expires: None,
+    };
+    assert!(matches!(
+        s.use_parent_link(
+            "a1b2c3d4",
+            vec![choice(ben, Channel::Website, ConsentState::Given)],
+            t0
+        )
+        .await,
+        Err(StoreError::Refused(_))
+    ));
+    let recorded = s
+        .use_parent_link(
+            "a1b2c3d4",
+            vec![
+                choice(amira, Channel::Website, ConsentState::Given),
+                choice(amira, Channel::LocalPress, ConsentState::Withdrawn),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded, 2);
+    let records = s
+        .consent_records(school, Subject::Pupil(amira))
+        .await
+        .unwrap();
+    assert!(records.iter().all(|r| r.source == Source::ParentLink));
+
+    // Once only; unknown and expired links show nothing.
+    assert!(matches!(
+        s.use_parent_link("a1b2c3d4", Vec::new(), t0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.parent_link("a1b2c3d4", t0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.parent_link("00000000", t0).await,
+        Err(StoreError::NotFound)
+    ));
+    send("c9d8e7f6", sara.email.clone()).await.unwrap();
+    assert!(matches!(
+        s.parent_link("c9d8e7f6", t0 + TimeDelta::days(15)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_evidence_agrees(s, school).await;
+}

@@ -568,6 +568,15 @@ fn routes() -> Vec<Route> {
                 ("state", "given".into()),
             ]
         }),
+        r(
+            Method::POST,
+            "/consent/links",
+            Roles(PEOPLE_ADMIN),
+            |_, s| vec![("pupil", s.pupil.to_string())],
+        ),
+        // A parent's link needs no login; an unknown one is found by nobody.
+        r(Method::GET, "/consent/link/{token}", Roles(&[]), none),
+        r(Method::POST, "/consent/link/{token}", Roles(&[]), none),
         r(Method::GET, "/me/consent", LoggedIn, none),
         r(Method::POST, "/me/consent", LoggedIn, |_, _| {
             vec![("channel", "website".into()), ("state", "given".into())]

@@ -117,3 +117,75 @@ async fn the_office_records_consent_staff_check_and_publish_and_a_withdrawal_mea
     let tasks = app.get("/takedowns", &teacher).await;
     assert!(tasks.body.contains("Removed from the website"));
 }
+
+#[tokio::test]
+async fn a_parent_answers_for_their_own_child_through_a_link_that_works_once() {
+    let app = TestApp::new().await;
+    let admin = undersign_core::access::PeopleAdmin::for_operator(app.a.school);
+    let file = undersign_core::pupils::parse(
+        b"UPN,Forename,Surname,Year,Contact 1 Name,Contact 1 Email\nA1,Amira,Khan,4,Sara Khan,sara@home.test\nB2,Ben,Jones,4,Tom Jones,tom@home.test\n",
+    )
+    .unwrap();
+    app.store
+        .apply_pupils(&admin, &file, [3; 32], false, undersign_core::time::now())
+        .await
+        .unwrap();
+    let amira = app.store.pupils(app.a.school).await.unwrap()[0].id;
+    let office = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let sent = app
+        .post("/consent/links", &office, &[("pupil", amira.to_string())])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let mail = app
+        .store
+        .claim_mail(
+            "test",
+            undersign_core::time::now() + chrono::TimeDelta::minutes(1),
+            chrono::TimeDelta::minutes(5),
+            10,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.dedupe_key.starts_with("parent-link:"))
+        .unwrap();
+    assert_eq!(mail.to_email.to_string(), "sara@home.test");
+    assert!(
+        !mail.text_body.contains("Amira"),
+        "the email names no child"
+    );
+    let url = mail
+        .text_body
+        .lines()
+        .find(|l| l.starts_with("http"))
+        .unwrap()
+        .to_owned();
+    let path = url.trim_start_matches("http://localhost");
+
+    // The page shows only Sara's own child, without a login.
+    let page = app.send(axum::http::Method::GET, path, None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.select_text("h2"), ["Amira Khan"]);
+    let fields = [
+        (format!("c{amira}-website"), "given"),
+        (format!("c{amira}-local_press"), "withdrawn"),
+        (format!("c{amira}-social_media"), ""),
+    ];
+    let form: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), (*v).to_owned()))
+        .collect();
+    let answer = app
+        .send(axum::http::Method::POST, path, None, Some(&form))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        answer.body.contains("2 choices were recorded"),
+        "{}",
+        answer.body
+    );
+    let again = app.send(axum::http::Method::GET, path, None, None).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    let register = app.get("/consent", &office).await;
+    assert!(register.body.contains("withdrawn"), "{}", register.body);
+}
