@@ -16,7 +16,7 @@ use undersign_core::person::{Email, Role};
 use undersign_core::pupils::{self, Contact, Pupil, PupilFile, PupilRow};
 use undersign_core::requests::{RequestKind, RequestState};
 use undersign_core::roster::MisId;
-use undersign_core::store::{ConsentRegister, PupilOutcome, StoreError, StoreResult};
+use undersign_core::store::{ConsentRegister, PupilApply, PupilOutcome, StoreError, StoreResult};
 use undersign_core::{PersonId, PupilId, RequestId, SchoolId};
 
 use crate::BackendStore;
@@ -340,7 +340,7 @@ impl ConsentRegister for BackendStore {
         admin: &PeopleAdmin,
         file: &PupilFile,
         seed: [u8; 32],
-        dry_run: bool,
+        how: PupilApply,
         at: DateTime<Utc>,
     ) -> StoreResult<PupilOutcome> {
         let at = micros(at);
@@ -348,8 +348,12 @@ impl ConsentRegister for BackendStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         let existing = pupils_of(&mut tx, school).await?;
         let plan = pupils::plan(file, &existing);
-        if dry_run {
-            return Ok(PupilOutcome::Applied(plan));
+        match how {
+            PupilApply::DryRun => return Ok(PupilOutcome::Applied(plan)),
+            PupilApply::ApplyShown(digest) if digest != plan.digest() => {
+                return Ok(PupilOutcome::Stale(plan));
+            }
+            _ => {}
         }
         for row in &plan.joiners {
             let salt = pupils::salt(&seed, &row.mis_id);

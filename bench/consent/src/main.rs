@@ -100,7 +100,7 @@ async fn main() {
     let file = undersign_core::pupils::parse(csv.as_bytes()).expect("pupil file");
     let started = Instant::now();
     match s
-        .apply_pupils(&admin, &file, [5; 32], false, undersign_core::time::now())
+        .apply_pupils(&admin, &file, [5; 32], undersign_core::store::PupilApply::Apply, undersign_core::time::now())
         .await
         .expect("import")
     {

@@ -16,7 +16,7 @@ use undersign_core::compliance::SchoolFacts;
 use undersign_core::pupils::{self, PupilPlan};
 use undersign_core::roster::{self, RosterError, RosterPlan};
 use undersign_core::school::School;
-use undersign_core::store::{PupilOutcome, RosterOutcome, Store};
+use undersign_core::store::{PupilApply, PupilOutcome, RosterOutcome, Store};
 
 use crate::commands::DatabaseArg;
 use crate::store::open_store;
@@ -199,7 +199,17 @@ async fn import_pupils(args: ImportPeopleArgs) -> anyhow::Result<Done> {
     let seed: [u8; 32] = rand::random();
     let now = undersign_core::time::now();
     match store
-        .apply_pupils(&admin, &file, seed, args.dry_run, now)
+        .apply_pupils(
+            &admin,
+            &file,
+            seed,
+            if args.dry_run {
+                PupilApply::DryRun
+            } else {
+                PupilApply::Apply
+            },
+            now,
+        )
         .await?
     {
         PupilOutcome::Applied(plan) => {
@@ -219,6 +229,10 @@ async fn import_pupils(args: ImportPeopleArgs) -> anyhow::Result<Done> {
         }
         PupilOutcome::Invalid(errors) => {
             print_errors(&args.file, &errors);
+            Ok(Done::Refused)
+        }
+        PupilOutcome::Stale(_) => {
+            eprintln!("The register changed meanwhile; nothing was changed. Run the import again.");
             Ok(Done::Refused)
         }
     }

@@ -463,6 +463,13 @@ pub struct PupilPlan {
 }
 
 impl PupilPlan {
+    /// A digest of the plan, to check that the plan applied is the one shown.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(
+            serde_json::to_string(self).unwrap_or_default().as_bytes(),
+        ))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.joiners.is_empty() && self.changes.is_empty() && self.leavers.is_empty()
     }

@@ -33,7 +33,7 @@ mod visits;
 pub use block_reports::BlockReports;
 pub use chasing::Chasing;
 pub use compliance::Compliance;
-pub use consent::{ConsentRegister, PupilOutcome};
+pub use consent::{ConsentRegister, PupilApply, PupilOutcome};
 pub use disclosures::{Disclosures, Reading};
 pub use kiosks::Kiosks;
 pub use ledger::Ledger;

@@ -18,6 +18,7 @@ mod password;
 mod password_reset;
 mod people;
 mod policies;
+mod pupils;
 mod reception;
 mod requests;
 mod roster;
@@ -53,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(disclosures::router())
         .merge(requests::router())
         .merge(consent::router())
+        .merge(pupils::router())
         .merge(safeguarding::router())
         .merge(logs::router())
 }

@@ -21,6 +21,20 @@ pub enum PupilOutcome {
     Applied(PupilPlan),
     /// Nothing was changed.
     Invalid(Vec<RosterError>),
+    /// The register changed since the plan (whose digest was given) was shown; nothing was
+    /// changed. Carries the plan as it is now.
+    Stale(PupilPlan),
+}
+
+/// How far to go with a pupil file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PupilApply {
+    /// Only the plan.
+    DryRun,
+    /// Plan and apply.
+    Apply,
+    /// Apply only if the plan is still the one shown, whose [`PupilPlan::digest`] this is.
+    ApplyShown(String),
 }
 
 /// Pupils and consent, each change with its ledger entry in the same transaction.
@@ -32,13 +46,13 @@ pub trait ConsentRegister: Send + Sync {
     /// Plans `file` against the register inside the transaction and applies all of it or
     /// none of it: joiners added, changes made, leavers taken off the roll (their consent
     /// history kept). `seed` (random, fresh for each import) salts the fingerprints of the
-    /// pupils' details that the ledger keeps. With `dry_run`, only the plan.
+    /// pupils' details that the ledger keeps.
     async fn apply_pupils(
         &self,
         admin: &PeopleAdmin,
         file: &PupilFile,
         seed: [u8; 32],
-        dry_run: bool,
+        how: PupilApply,
         at: DateTime<Utc>,
     ) -> StoreResult<PupilOutcome>;
 

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeDelta};
 use undersign_core::consent::{Answer, Channel, ConsentState, NewConsent, Subject, answer};
 use undersign_core::pupils;
-use undersign_core::store::{PupilOutcome, Store, StoreError};
+use undersign_core::store::{PupilApply, PupilOutcome, Store, StoreError};
 use undersign_test_kit::{Seed, TestDb, assert_evidence_agrees, db_test, seed_school};
 
 use crate::helpers::at;
@@ -20,7 +20,17 @@ C3,Cara,Lee,R,RL,Dan Lee,dan@home.test\n";
 async fn import(s: &dyn Store, seed: &Seed, csv: &str, dry_run: bool) -> pupils::PupilPlan {
     let file = pupils::parse(csv.as_bytes()).unwrap();
     match s
-        .apply_pupils(&seed.people_admin(), &file, [9; 32], dry_run, at(0, 0))
+        .apply_pupils(
+            &seed.people_admin(),
+            &file,
+            [9; 32],
+            if dry_run {
+                PupilApply::DryRun
+            } else {
+                PupilApply::Apply
+            },
+            at(0, 0),
+        )
         .await
         .unwrap()
     {

@@ -577,6 +577,14 @@ fn routes() -> Vec<Route> {
         // A parent's link needs no login; an unknown one is found by nobody.
         r(Method::GET, "/consent/link/{token}", Roles(&[]), none),
         r(Method::POST, "/consent/link/{token}", Roles(&[]), none),
+        r(Method::GET, "/consent/import", Roles(PEOPLE_ADMIN), none),
+        r(Method::POST, "/consent/import", Roles(PEOPLE_ADMIN), none),
+        r(
+            Method::POST,
+            "/consent/import/apply",
+            Roles(PEOPLE_ADMIN),
+            |_, _| vec![("csv", "".into()), ("digest", "".into())],
+        ),
         r(Method::GET, "/me/consent", LoggedIn, none),
         r(Method::POST, "/me/consent", LoggedIn, |_, _| {
             vec![("channel", "website".into()), ("state", "given".into())]

@@ -16,7 +16,13 @@ async fn the_office_records_consent_staff_check_and_publish_and_a_withdrawal_mea
     )
     .unwrap();
     app.store
-        .apply_pupils(&admin, &file, [3; 32], false, undersign_core::time::now())
+        .apply_pupils(
+            &admin,
+            &file,
+            [3; 32],
+            undersign_core::store::PupilApply::Apply,
+            undersign_core::time::now(),
+        )
         .await
         .unwrap();
     let pupils = app.store.pupils(app.a.school).await.unwrap();
@@ -127,7 +133,13 @@ async fn a_parent_answers_for_their_own_child_through_a_link_that_works_once() {
     )
     .unwrap();
     app.store
-        .apply_pupils(&admin, &file, [3; 32], false, undersign_core::time::now())
+        .apply_pupils(
+            &admin,
+            &file,
+            [3; 32],
+            undersign_core::store::PupilApply::Apply,
+            undersign_core::time::now(),
+        )
         .await
         .unwrap();
     let amira = app.store.pupils(app.a.school).await.unwrap()[0].id;
@@ -188,4 +200,52 @@ async fn a_parent_answers_for_their_own_child_through_a_link_that_works_once() {
     assert_eq!(again.status, StatusCode::GONE);
     let register = app.get("/consent", &office).await;
     assert!(register.body.contains("withdrawn"), "{}", register.body);
+}
+
+#[tokio::test]
+async fn pupils_are_uploaded_previewed_and_applied_and_a_bad_file_names_its_lines() {
+    use crate::roster::{hidden, upload_to};
+    let app = TestApp::new().await;
+    let office = app.login(&app.a.people[&Role::SchoolAdministrator]).await;
+    let bad = upload_to(
+        &app,
+        &office,
+        "/consent/import",
+        b"UPN,Forename,Surname,Year\nA1,Amira,Khan,Year 15\nA1,Ben,Jones,R\n",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let named = bad.select_text(".error-summary li");
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert!(named[0].starts_with("Line 2, Year:"), "{named:?}");
+    assert!(named[1].starts_with("Line 3, UPN:"), "{named:?}");
+
+    let preview = upload_to(
+        &app,
+        &office,
+        "/consent/import",
+        b"UPN,Forename,Surname,Year,Class\nA1,Amira,Khan,4,4K\nB2,Ben,Jones,R,RJ\n",
+    )
+    .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview
+            .body
+            .contains("2 joining, 0 changing, 0 leaving the roll")
+    );
+    assert!(
+        app.store.pupils(app.a.school).await.unwrap().is_empty(),
+        "a preview changes nothing"
+    );
+    let form = [
+        ("csv", hidden(&preview, "csv")),
+        ("digest", hidden(&preview, "digest")),
+    ];
+    let done = app.post("/consent/import/apply", &office, &form).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("2 joined, 0 changed, 0 left the roll"));
+    // The same preview applied again: the register changed since, so nothing is applied.
+    let stale = app.post("/consent/import/apply", &office, &form).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(app.store.pupils(app.a.school).await.unwrap().len(), 2);
 }

@@ -9,6 +9,11 @@ use crate::support::{HOST, ORIGIN, Reply, Session, TestApp};
 const BOUNDARY: &str = "----undersign-test-boundary";
 
 async fn upload(app: &TestApp, session: &Session, csv: &[u8]) -> Reply {
+    upload_to(app, session, "/people/import", csv).await
+}
+
+/// Posts `csv` as the file of the upload form at `path`.
+pub async fn upload_to(app: &TestApp, session: &Session, path: &str, csv: &[u8]) -> Reply {
     let mut body = Vec::new();
     body.extend(
         format!(
@@ -22,7 +27,7 @@ async fn upload(app: &TestApp, session: &Session, csv: &[u8]) -> Reply {
     body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     let req = Request::builder()
         .method(Method::POST)
-        .uri("/people/import")
+        .uri(path)
         .header(header::HOST, HOST)
         .header(header::ORIGIN, ORIGIN)
         .header(header::COOKIE, &session.cookie)
@@ -35,7 +40,7 @@ async fn upload(app: &TestApp, session: &Session, csv: &[u8]) -> Reply {
     app.raw(req).await
 }
 
-fn hidden(reply: &Reply, name: &str) -> String {
+pub fn hidden(reply: &Reply, name: &str) -> String {
     let doc = scraper::Html::parse_document(&reply.body);
     let sel = scraper::Selector::parse(&format!("input[name={name}]")).unwrap();
     doc.select(&sel)

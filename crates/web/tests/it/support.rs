@@ -423,7 +423,13 @@ async fn seed_consent(
         undersign_core::pupils::parse(b"UPN,Forename,Surname,Year,Class\nA1,Amira,Khan,4,4K\n")
             .unwrap();
     store
-        .apply_pupils(&admin, &file, [1; 32], false, time::now())
+        .apply_pupils(
+            &admin,
+            &file,
+            [1; 32],
+            undersign_core::store::PupilApply::Apply,
+            time::now(),
+        )
         .await
         .unwrap();
     seed.pupil = store.pupils(seed.school).await.unwrap()[0].id;
