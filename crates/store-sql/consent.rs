@@ -201,6 +201,7 @@ async fn write_consent(
     new: NewConsent,
     source: Source,
     by: Option<PersonId>,
+    parent_link: Option<i64>,
     at: DateTime<Utc>,
 ) -> StoreResult<i64> {
     if new.state == ConsentState::Withdrawn && new.expires.is_some() {
@@ -220,8 +221,8 @@ async fn write_consent(
     };
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO consents (school_id, pupil_id, person_id, channel, state, source,
-             recorded_by, at, expires)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             recorded_by, at, expires, parent_link_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(school.0)
     .bind(pupil)
@@ -232,6 +233,7 @@ async fn write_consent(
     .bind(by.map(|p| p.0))
     .bind(ts(at))
     .bind(new.expires)
+    .bind(parent_link)
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
@@ -243,6 +245,7 @@ async fn write_consent(
         source,
         by,
         expires: new.expires,
+        parent_link,
     };
     append(conn, school, &event, at).await?;
     if new.state == ConsentState::Withdrawn {
@@ -262,7 +265,7 @@ impl BackendStore {
     ) -> StoreResult<i64> {
         let at = micros(at);
         let mut tx = self.write.begin().await.map_err(db)?;
-        let id = write_consent(&mut tx, school, new, source, by, at).await?;
+        let id = write_consent(&mut tx, school, new, source, by, None, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(id)
     }
@@ -512,7 +515,16 @@ impl ConsentRegister for BackendStore {
                     ));
                 }
             }
-            write_consent(&mut tx, school, choice, Source::ParentLink, None, at).await?;
+            write_consent(
+                &mut tx,
+                school,
+                choice,
+                Source::ParentLink,
+                None,
+                Some(link.id),
+                at,
+            )
+            .await?;
             recorded += 1;
         }
         tx.commit().await.map_err(db)?;

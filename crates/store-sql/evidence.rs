@@ -113,6 +113,7 @@ struct ConsentRow {
     recorded_by: Option<i64>,
     at: DateTime<Utc>,
     expires: Option<chrono::NaiveDate>,
+    parent_link_id: Option<i64>,
 }
 
 /// The pupils (by the fingerprint of their details, recomputed here) and every consent
@@ -132,7 +133,8 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
             .with("details_sha256", p.details_sha256())
     }));
     let consents: Vec<ConsentRow> = sqlx::query_as(
-        "SELECT id, pupil_id, person_id, channel, state, source, recorded_by, at, expires
+        "SELECT id, pupil_id, person_id, channel, state, source, recorded_by, at, expires,
+                parent_link_id
          FROM consents WHERE school_id = $1 ORDER BY id",
     )
     .bind(school.0)
@@ -148,6 +150,7 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
             .with("recorded_by", c.recorded_by)
             .with("at", at(c.at))
             .with("expires", json!(c.expires))
+            .with("parent_link_id", c.parent_link_id)
     }));
     let checks: Vec<crate::consent::CheckRow> = sqlx::query_as(&format!(
         "SELECT {} FROM publication_checks WHERE school_id = $1 ORDER BY id",

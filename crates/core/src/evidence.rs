@@ -702,6 +702,7 @@ fn implied(
             source,
             by,
             expires,
+            parent_link,
         } => vec![(
             ("consents", *consent),
             vec![
@@ -712,6 +713,7 @@ fn implied(
                 ("recorded_by", json!(by)),
                 ("at", at.clone()),
                 ("expires", json!(expires)),
+                ("parent_link_id", json!(parent_link)),
             ],
         )],
         Event::PublicationChecked {

@@ -331,6 +331,9 @@ pub enum Event {
         source: Source,
         by: Option<PersonId>,
         expires: Option<chrono::NaiveDate>,
+        /// The parent's link it was given through (whose address is on the link's row).
+        #[serde(default)]
+        parent_link: Option<i64>,
     },
     /// A member of staff checked the register before images leave the school: each
     /// person named (`people`: the row, whom, the answer) and the verdict.

@@ -1,7 +1,7 @@
 -- Single-use links by which a parent or carer gives or withdraws consent for their own
 -- children without an account: stored only as the SHA-256 of the token. The consents
--- given through a link are evidence (`consents`, source `parent_link`); the link rows are
--- not.
+-- given through a link are evidence (`consents`, source `parent_link`, naming the link);
+-- the link rows are not.
 CREATE TABLE parent_links (
     id            INTEGER PRIMARY KEY,
     school_id     INTEGER NOT NULL REFERENCES schools (id),
@@ -13,3 +13,6 @@ CREATE TABLE parent_links (
     used_at       TEXT,
     FOREIGN KEY (school_id, created_by) REFERENCES people (school_id, id)
 );
+
+-- The link each consent given through one came from (so its record names the address).
+ALTER TABLE consents ADD COLUMN parent_link_id INTEGER REFERENCES parent_links (id);

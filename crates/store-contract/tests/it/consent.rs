@@ -167,6 +167,48 @@ async fn consent_is_given_and_withdrawn_on_the_record_and_only_for_this_school(d
         }
     );
 
+    // A consent with its own expiry runs out on it: a check after that day finds it
+    // expired, and needs the head's permission.
+    s.record_consent(
+        &admin,
+        NewConsent {
+            expires: NaiveDate::from_ymd_opt(2026, 12, 31),
+            ..give(Channel::SocialMedia)
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    let records = s
+        .consent_records(school, Subject::Pupil(amira))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(
+            &records,
+            Channel::SocialMedia,
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        ),
+        Answer::Expired {
+            on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        }
+    );
+    let late = s
+        .check_publication(
+            &seed.actor(&seed.teacher),
+            Channel::SocialMedia,
+            "New year concert",
+            &[Subject::Pupil(amira)],
+            t0 + TimeDelta::days(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late.people[0].answer, "expired");
+    assert_eq!(
+        late.verdict,
+        undersign_core::consent::Verdict::NeedsPermission
+    );
+
     // A withdrawal has no expiry; another school's office cannot touch this pupil.
     let refused = s
         .record_consent(
@@ -566,4 +608,14 @@ async fn a_parent_link_shows_only_their_own_children_and_works_once(db: TestDb) 
         Err(StoreError::Conflict(_))
     ));
     assert_evidence_agrees(s, school).await;
+
+    // Which link (so which address) gave a consent is evidence too.
+    db.exec("UPDATE consents SET parent_link_id = NULL").await;
+    let found = findings(s, &seed).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("consents row") && f.contains("parent_link_id")),
+        "{found:?}"
+    );
 }
