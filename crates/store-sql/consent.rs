@@ -163,36 +163,6 @@ fn bad(column: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("consents.{column} holds {value:?}"))
 }
 
-/// Checks that the subject is this school's, and for a pupil that they are on roll.
-async fn check_subject(conn: &mut Conn, school: SchoolId, subject: Subject) -> StoreResult<()> {
-    let found: Option<bool> = match subject {
-        Subject::Pupil(p) => {
-            sqlx::query_scalar("SELECT on_roll FROM pupils WHERE school_id = $1 AND id = $2")
-                .bind(school.0)
-                .bind(p.0)
-                .fetch_optional(&mut *conn)
-                .await
-        }
-        Subject::Person(p) => {
-            sqlx::query_scalar(
-                "SELECT status = 'active' FROM people WHERE school_id = $1 AND id = $2",
-            )
-            .bind(school.0)
-            .bind(p.0)
-            .fetch_optional(&mut *conn)
-            .await
-        }
-    }
-    .map_err(db)?;
-    match found {
-        None => Err(StoreError::NotFound),
-        Some(false) => Err(StoreError::Refused(
-            "they are no longer at the school: their record is kept, not changed".into(),
-        )),
-        Some(true) => Ok(()),
-    }
-}
-
 /// Records one consent on `conn` with its entry (and, for a withdrawal, the take-down
 /// tasks it causes); its id.
 async fn write_consent(
@@ -214,7 +184,8 @@ async fn write_consent(
     {
         return Err(StoreError::Refused("the expiry is in the past".into()));
     }
-    check_subject(conn, school, new.subject).await?;
+    // This school's, and a pupil on roll or a member of staff still here.
+    name_of(conn, school, new.subject).await?;
     let (pupil, person) = match new.subject {
         Subject::Pupil(p) => (Some(p.0), None),
         Subject::Person(p) => (None, Some(p.0)),
@@ -849,8 +820,9 @@ async fn records_of(
         .collect()
 }
 
-/// The name of a subject of this school who may be in new images: a pupil on roll or an
-/// active member of staff.
+/// The name of a subject of this school who may be in new images or have consent recorded:
+/// a pupil on roll or an active member of staff (`NotFound` for anyone else's, `Refused`
+/// for a leaver).
 async fn name_of(conn: &mut Conn, school: SchoolId, subject: Subject) -> StoreResult<String> {
     let found: Option<(String, bool)> = match subject {
         Subject::Pupil(p) => {
@@ -874,7 +846,7 @@ async fn name_of(conn: &mut Conn, school: SchoolId, subject: Subject) -> StoreRe
     match found {
         None => Err(StoreError::NotFound),
         Some((name, false)) => Err(StoreError::Refused(format!(
-            "{name} is no longer at the school"
+            "{name} is no longer at the school: their record is kept, not changed"
         ))),
         Some((name, true)) => Ok(name),
     }

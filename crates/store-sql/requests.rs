@@ -3,8 +3,6 @@
 //! it causes queued in the outbox in that same transaction. Who may take a step is
 //! decided by `undersign_core::requests` from the people as stored now.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use undersign_core::access::Actor;
@@ -96,10 +94,6 @@ impl Row {
 fn role(text: &str) -> StoreResult<Role> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| bad("route", text))
-}
-
-fn role_text(role: Role) -> &'static str {
-    role.as_str()
 }
 
 impl Loaded {
@@ -327,8 +321,7 @@ fn text(field: &str, raw: &str, needed: bool) -> StoreResult<String> {
 }
 
 fn checked(kind: RequestKind, answers: &Answers) -> StoreResult<Answers> {
-    let raw: BTreeMap<String, String> = answers.clone();
-    check_answers(kind, &raw).map_err(|errors| {
+    check_answers(kind, answers).map_err(|errors| {
         StoreError::Refused(
             errors
                 .iter()
@@ -384,7 +377,7 @@ impl Requests for BackendStore {
         )
         .bind(by.school.0)
         .bind(kind.as_str())
-        .bind(role_text(decider))
+        .bind(decider.as_str())
         .bind(by.person.0)
         .bind(ts(at))
         .fetch_one(&mut *tx)
@@ -422,7 +415,7 @@ impl Requests for BackendStore {
         .bind(by.person.0)
         .bind(ts(at))
         .bind(to_json(&answers)?)
-        .bind(role_text(route))
+        .bind(route.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;

@@ -96,3 +96,35 @@ impl FieldErrors for Vec<FieldError> {
             .map(|e| e.message.as_str())
     }
 }
+
+/// Reads an upload form: its CSRF token and the bytes of its `file` field (`None` when no
+/// file, or an empty one, was sent). Other fields are ignored.
+pub(crate) async fn read_upload(
+    mut multipart: axum::extract::Multipart,
+) -> crate::error::AppResult<(String, Option<Vec<u8>>)> {
+    use crate::error::AppError;
+    let mut csrf = String::new();
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the upload could not be read: {e}")))?
+    {
+        match field.name() {
+            Some("csrf_token") => {
+                csrf = field
+                    .text()
+                    .await
+                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            }
+            Some("file") => {
+                let bytes = field.bytes().await.map_err(|e| {
+                    AppError::BadRequest(format!("the file could not be read: {e}"))
+                })?;
+                file = Some(bytes.to_vec());
+            }
+            _ => {}
+        }
+    }
+    Ok((csrf, file.filter(|b| !b.is_empty())))
+}

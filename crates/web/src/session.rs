@@ -126,6 +126,13 @@ impl CurrentUser {
     pub fn check_csrf(&self, submitted: &str) -> AppResult<()> {
         check_token(&self.csrf_token, submitted)
     }
+
+    /// Today in the school's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        undersign_core::time::now()
+            .with_timezone(&self.school.timezone.tz())
+            .date_naive()
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

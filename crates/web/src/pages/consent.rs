@@ -49,12 +49,6 @@ pub fn router() -> Router<AppState> {
         .route("/takedowns/{task}/done", post(takedown_done))
 }
 
-fn today(user: &CurrentUser) -> NaiveDate {
-    undersign_core::time::now()
-        .with_timezone(&user.school.timezone.tz())
-        .date_naive()
-}
-
 fn answer_label(a: Answer) -> String {
     match a {
         Answer::Consent { until } => format!("consent until {}", until.format("%-d %b %Y")),
@@ -105,7 +99,7 @@ async fn register_view(
     user: &CurrentUser,
     errors: Vec<FieldError>,
 ) -> AppResult<RegisterView> {
-    let day = today(user);
+    let day = user.today();
     let mut records: BTreeMap<Subject, Vec<ConsentRecord>> = BTreeMap::new();
     for (subject, r) in state.store.school_consents(user.school.id).await? {
         records.entry(subject).or_default().push(r);
@@ -242,7 +236,7 @@ async fn own_view(
         .store
         .consent_records(user.school.id, Subject::Person(user.person.id))
         .await?;
-    let day = today(user);
+    let day = user.today();
     Ok(OwnView {
         nav: Nav::for_user(user),
         channels: channels(),

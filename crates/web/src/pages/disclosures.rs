@@ -161,9 +161,7 @@ async fn request(
     Form(form): Form<RequestForm>,
 ) -> AppResult<Response> {
     user.check_csrf(&form.csrf_token)?;
-    let today = undersign_core::time::now()
-        .with_timezone(&user.school.timezone.tz())
-        .date_naive();
+    let today = user.today();
     let mut errors = Vec::new();
     let subject = form.subject.trim().parse().ok();
     if subject.is_none() {

@@ -114,39 +114,12 @@ async fn preview(
     Can { user, cap: admin }: Can<PeopleAdmin>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
-    let Ok(mut multipart) = multipart else {
+    let Ok(multipart) = multipart else {
         return refused(&user, &[no_file()]);
     };
-    let mut csrf = String::new();
-    let mut file: Option<Vec<u8>> = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("the upload could not be read: {e}")))?
-    {
-        match field.name() {
-            Some("csrf_token") => {
-                csrf = field
-                    .text()
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-            }
-            Some("file") => {
-                file = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| {
-                            AppError::BadRequest(format!("the file could not be read: {e}"))
-                        })?
-                        .to_vec(),
-                );
-            }
-            _ => {}
-        }
-    }
+    let (csrf, file) = super::read_upload(multipart).await?;
     user.check_csrf(&csrf)?;
-    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+    let Some(bytes) = file else {
         return refused(&user, &[no_file()]);
     };
     let parsed = match pupils::parse(&bytes) {

@@ -390,7 +390,7 @@ async fn decide(
         return Err(AppError::Forbidden);
     }
     let now = undersign_core::time::now();
-    let today = now.with_timezone(&user.school.timezone.tz()).date_naive();
+    let today = user.today();
     let mut errors = Vec::new();
     if form.decision == "more_info" {
         if form.note.trim().is_empty() {
@@ -564,9 +564,7 @@ async fn software(
     Query(query): Query<SearchQuery>,
 ) -> AppResult<Response> {
     let q: String = query.q.chars().take(200).collect();
-    let today = undersign_core::time::now()
-        .with_timezone(&user.school.timezone.tz())
-        .date_naive();
+    let today = user.today();
     let tz = &user.school.timezone;
     let items = state
         .store
