@@ -8,7 +8,7 @@ use undersign_core::access::{Actor, PeopleAdmin};
 use undersign_core::consent::{
     Answer, Channel, CheckedPerson, ConsentRecord, ConsentState, MAX_DESCRIPTION_CHARS, MAX_PEOPLE,
     NewConsent, PARENT_LINK_VALID_FOR, ParentView, PublicationCheck, Source, Subject, TakedownTask,
-    Verdict, answer, takedown_mail, verdict,
+    Verdict, answer, link_address_sha256, takedown_mail, verdict,
 };
 use undersign_core::ledger::Event;
 use undersign_core::outbox::NewMail;
@@ -17,6 +17,7 @@ use undersign_core::pupils::{self, Contact, Pupil, PupilFile, PupilRow};
 use undersign_core::requests::{RequestKind, RequestState};
 use undersign_core::roster::MisId;
 use undersign_core::store::{ConsentRegister, PupilApply, PupilOutcome, StoreError, StoreResult};
+use undersign_core::time::rfc3339;
 use undersign_core::{PersonId, PupilId, RequestId, SchoolId};
 
 use crate::BackendStore;
@@ -402,20 +403,28 @@ impl ConsentRegister for BackendStore {
                 "{to} is not a contact of any pupil on roll"
             )));
         }
-        sqlx::query(
+        let expires_at = at + PARENT_LINK_VALID_FOR;
+        let link: i64 = sqlx::query_scalar(
             "INSERT INTO parent_links (school_id, token_sha256, email, created_by, created_at,
                  expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(school.0)
         .bind(token_sha256)
         .bind(to.as_str())
         .bind(admin.by().map(|p| p.0))
         .bind(ts(at))
-        .bind(ts(at + PARENT_LINK_VALID_FOR))
-        .execute(&mut *tx)
+        .bind(ts(expires_at))
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        let event = Event::ParentLinkSent {
+            link,
+            by: admin.by(),
+            address_sha256: link_address_sha256(token_sha256, to.as_str()),
+            expires_at: rfc3339(expires_at),
+        };
+        append(&mut tx, school, &event, at).await?;
         insert_mail(&mut tx, &mail, at).await?;
         tx.commit().await.map_err(db)?;
         Ok(())

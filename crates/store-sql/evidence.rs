@@ -152,6 +152,24 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
             .with("expires", json!(c.expires))
             .with("parent_link_id", c.parent_link_id)
     }));
+    let links: Vec<LinkRow> = sqlx::query_as(
+        "SELECT id, token_sha256, email, created_by, created_at, expires_at FROM parent_links
+         WHERE school_id = $1 ORDER BY id",
+    )
+    .bind(school.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    out.extend(links.into_iter().map(|l| {
+        EvidenceRow::new("parent_links", l.id)
+            .with("created_by", l.created_by)
+            .with("created_at", at(l.created_at))
+            .with("expires_at", at(l.expires_at))
+            .with(
+                "address_sha256",
+                undersign_core::consent::link_address_sha256(&l.token_sha256, &l.email),
+            )
+    }));
     let checks: Vec<crate::consent::CheckRow> = sqlx::query_as(&format!(
         "SELECT {} FROM publication_checks WHERE school_id = $1 ORDER BY id",
         crate::consent::CHECK_COLUMNS
@@ -205,6 +223,16 @@ async fn consent(conn: &mut Conn, school: SchoolId, out: &mut Vec<EvidenceRow>) 
             .with("note", t.note)
     }));
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    id: i64,
+    token_sha256: String,
+    email: String,
+    created_by: Option<i64>,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -295,6 +295,17 @@ impl Verdict {
     }
 }
 
+/// The fingerprint of the address a parent's link was sent to, as its ledger entry keeps
+/// it: SHA-256 of the link's token hash and the address, lower-cased.
+pub fn link_address_sha256(token_sha256: &str, email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(token_sha256.as_bytes());
+    h.update(b"\n");
+    h.update(email.to_lowercase().as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// How long a parent's consent link works after it is sent.
 pub const PARENT_LINK_VALID_FOR: chrono::TimeDelta = chrono::TimeDelta::days(14);
 

@@ -97,7 +97,7 @@ impl std::fmt::Display for Finding {
 }
 
 /// The tables whose every row must come from an entry.
-pub const EVIDENCE_TABLES: [&str; 24] = [
+pub const EVIDENCE_TABLES: [&str; 25] = [
     "schools",
     "people",
     "policy_versions",
@@ -119,6 +119,7 @@ pub const EVIDENCE_TABLES: [&str; 24] = [
     "rulings",
     "pupils",
     "consents",
+    "parent_links",
     "publication_checks",
     "publication_check_people",
     "takedown_tasks",
@@ -714,6 +715,20 @@ fn implied(
                 ("at", at.clone()),
                 ("expires", json!(expires)),
                 ("parent_link_id", json!(parent_link)),
+            ],
+        )],
+        Event::ParentLinkSent {
+            link,
+            by,
+            address_sha256,
+            expires_at,
+        } => vec![(
+            ("parent_links", *link),
+            vec![
+                ("created_by", json!(by)),
+                ("created_at", at.clone()),
+                ("expires_at", json!(expires_at)),
+                ("address_sha256", json!(address_sha256)),
             ],
         )],
         Event::PublicationChecked {

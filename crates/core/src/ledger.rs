@@ -335,6 +335,15 @@ pub enum Event {
         #[serde(default)]
         parent_link: Option<i64>,
     },
+    /// The office sent a parent or carer a single-use consent link. The address is kept
+    /// only as [`crate::consent::link_address_sha256`], so the entry binds the link to the
+    /// address it went to without naming it.
+    ParentLinkSent {
+        link: i64,
+        by: Option<PersonId>,
+        address_sha256: String,
+        expires_at: String,
+    },
     /// A member of staff checked the register before images leave the school: each
     /// person named (`people`: the row, whom, the answer) and the verdict.
     PublicationChecked {
@@ -425,6 +434,7 @@ impl Event {
             Event::RequestExpired { .. } => "request_expired",
             Event::PupilRecorded { .. } => "pupil_recorded",
             Event::ConsentRecorded { .. } => "consent_recorded",
+            Event::ParentLinkSent { .. } => "parent_link_sent",
             Event::PublicationChecked { .. } => "publication_checked",
             Event::PublicationPublished { .. } => "publication_published",
             Event::TakedownRaised { .. } => "takedown_raised",

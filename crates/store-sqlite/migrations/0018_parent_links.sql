@@ -1,7 +1,7 @@
 -- Single-use links by which a parent or carer gives or withdraws consent for their own
 -- children without an account: stored only as the SHA-256 of the token. The consents
--- given through a link are evidence (`consents`, source `parent_link`, naming the link);
--- the link rows are not.
+-- given through a link are evidence (`consents`, source `parent_link`, naming the link),
+-- and so is each link sent (its address checked by its fingerprint in the ledger).
 CREATE TABLE parent_links (
     id            INTEGER PRIMARY KEY,
     school_id     INTEGER NOT NULL REFERENCES schools (id),

@@ -609,13 +609,22 @@ async fn a_parent_link_shows_only_their_own_children_and_works_once(db: TestDb) 
     ));
     assert_evidence_agrees(s, school).await;
 
-    // Which link (so which address) gave a consent is evidence too.
+    // Which link (so which address) gave a consent is evidence too, and where the link
+    // was sent.
     db.exec("UPDATE consents SET parent_link_id = NULL").await;
+    db.exec("UPDATE parent_links SET email = 'someone@else.test'")
+        .await;
     let found = findings(s, &seed).await;
     assert!(
         found
             .iter()
             .any(|f| f.starts_with("consents row") && f.contains("parent_link_id")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("parent_links row") && f.contains("address_sha256")),
         "{found:?}"
     );
 }
