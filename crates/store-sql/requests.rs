@@ -336,14 +336,22 @@ fn checked(kind: RequestKind, answers: &Answers) -> StoreResult<Answers> {
 impl Requests for BackendStore {
     async fn request_routes(&self, school: SchoolId) -> StoreResult<Vec<Route>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        let mut out = Vec::new();
-        for kind in RequestKind::ALL {
-            out.push(Route {
-                kind,
-                decider: route_of(&mut conn, school, kind).await?,
-            });
-        }
-        Ok(out)
+        let set: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, decider FROM request_routes WHERE school_id = $1")
+                .bind(school.0)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+        RequestKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let decider = match set.iter().find(|(k, _)| k == kind.as_str()) {
+                    Some((_, d)) => role(d)?,
+                    None => kind.default_decider(),
+                };
+                Ok(Route { kind, decider })
+            })
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(school = %by.school))]
